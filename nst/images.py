@@ -1,0 +1,103 @@
+"""Reading any common image file as 8-bit RGB, resizing it, and writing images safely.
+
+Replaces `scipy.misc.imread`, `imresize` and `imsave`, which SciPy removed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from nst.errors import InputError
+
+MAX_PIXELS = 100_000_000
+"""Largest image (width x height) read; a bigger one is refused before it is decoded."""
+
+
+class ImageError(InputError):
+    """An image file that is missing, unreadable or not an image."""
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """The first frame of an image file as uint8 RGB of shape (height, width, 3).
+
+    EXIF orientation is applied; grayscale, palette and CMYK become RGB;
+    transparent pixels are composited over white; 16-bit samples are scaled
+    to 8 bits (v * 255 / 65535).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"image {path} does not exist")
+    if path.is_dir():
+        raise ImageError(f"image {path} is a directory, not an image file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise ImageError(
+                        f"image {path} is {width}x{height} pixels, more than the "
+                        f"{MAX_PIXELS:,} this program reads"
+                    )
+                image.seek(0)
+                image = ImageOps.exif_transpose(image)
+                return _to_rgb(image)
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(f"image {path} is not an image file of a known format") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"image {path} declares a size too large to read") from None
+    except PermissionError:
+        raise ImageError(f"image {path} cannot be read: permission denied") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        raise ImageError(f"image {path} is damaged or truncated ({e})") from None
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        samples = np.asarray(image, dtype=np.float64)
+        if image.mode != "I" or samples.max(initial=0) > 255:
+            samples = samples * 255.0 / 65535.0
+        gray = np.clip(np.round(samples), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if image.mode == "F":
+        gray = np.clip(np.round(np.asarray(image) * 255.0), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
+    return np.asarray(image.convert("RGB"))
+
+
+def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """uint8 RGB `image` resized to width x height (Lanczos filter); unchanged if already so."""
+    if image.shape[:2] == (height, width):
+        return image
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS))
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write uint8 `image` to `path` atomically: a reader never sees a partial file.
+
+    The format follows the file's extension. The image goes to a temporary file
+    in the same folder, which then replaces `path` in one step.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        iio.imwrite(tmp, image, extension=path.suffix)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,43 @@
+"""Shared fixtures: VGG-19 stand-in weight files and small images, made by the tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from matconvnet_files import random_kernels, write_vgg_mat
+from PIL import Image
+
+
+@pytest.fixture(scope="session")
+def vgg_kernels():
+    """Random kernels with VGG-19's real shapes (seed 0)."""
+    return random_kernels(seed=0)
+
+
+@pytest.fixture(scope="session")
+def vgg19_mat(tmp_path_factory, vgg_kernels):
+    """A compressed .mat in the current MatConvNet layout holding `vgg_kernels`."""
+    return write_vgg_mat(tmp_path_factory.mktemp("weights") / "vgg19.mat", vgg_kernels)
+
+
+@pytest.fixture(scope="session")
+def vgg19_mat_beta16(tmp_path_factory, vgg_kernels):
+    """An uncompressed .mat in the older beta16 layout, with (out, 1) biases."""
+    path = tmp_path_factory.mktemp("weights") / "vgg19-beta16.mat"
+    return write_vgg_mat(path, vgg_kernels, "beta16", bias_shape="column", compress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_images(tmp_path_factory):
+    """A content and a style image (PNG files, 40x30 and 36x36) with smooth random colours."""
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(7)
+    paths = []
+    for name, (h, w) in (("content.png", (30, 40)), ("style.png", (36, 36))):
+        coarse = rng.random((4, 4, 3)) * 255
+        smooth = Image.fromarray(coarse.astype(np.uint8)).resize((w, h), Image.BILINEAR)
+        noise = rng.normal(0, 20, (h, w, 3))
+        pixels = np.clip(np.asarray(smooth) + noise, 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / name)
+        paths.append(folder / name)
+    return tuple(paths)

@@ -149,6 +149,15 @@ def _seed(text: str) -> int:
     return value
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except for flags and options that default to nothing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, no usage block
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -174,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="neural_art.py",
         description="Paint CONTENT in the style of STYLE with neural style transfer "
         "(Gatys et al. 2015; the deeplearning.ai assignment's algorithm and defaults).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     add = parser.add_argument
     add("content", type=Path, metavar="CONTENT", help="content image (any common format)")

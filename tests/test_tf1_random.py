@@ -71,7 +71,9 @@ def draw_with_explicit_seed(graph_seed: int, op_seed: int, name: str) -> np.ndar
 
 
 def random_steps(rng: random.Random, length: int) -> list:
-    return [rng.choice(list(DRAWS)) if rng.random() < 0.5 else rng.randrange(5) for _ in range(length)]
+    return [
+        rng.choice(list(DRAWS)) if rng.random() < 0.5 else rng.randrange(5) for _ in range(length)
+    ]
 
 
 @pytest.mark.parametrize("case", range(6))

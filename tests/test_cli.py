@@ -1,0 +1,219 @@
+"""The command line: a whole run on a tiny image, its output, and every kind of bad input."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matconvnet_files import VGG16_BLOCKS, random_kernels, write_vgg_mat
+from PIL import Image
+
+import neural_art
+from nst.cli import STYLE_LAYER_PRESETS, parse_args
+
+ROOT = Path(__file__).resolve().parent.parent
+COST_BLOCK = re.compile(
+    r"^Iteration (\d+) :\ntotal cost = (\S+)\ncontent cost = (\S+)\nstyle cost = (\S+)$",
+    re.MULTILINE,
+)
+
+
+def run_cli(*argv) -> int:
+    """main(argv)'s exit status, whether it returns it or argparse exits with it."""
+    try:
+        return neural_art.main([str(a) for a in argv])
+    except SystemExit as e:
+        return e.code
+
+
+@pytest.fixture
+def run_args(tiny_images, vgg19_mat, tmp_path):
+    """Arguments of a 6-iteration run on a 32x24 image into tmp_path / output."""
+    content, style = tiny_images
+
+    def args(seed=1, output="out"):
+        return [content, style, "--weights", vgg19_mat, "--width", 32, "--height", 24,
+                "--iterations", 6, "--save-every", 2, "--seed", seed,
+                "--output-dir", tmp_path / output]  # fmt: skip
+
+    return args
+
+
+@pytest.fixture
+def small_run(run_args):
+    """The arguments of run_args with their defaults."""
+    return run_args()
+
+
+def test_a_run_prints_the_assignments_lines_and_saves_every_nth_image(small_run, tmp_path, capsys):
+    assert run_cli(*small_run) == 0
+    out = capsys.readouterr().out
+    blocks = COST_BLOCK.findall(out)
+    assert [int(b[0]) for b in blocks] == [0, 2, 4]
+    for _, total, content, style in blocks:
+        assert float(total) == pytest.approx(10 * float(content) + 40 * float(style), rel=1e-4)
+    assert float(blocks[-1][1]) < float(blocks[0][1])  # Adam lowers the total cost
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert files == ["0.png", "2.png", "4.png", "generated_image.jpg"]
+    for name in files:
+        assert Image.open(tmp_path / "out" / name).size == (32, 24)
+    assert "Done: " in out
+
+
+def test_same_seed_same_image_bit_for_bit(run_args, tmp_path):
+    assert run_cli(*run_args(seed=1, output="out")) == 0
+    assert run_cli(*run_args(seed=1, output="again")) == 0
+    for name in ("4.png", "generated_image.jpg"):
+        assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "again" / name).read_bytes()
+    assert run_cli(*run_args(seed=2, output="other")) == 0
+    assert (tmp_path / "other" / "4.png").read_bytes() != (tmp_path / "out" / "4.png").read_bytes()
+
+
+def test_an_earlier_runs_images_are_kept_unless_overwrite_is_given(run_args, tmp_path, capsys):
+    assert run_cli(*run_args(seed=1)) == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    capsys.readouterr()
+    changed = run_args(seed=9)
+    assert run_cli(*changed) == 2
+    err = capsys.readouterr().err
+    assert "already holds 0.png" in err and "--overwrite" in err
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
+    assert run_cli(*changed, "--overwrite") == 0
+    assert (tmp_path / "out" / "4.png").read_bytes() != before["4.png"]
+
+
+def test_options_reach_the_run(tiny_images, vgg19_mat, tmp_path, capsys):
+    content, style = tiny_images
+    status = run_cli(content, style, "--weights", vgg19_mat, "--width", 20, "--height", 28,
+                     "--iterations", 3, "--save-every", 5, "--output-dir", tmp_path / "o",
+                     "--content-layer", "block3_conv2", "--style-layers", "conv1_1,block2_conv1",
+                     "--pooling", "max", "--learning-rate", 0.5, "--alpha", 1, "--beta", 0,
+                     "--noise-ratio", 0)  # fmt: skip
+    assert status == 0
+    blocks = COST_BLOCK.findall(capsys.readouterr().out)
+    assert [b[0] for b in blocks] == ["0"]
+    assert float(blocks[0][1]) == pytest.approx(float(blocks[0][2]), rel=1e-5)  # beta = 0
+    assert Image.open(tmp_path / "o" / "generated_image.jpg").size == (20, 28)
+
+
+def test_layer_names_presets_and_lists_are_parsed():
+    base = ["c.jpg", "s.jpg"]
+    assert parse_args(base).style_layers == STYLE_LAYER_PRESETS["assignment"]
+    eight = parse_args(base + ["--style-layers", "eight"]).style_layers
+    assert [n for n, _ in eight] == ["conv1_1", "conv2_1", "conv3_1", "conv3_4", "conv4_1",
+                                     "conv5_1", "conv5_2", "conv5_4"]  # fmt: skip
+    assert {w for _, w in eight} == {0.125}
+    listed = parse_args(base + ["--style-layers", "conv1_1:0.2,block5_conv4:0.8"]).style_layers
+    assert listed == [("conv1_1", 0.2), ("conv5_4", 0.8)]
+    assert parse_args(base + ["--style-layers", "conv1_1,conv2_1"]).style_layers == [
+        ("conv1_1", 0.5),
+        ("conv2_1", 0.5),
+    ]
+    assert parse_args(base + ["--content-layer", "block5_conv4"]).content_layer == "conv5_4"
+
+
+def test_help_documents_every_option_with_its_default(capsys):
+    assert run_cli("--help") == 0
+    text = " ".join(capsys.readouterr().out.split())
+    options = ["--weights", "--output-dir", "--overwrite", "--width", "--height", "--iterations",
+               "--save-every", "--learning-rate", "--alpha", "--beta", "--noise-ratio", "--seed",
+               "--content-layer", "--style-layers", "--pooling"]  # fmt: skip
+    for option in options:
+        assert option in text
+    for default in ["(default: 400)", "(default: 300)", "(default: 200)", "(default: 20)",
+                    "(default: 2.0)", "(default: 10)", "(default: 40)", "(default: 0.6)",
+                    "(default: conv4_2)", "(default: assignment)", "(default: avg)",
+                    "(default: output)", "imagenet-vgg-verydeep-19.mat)"]:  # fmt: skip
+        assert default in text
+
+
+def bad_weights(tmp_path):
+    vgg16 = write_vgg_mat(tmp_path / "vgg16.mat", random_kernels(2, VGG16_BLOCKS), compress=False)
+    html = tmp_path / "page.mat"
+    html.write_text("<!DOCTYPE html><html><body>Moved</body></html>")
+    return vgg16, html
+
+
+BAD_OPTIONS = [
+    (["--width", "0"], "--width: must be at least 1"),
+    (["--height", "-3"], "--height: must be at least 1"),
+    (["--width", "wide"], "--width: 'wide' is not a whole number"),
+    (["--width", "100000"], "--width: 100000 pixels is more than"),
+    (["--iterations", "0"], "--iterations: must be at least 1"),
+    (["--save-every", "-1"], "--save-every: must be at least 1"),
+    (["--learning-rate", "0"], "--learning-rate: must be a number > 0"),
+    (["--learning-rate", "nan"], "--learning-rate: must be a number > 0"),
+    (["--alpha", "-1"], "--alpha: must be a number >= 0"),
+    (["--alpha", "0", "--beta", "0"], "nothing to optimize"),
+    (["--noise-ratio", "1.5"], "--noise-ratio: must be a number >= 0 and <= 1"),
+    (["--seed", "-1"], "--seed: must be between 0 and"),
+    (["--content-layer", "conv9_9"], "unknown layer 'conv9_9'"),
+    (["--style-layers", "conv1_1:0.5,fc7:0.5"], "unknown layer 'fc7'"),
+    (["--style-layers", "conv1_1:x"], "weight of 'conv1_1:x' is not a number"),
+    (["--style-layers", "conv1_1:0.5,conv1_1:0.5"], "listed more than once"),
+    (["--style-layers", "conv1_1:0"], "at least one layer needs a positive weight"),
+    (["--pooling", "median"], "--pooling: invalid choice"),
+]
+
+
+@pytest.mark.parametrize(("options", "message"), BAD_OPTIONS)
+def test_bad_option_values(options, message, small_run, capsys):
+    assert run_cli(*small_run, *options) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_bad_files(small_run, tmp_path, capsys):
+    vgg16, html = bad_weights(tmp_path)
+    text_as_jpg = tmp_path / "photo.jpg"
+    text_as_jpg.write_text("not a photo")
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    content, style = small_run[:2]
+    missing = tmp_path / "missing.jpg"
+    cases = [
+        ([missing, style], [], "image {} does not exist", missing),
+        ([content, text_as_jpg], [], "image {} is not an image file", text_as_jpg),
+        ([content, style], ["--weights", tmp_path / "none.mat"], "no VGG-19 weights at {}",
+         tmp_path / "none.mat"),
+        ([content, style], ["--weights", vgg16], "weights file {} holds VGG-16", vgg16),
+        ([content, style], ["--weights", html], "weights file {} is an HTML page", html),
+        ([content, style], ["--output-dir", a_file], "--output-dir {} is a file", a_file),
+        ([content, style], ["--output-dir", a_file / "sub"], "--output-dir {} cannot be written",
+         a_file / "sub"),
+    ]  # fmt: skip
+    for inputs, options, message, subject in cases:
+        argv = inputs + small_run[2:] + options
+        assert run_cli(*argv) == 2, message
+        err = capsys.readouterr().err
+        assert message.format(subject) in err
+        assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_the_script_reports_bad_input_in_one_line_without_traceback(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "neural_art.py", str(tmp_path / "nope.jpg"), "images/stone.jpg"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == f"neural_art.py: error: image {tmp_path / 'nope.jpg'} does not exist\n"
+
+
+def test_the_script_runs_end_to_end_quietly(tiny_images, vgg19_mat_beta16, tmp_path):
+    content, style = tiny_images
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "neural_art.py"), str(content), str(style), "--weights",
+         str(vgg19_mat_beta16), "--width", "24", "--height", "16", "--iterations", "2"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # none of TensorFlow's start-up chatter
+    assert [b[0] for b in COST_BLOCK.findall(done.stdout)] == ["0"]
+    assert sorted(p.name for p in (tmp_path / "output").iterdir()) == [
+        "0.png",
+        "generated_image.jpg",
+    ]
+    assert np.asarray(Image.open(tmp_path / "output" / "generated_image.jpg")).shape == (16, 24, 3)

@@ -1,0 +1,35 @@
+"""The README's notebook code runs as shown (test weights, 2 iterations, a temporary folder)."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
+
+
+def test_the_readme_notebook_code_runs(vgg19_mat, tmp_path, monkeypatch, capsys):
+    cells, training = readme_python_blocks()
+    training = training.replace("pretrained-model/imagenet-vgg-verydeep-19.mat", str(vgg19_mat))
+    training = training.replace(
+        "model_nn(sess, generated_image, 200,", "model_nn(sess, generated_image, 2,"
+    )
+    assert str(vgg19_mat) in training and ", 2," in training
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "output").mkdir()
+    (tmp_path / "images").symlink_to(ROOT / "images")
+    namespace: dict = {}
+    try:
+        exec(compile(cells, "README cells", "exec"), namespace)
+        assert "J_content = 6.7655926" in capsys.readouterr().out
+        exec(compile(training, "README training", "exec"), namespace)
+    finally:
+        if "sess" in namespace:
+            namespace["sess"].close()
+    assert "Iteration 0 :\ntotal cost = " in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "output").iterdir()) == [
+        "0.png",
+        "generated_image.jpg",
+    ]

@@ -56,24 +56,26 @@ def _raw_seed_args(seed: int | None) -> dict[str, int]:
     return {"seed": seed1 or 0, "seed2": seed2 or 0}
 
 
-def random_normal(shape, mean=0.0, stddev=1.0, dtype=_tf.float32, seed=None, name=None):
-    """Normal samples: mean + stddev * N(0, 1), with TF 1.x's seeds and graph."""
-    with _tf.name_scope(name or "random_normal") as scope:
+def _normal(raw_op, default_name, shape, mean, stddev, dtype, seed, name):
+    """mean + stddev * raw_op(shape), built as TF 1.x built it: 3 constants, seed, op, mul, add."""
+    with _tf.name_scope(name or default_name) as scope:
         shape = _v1.convert_to_tensor(shape, name="shape")
         mean = _v1.convert_to_tensor(mean, dtype=dtype, name="mean")
         stddev = _v1.convert_to_tensor(stddev, dtype=dtype, name="stddev")
-        rnd = _tf.raw_ops.RandomStandardNormal(shape=shape, dtype=dtype, **_raw_seed_args(seed))
+        rnd = raw_op(shape=shape, dtype=dtype, **_raw_seed_args(seed))
         return _v1.add(rnd * stddev, mean, name=scope)
+
+
+def random_normal(shape, mean=0.0, stddev=1.0, dtype=_tf.float32, seed=None, name=None):
+    """Normal samples: mean + stddev * N(0, 1), with TF 1.x's seeds and graph."""
+    raw_op = _tf.raw_ops.RandomStandardNormal
+    return _normal(raw_op, "random_normal", shape, mean, stddev, dtype, seed, name)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=_tf.float32, seed=None, name=None):
-    """Normal samples cut at two standard deviations, with TF 1.x's seeds and graph."""
-    with _tf.name_scope(name or "truncated_normal") as scope:
-        shape = _v1.convert_to_tensor(shape, name="shape")
-        mean = _v1.convert_to_tensor(mean, dtype=dtype, name="mean")
-        stddev = _v1.convert_to_tensor(stddev, dtype=dtype, name="stddev")
-        rnd = _tf.raw_ops.TruncatedNormal(shape=shape, dtype=dtype, **_raw_seed_args(seed))
-        return _v1.add(rnd * stddev, mean, name=scope)
+    """Normal samples redrawn beyond two standard deviations, with TF 1.x's seeds and graph."""
+    raw_op = _tf.raw_ops.TruncatedNormal
+    return _normal(raw_op, "truncated_normal", shape, mean, stddev, dtype, seed, name)
 
 
 def random_uniform(shape, minval=0, maxval=None, dtype=_tf.float32, seed=None, name=None):

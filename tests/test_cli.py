@@ -217,3 +217,12 @@ def test_the_script_runs_end_to_end_quietly(tiny_images, vgg19_mat_beta16, tmp_p
         "generated_image.jpg",
     ]
     assert np.asarray(Image.open(tmp_path / "output" / "generated_image.jpg")).shape == (16, 24, 3)
+
+
+def test_on_a_terminal_a_status_line_counts_iterations_and_time_left(run_args, monkeypatch, capsys):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert run_cli(*run_args()) == 0
+    err = capsys.readouterr().err
+    for done in range(1, 7):
+        assert f"iteration {done}/6 " in err
+    assert re.search(r"\d+\.\d\d s/it  0 min \d\d s left", err)

@@ -53,12 +53,7 @@ class WeightsError(InputError):
 def read_vgg19_mat(path: str | os.PathLike) -> Kernels:
     """Read and check the conv kernels and biases of a MatConvNet VGG-19 file."""
     path = Path(path)
-    layers = _load_layers(path)
-    records = {}
-    for index in range(layers.size):
-        record = _cell(layers.flat[index])
-        if "name" in (record.dtype.names or ()):
-            records[_text(record["name"])] = record
+    records = _named_records(_load_layers(path))
     _check_names(path, records)
     kernels = {}
     for name, n_in, n_out in CONV_LAYERS:
@@ -116,8 +111,22 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
-def _check_names(path: Path, records: dict) -> None:
-    convs = [n for n, r in records.items() if _text(r["type"]) == "conv" and n in CONV_NAMES]
+def _named_records(layers: np.ndarray) -> dict[str, np.void]:
+    """Layer name -> struct record, for each element of `layers` that is a struct with a name."""
+    records = {}
+    for item in np.asarray(layers).ravel():
+        array = np.asarray(item).ravel()
+        if array.size and "name" in (array.dtype.names or ()):
+            records[_text(array[0]["name"])] = array[0]
+    return records
+
+
+def _check_names(path: Path, records: dict[str, np.void]) -> None:
+    convs = [
+        name
+        for name, record in records.items()
+        if name in CONV_NAMES and "type" in record.dtype.names and _text(record["type"]) == "conv"
+    ]
     if tuple(sorted(convs)) == tuple(sorted(VGG16_CONV_NAMES)):
         raise WeightsError(
             f"weights file {path} holds VGG-16 (13 conv layers), not VGG-19: "
@@ -156,11 +165,6 @@ def _conv_weights(path: Path, name: str, record, n_in: int, n_out: int):
         if bad:
             raise WeightsError(f"{where}: {label} has {bad} NaN or infinite values")
     return kernel, bias
-
-
-def _cell(value: np.ndarray):
-    """The single struct record stored in a 1x1 MATLAB cell or struct array."""
-    return np.asarray(value).ravel()[0]
 
 
 def _text(value) -> str:

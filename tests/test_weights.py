@@ -133,3 +133,15 @@ def test_duplicate_download_name_is_read_like_the_original(tmp_path, vgg19_mat, 
     copy = tmp_path / "imagenet-vgg-verydeep-19.mat.1"
     shutil.copy(vgg19_mat, copy)
     assert_same_kernels(read_vgg19_mat(copy), vgg_kernels)
+
+
+def test_layers_that_are_not_named_structs(tmp_path):
+    layers = np.empty((1, 3), dtype=object)
+    layers[0, 0] = np.zeros((0, 0))  # an empty cell
+    layers[0, 1] = np.array([[1.0, 2.0]])  # numbers, not a struct
+    untyped = np.zeros((1, 1), dtype=[("name", object)])  # a struct without 'type'
+    untyped[0, 0]["name"] = "conv1_1"
+    layers[0, 2] = untyped
+    path = tmp_path / "odd.mat"
+    scipy.io.savemat(path, {"layers": layers})
+    expect_error(path, "is not VGG-19", "no conv layer named conv1_1")

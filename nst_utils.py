@@ -17,7 +17,7 @@ import numpy as np
 
 from nst.images import read_rgb, resize, write_image
 from nst.tf1 import tf
-from nst.weights import CONV_NAMES, read_vgg19_mat
+from nst.weights import CONV_NAMES, read_vgg19
 
 __all__ = [
     "CONFIG",
@@ -69,12 +69,13 @@ def load_vgg_model(
     'input' is a float32 `tf.Variable` of shape (1, image_height, image_width, 3)
     holding a mean-subtracted RGB image; assign an image to it to run the net.
     'convX_Y' = relu(conv2d(previous, W, stride 1, SAME) + b), with W and b
-    read from the MatConvNet file at `path`; each block ends in a 2x2, stride 2,
-    SAME pooling layer, 'avgpoolN' (average, the assignment's) or 'maxpoolN'.
+    read from the VGG-19 weights at `path` (MatConvNet .mat or Keras .h5);
+    each block ends in a 2x2, stride 2, SAME pooling layer, 'avgpoolN' (average,
+    the assignment's) or 'maxpoolN'.
     """
     if pooling not in ("avg", "max"):
         raise ValueError(f"pooling must be 'avg' or 'max', not {pooling!r}")
-    kernels = read_vgg19_mat(path)
+    kernels = read_vgg19(path)
     pool = tf.nn.avg_pool if pooling == "avg" else tf.nn.max_pool
     shape = (1, image_height, image_width, CONFIG.COLOR_CHANNELS)
     graph = {"input": tf.Variable(np.zeros(shape), dtype="float32")}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nst.errors import InputError
-from nst.weights import CONV_NAMES, WEIGHTS_FILENAME
+from nst.weights import CONV_NAMES, KERAS_FILENAME, WEIGHTS_FILENAME
 from nst_utils import CONFIG
 
 STYLE_LAYER_PRESETS: dict[str, list[tuple[str, float]]] = {
@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=DEFAULT_WEIGHTS,
         metavar="PATH",
-        help=f"MatConvNet VGG-19 weights ({WEIGHTS_FILENAME})",
+        help=f"VGG-19 weights: MatConvNet's {WEIGHTS_FILENAME} or Keras' {KERAS_FILENAME}",
     )
     add(
         "--output-dir",

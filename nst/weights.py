@@ -1,8 +1,21 @@
-"""Reading and checking VGG-19 weights from MatConvNet's `imagenet-vgg-verydeep-19.mat`.
+"""Reading and checking VGG-19 weights: MatConvNet's .mat and Keras' .h5.
 
-The file is read with scipy and every layer is looked up by its `name` field,
-and every field by name, so both published layouts (the current one and the
-older "beta16" one, whose fields are stored in another order) load the same.
+`read_vgg19(path)` tells the two formats apart by their first bytes and returns
+the sixteen conv layers' kernels in the assignment's convention: RGB input
+(with the RGB means subtracted), each kernel (3, 3, in, out) as MatConvNet
+stores it, each bias (out,).
+
+* MatConvNet (`imagenet-vgg-verydeep-19.mat`) is read with scipy; each layer is
+  found by its `name` field and each field by name, so both published layouts
+  (the current one and the older "beta16" one, with another field order) load.
+* Keras (`vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5`) is read with
+  h5py; group blockN_convM is convN_M, and in each group the kernel and the
+  bias are found by their shapes, since their dataset names changed between
+  Keras versions. Keras' network takes BGR input with the same per-colour
+  means, so conv1_1's input channels are reversed to make it take RGB. Both
+  files come from the same Caffe model, so the kernels are otherwise used as
+  stored.
+
 Whatever is wrong with a file is reported as a `WeightsError` whose message
 names the file and the problem.
 """
@@ -12,6 +25,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import h5py
 import numpy as np
 import scipy.io
 
@@ -19,6 +33,8 @@ from nst.errors import InputError
 
 WEIGHTS_URL = "https://www.vlfeat.org/matconvnet/models/imagenet-vgg-verydeep-19.mat"
 WEIGHTS_FILENAME = "imagenet-vgg-verydeep-19.mat"
+KERAS_FILENAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 # (name, input channels, output channels) of VGG-19's sixteen 3x3 conv layers.
 CONV_LAYERS: tuple[tuple[str, int, int], ...] = (
@@ -50,31 +66,88 @@ class WeightsError(InputError):
     """A weights file that is missing, unreadable or not VGG-19."""
 
 
+def keras_name(name: str) -> str:
+    """Keras' name of a conv layer: convN_M -> blockN_convM."""
+    block, conv = name[len("conv") :].split("_")
+    return f"block{block}_conv{conv}"
+
+
+def read_vgg19(path: str | os.PathLike) -> Kernels:
+    """Read and check the conv kernels and biases of a MatConvNet .mat or Keras .h5 VGG-19."""
+    if _read_head(Path(path)).startswith(HDF5_SIGNATURE):
+        return read_vgg19_h5(path)
+    return read_vgg19_mat(path)
+
+
 def read_vgg19_mat(path: str | os.PathLike) -> Kernels:
     """Read and check the conv kernels and biases of a MatConvNet VGG-19 file."""
     path = Path(path)
     records = _named_records(_load_layers(path))
-    _check_names(path, records)
-    kernels = {}
-    for name, n_in, n_out in CONV_LAYERS:
-        kernels[name] = _conv_weights(path, name, records[name], n_in, n_out)
+    convs = {
+        name
+        for name, record in records.items()
+        if name in CONV_NAMES and "type" in record.dtype.names and _text(record["type"]) == "conv"
+    }
+    _check_names(path, convs, "conv layer named")
+    return {
+        name: _checked(path, name, _mat_arrays(path, name, records[name])) for name in CONV_NAMES
+    }
+
+
+def read_vgg19_h5(path: str | os.PathLike) -> Kernels:
+    """Read and check the conv kernels and biases of a Keras VGG-19 HDF5 file (BGR -> RGB)."""
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as f:
+            present = {
+                name for name in CONV_NAMES if isinstance(f.get(keras_name(name)), h5py.Group)
+            }
+            _check_names(path, present, "layer group named", keras_name)
+            kernels = {
+                name: _checked(path, name, _h5_arrays(path, f[keras_name(name)]))
+                for name in CONV_NAMES
+            }
+    except OSError as e:
+        raise WeightsError(
+            f"weights file {path} is an HDF5 file that is incomplete or damaged ({e}); "
+            f"download it again"
+        ) from None
+    W, b = kernels["conv1_1"]
+    kernels["conv1_1"] = (np.ascontiguousarray(W[:, :, ::-1, :]), b)
     return kernels
 
 
-def _load_layers(path: Path) -> np.ndarray:
+def _read_head(path: Path) -> bytes:
     if not path.exists():
         raise WeightsError(f"weights file {path} does not exist")
     if path.is_dir():
         raise WeightsError(f"weights file {path} is a directory, not a file")
     try:
         with path.open("rb") as f:
-            head = f.read(128)
+            return f.read(128)
     except OSError as e:
         raise WeightsError(f"weights file {path} cannot be read: {e.strerror}") from None
-    size = path.stat().st_size
-    problem = _sniff(head)
+
+
+def _sniff(head: bytes) -> str | None:
+    """What is wrong with a file whose first bytes are `head`, or None if it may be a .mat."""
+    if not head:
+        return "is empty"
+    stripped = head.lstrip().lower()
+    if stripped.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")):
+        return "is an HTML page (probably an error page saved by the download), not a .mat file"
+    if head.startswith(b"\x93NUMPY") or head.startswith(b"\x80"):
+        return "is a NumPy or pickle file, not a MatConvNet .mat file"
+    if not head.startswith(b"MATLAB"):
+        return "is not a MATLAB .mat file (it lacks the 'MATLAB' header)"
+    return None
+
+
+def _load_layers(path: Path) -> np.ndarray:
+    problem = _sniff(_read_head(path))
     if problem:
         raise WeightsError(f"weights file {path} {problem}; download {WEIGHTS_URL} again")
+    size = path.stat().st_size
     try:
         contents = scipy.io.loadmat(str(path))  # all of it, so a cut anywhere shows
     except NotImplementedError:
@@ -95,22 +168,6 @@ def _load_layers(path: Path) -> np.ndarray:
     return contents["layers"]
 
 
-def _sniff(head: bytes) -> str | None:
-    """What is wrong with a file whose first bytes are `head`, or None if it may be a .mat."""
-    if not head:
-        return "is empty"
-    stripped = head.lstrip().lower()
-    if stripped.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")):
-        return "is an HTML page (probably an error page saved by the download), not a .mat file"
-    if head.startswith(b"\x89HDF"):
-        return "is an HDF5 file, not a MatConvNet .mat file"
-    if head.startswith(b"\x93NUMPY") or head.startswith(b"\x80"):
-        return "is a NumPy or pickle file, not a MatConvNet .mat file"
-    if not head.startswith(b"MATLAB"):
-        return "is not a MATLAB .mat file (it lacks the 'MATLAB' header)"
-    return None
-
-
 def _named_records(layers: np.ndarray) -> dict[str, np.void]:
     """Layer name -> struct record, for each element of `layers` that is a struct with a name."""
     records = {}
@@ -121,35 +178,45 @@ def _named_records(layers: np.ndarray) -> dict[str, np.void]:
     return records
 
 
-def _check_names(path: Path, records: dict[str, np.void]) -> None:
-    convs = [
-        name
-        for name, record in records.items()
-        if name in CONV_NAMES and "type" in record.dtype.names and _text(record["type"]) == "conv"
-    ]
-    if tuple(sorted(convs)) == tuple(sorted(VGG16_CONV_NAMES)):
+def _check_names(path: Path, present: set[str], what: str, spell=lambda name: name) -> None:
+    """Raise unless every VGG-19 conv layer is `present`; name VGG-16 when that is what it is."""
+    if present == set(VGG16_CONV_NAMES):
         raise WeightsError(
             f"weights file {path} holds VGG-16 (13 conv layers), not VGG-19: "
             f"download {WEIGHTS_FILENAME} from {WEIGHTS_URL}"
         )
-    missing = [n for n in CONV_NAMES if n not in convs]
+    missing = [spell(n) for n in CONV_NAMES if n not in present]
     if missing:
         raise WeightsError(
-            f"weights file {path} is not VGG-19: it has no conv layer named {', '.join(missing)}"
+            f"weights file {path} is not VGG-19: it has no {what} {', '.join(missing)}"
         )
 
 
-def _conv_weights(path: Path, name: str, record, n_in: int, n_out: int):
-    where = f"weights file {path}, layer {name}"
-    fields = record.dtype.names
-    if "weights" not in fields:
-        raise WeightsError(f"{where} has no 'weights' field")
+def _mat_arrays(path: Path, name: str, record: np.void) -> list[np.ndarray]:
+    if "weights" not in record.dtype.names:
+        raise WeightsError(f"weights file {path}, layer {name} has no 'weights' field")
     cells = np.asarray(record["weights"]).ravel()
     if cells.dtype == object and cells.size == 1 and isinstance(cells[0], np.ndarray):
         cells = cells[0].ravel()
-    if cells.size != 2:
-        raise WeightsError(f"{where}: expected a kernel and a bias, found {cells.size} arrays")
-    kernel, bias = (np.asarray(c) for c in cells)
+    return [np.asarray(c) for c in cells]
+
+
+def _h5_arrays(path: Path, group: h5py.Group) -> list[np.ndarray]:
+    """The group's datasets, kernel (4-D) first, bias (1-D) second, whatever their names."""
+    datasets: list[h5py.Dataset] = []
+    group.visititems(
+        lambda _, item: datasets.append(item) if isinstance(item, h5py.Dataset) else None
+    )
+    return [d[()] for d in sorted(datasets, key=lambda d: -d.ndim)]
+
+
+def _checked(path: Path, name: str, arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(kernel, bias) as float32 after checking their count, shapes and values."""
+    n_in, n_out = next((i, o) for n, i, o in CONV_LAYERS if n == name)
+    where = f"weights file {path}, layer {name}"
+    if len(arrays) != 2:
+        raise WeightsError(f"{where}: expected a kernel and a bias, found {len(arrays)} arrays")
+    kernel, bias = arrays
     if kernel.shape != (3, 3, n_in, n_out):
         raise WeightsError(
             f"{where}: kernel has shape {kernel.shape}, VGG-19 has (3, 3, {n_in}, {n_out})"

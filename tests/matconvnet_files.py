@@ -150,3 +150,33 @@ def write_vgg_mat(
         contents = {"layers": layers, "classes": classes, "normalization": normalization}
     scipy.io.savemat(str(path), contents, do_compression=compress)
     return path
+
+
+def write_keras_h5(path: Path, kernels, dataset_names: str = "keras2") -> Path:
+    """Write `kernels` (RGB convention) as Keras' VGG-19 notop .h5 does: BGR input, blockN_convM.
+
+    dataset_names: "keras2" stores blockN_convM/blockN_convM/kernel:0 and bias:0;
+    "keras1" stores blockN_convM/blockN_convM_W_1:0 and _b_1:0.
+    """
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        names = []
+        for name, (W, b) in kernels.items():
+            block, conv = name[4:].split("_")
+            layer = f"block{block}_conv{conv}"
+            names.append(layer)
+            if name == "conv1_1":
+                W = W[:, :, ::-1, :]  # Keras' network takes BGR input
+            group = f.create_group(layer)
+            if dataset_names == "keras2":
+                weight_names = [f"{layer}/kernel:0", f"{layer}/bias:0"]
+            else:
+                weight_names = [f"{layer}_W_1:0", f"{layer}_b_1:0"]
+            group.attrs["weight_names"] = [n.encode() for n in weight_names]
+            group[weight_names[1]] = b  # bias first: the reader must not rely on order
+            group[weight_names[0]] = W
+        f.attrs["layer_names"] = [n.encode() for n in ["input_1", *names]]
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["keras_version"] = b"2.2.4" if dataset_names == "keras2" else b"1.2.2"
+    return path

@@ -114,7 +114,8 @@ def test_layer_names_presets_and_lists_are_parsed():
     assert parse_args(base + ["--content-layer", "block5_conv4"]).content_layer == "conv5_4"
 
 
-def test_help_documents_every_option_with_its_default(capsys):
+def test_help_documents_every_option_with_its_default(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # no line breaks inside file names
     assert run_cli("--help") == 0
     text = " ".join(capsys.readouterr().out.split())
     options = ["--weights", "--output-dir", "--overwrite", "--width", "--height", "--iterations",

@@ -1,0 +1,70 @@
+"""Keras' VGG-19 .h5 loads like the .mat: same kernels, same activations, same checks."""
+
+import numpy as np
+import pytest
+from matconvnet_files import VGG16_BLOCKS, random_kernels, write_keras_h5
+
+from nst.weights import WeightsError, read_vgg19, read_vgg19_h5
+from nst_utils import load_vgg_model, tf
+
+
+@pytest.fixture(scope="session")
+def keras_h5(tmp_path_factory, vgg_kernels):
+    return write_keras_h5(tmp_path_factory.mktemp("keras") / "vgg19_notop.h5", vgg_kernels)
+
+
+@pytest.mark.parametrize("dataset_names", ["keras2", "keras1"])
+def test_kernels_are_found_by_shape_and_turned_to_rgb(tmp_path, vgg_kernels, dataset_names):
+    path = write_keras_h5(tmp_path / "w.h5", vgg_kernels, dataset_names)
+    read = read_vgg19_h5(path)
+    for name, (W, b) in vgg_kernels.items():
+        np.testing.assert_array_equal(read[name][0], W)
+        np.testing.assert_array_equal(read[name][1], b)
+
+
+def test_keras_and_matconvnet_files_give_equal_activations(keras_h5, vgg19_mat):
+    image = np.random.default_rng(5).uniform(-120, 130, (1, 12, 10, 3))
+    results = []
+    for path in (vgg19_mat, keras_h5):
+        with tf.Graph().as_default(), tf.Session() as sess:
+            model = load_vgg_model(path, image_width=10, image_height=12)
+            sess.run(model["input"].assign(image))
+            results.append(sess.run([model[k] for k in ("conv1_1", "conv3_2", "conv5_4")]))
+    for from_mat, from_h5 in zip(*results, strict=True):
+        np.testing.assert_allclose(from_h5, from_mat, rtol=1e-6, atol=1e-6)
+
+
+def test_the_format_is_told_by_content_not_by_name(tmp_path, keras_h5, vgg_kernels):
+    renamed = tmp_path / "weights.mat"
+    renamed.write_bytes(keras_h5.read_bytes())
+    np.testing.assert_array_equal(read_vgg19(renamed)["conv2_2"][0], vgg_kernels["conv2_2"][0])
+
+
+def test_keras_vgg16_file(tmp_path):
+    path = write_keras_h5(tmp_path / "vgg16.h5", random_kernels(3, VGG16_BLOCKS))
+    with pytest.raises(WeightsError, match="holds VGG-16"):
+        read_vgg19(path)
+
+
+def test_empty_h5(tmp_path):
+    import h5py
+
+    path = tmp_path / "empty.h5"
+    h5py.File(path, "w").close()
+    with pytest.raises(WeightsError, match="no layer group named block1_conv1, block1_conv2"):
+        read_vgg19(path)
+
+
+def test_truncated_h5(tmp_path, keras_h5):
+    path = tmp_path / "cut.h5"
+    path.write_bytes(keras_h5.read_bytes()[: keras_h5.stat().st_size // 2])
+    with pytest.raises(WeightsError, match="incomplete or damaged"):
+        read_vgg19(path)
+
+
+def test_nan_in_a_keras_kernel(tmp_path, vgg_kernels):
+    kernels = dict(vgg_kernels)
+    W, b = kernels["conv4_1"]
+    kernels["conv4_1"] = (np.full_like(W, np.nan), b)
+    with pytest.raises(WeightsError, match="layer conv4_1: kernel has .* NaN"):
+        read_vgg19(write_keras_h5(tmp_path / "nan.h5", kernels))

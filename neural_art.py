@@ -32,6 +32,8 @@ with tensorflow_quietly():
 
 from nst.cli import Settings, parse_args, prepare_output_dir
 from nst.weights import WEIGHTS_URL
+from nst.weights_check import describe_weights
+from nst.weights_sources import find_weights
 from nst_utils import (
     CONFIG,
     generate_noise_image,
@@ -213,9 +215,10 @@ def run(settings: Settings) -> Path:
     s = settings
     content_image = reshape_and_normalize_image(load_image(s.content, s.width, s.height))
     style_image = reshape_and_normalize_image(load_image(s.style, s.width, s.height))
-    if not s.weights.exists():
+    weights = s.weights or find_weights()
+    if not weights.exists():
         raise InputError(
-            f"no VGG-19 weights at {s.weights}: download {WEIGHTS_URL} (510 MiB) "
+            f"no VGG-19 weights at {weights}: download {WEIGHTS_URL} (510 MiB) "
             f"to that path, or pass --weights PATH"
         )
     planned = [f"{i}.png" for i in range(0, s.iterations, s.save_every)]
@@ -223,9 +226,9 @@ def run(settings: Settings) -> Path:
     if s.seed is not None:
         np.random.seed(s.seed)
     generated_image = generate_noise_image(content_image, s.noise_ratio)
-    print(f"Loading VGG-19 from {s.weights}", flush=True)
+    print(f"Loading VGG-19 from {weights}", flush=True)
     with tf1.Graph().as_default() as tf_graph, _session(tf_graph) as sess:
-        model = load_vgg_model(s.weights, s.width, s.height, s.pooling)
+        model = load_vgg_model(weights, s.width, s.height, s.pooling)
         graph = build_cost_graph(
             sess,
             model,
@@ -260,10 +263,19 @@ def _session(tf_graph):
         return tf1.Session(graph=tf_graph)
 
 
+def check_weights(path: Path | None) -> int:
+    """Print what --check-weights reports; 0 when the file is a usable VGG-19, else 2."""
+    lines, usable = describe_weights(path or find_weights())
+    print("\n".join(lines))
+    return 0 if usable else 2
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line; returns the exit status (0, 2 for bad input, 130 when interrupted)."""
     settings = parse_args(argv)
     try:
+        if settings.check_weights:
+            return check_weights(settings.weights)
         final = run(settings)
     except InputError as e:
         print(f"neural_art.py: error: {e}", file=sys.stderr)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from nst.errors import InputError
 from nst.weights import CONV_NAMES, KERAS_FILENAME, WEIGHTS_FILENAME
+from nst.weights_sources import ENV_VAR
 from nst_utils import CONFIG
 
 STYLE_LAYER_PRESETS: dict[str, list[tuple[str, float]]] = {
@@ -31,16 +32,16 @@ STYLE_LAYER_PRESETS: dict[str, list[tuple[str, float]]] = {
         )
     ],
 }
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / CONFIG.VGG_MODEL
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything one run of neural_art.py needs to know."""
 
-    content: Path
-    style: Path
-    weights: Path
+    content: Path | None
+    style: Path | None
+    weights: Path | None
+    check_weights: bool
     output_dir: Path
     overwrite: bool
     width: int
@@ -186,14 +187,20 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
     )
     add = parser.add_argument
-    add("content", type=Path, metavar="CONTENT", help="content image (any common format)")
-    add("style", type=Path, metavar="STYLE", help="style image (any common format)")
+    add("content", type=Path, nargs="?", metavar="CONTENT", help="content image (any format)")
+    add("style", type=Path, nargs="?", metavar="STYLE", help="style image (any common format)")
     add(
         "--weights",
         type=Path,
-        default=DEFAULT_WEIGHTS,
         metavar="PATH",
-        help=f"VGG-19 weights: MatConvNet's {WEIGHTS_FILENAME} or Keras' {KERAS_FILENAME}",
+        help=f"VGG-19 weights: MatConvNet's {WEIGHTS_FILENAME} or Keras' {KERAS_FILENAME} "
+        f"(default: the first found of ${ENV_VAR}, pretrained-model/{WEIGHTS_FILENAME}, "
+        "the per-user cache, Keras' cache; see the README)",
+    )
+    add(
+        "--check-weights",
+        action="store_true",
+        help="report the weights file's format, checksums and structure, then exit",
     )
     add(
         "--output-dir",
@@ -283,12 +290,15 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     """Parse and check the command line; exits with status 2 on a bad value."""
     parser = build_parser()
     ns = parser.parse_args(argv)
+    if not ns.check_weights and (ns.content is None or ns.style is None):
+        parser.error("give a CONTENT and a STYLE image")
     if ns.alpha == 0 and ns.beta == 0:
         parser.error("--alpha and --beta are both 0, so there is nothing to optimize")
     return Settings(
         content=ns.content,
         style=ns.style,
         weights=ns.weights,
+        check_weights=ns.check_weights,
         output_dir=ns.output_dir,
         overwrite=ns.overwrite,
         width=ns.width,

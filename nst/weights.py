@@ -72,9 +72,17 @@ def keras_name(name: str) -> str:
     return f"block{block}_conv{conv}"
 
 
+def file_format(path: str | os.PathLike) -> str | None:
+    """'h5' or 'mat' by the file's first bytes (HDF5 or MATLAB signature), else None."""
+    head = _read_head(Path(path))
+    if head.startswith(HDF5_SIGNATURE):
+        return "h5"
+    return "mat" if head.startswith(b"MATLAB") else None
+
+
 def read_vgg19(path: str | os.PathLike) -> Kernels:
     """Read and check the conv kernels and biases of a MatConvNet .mat or Keras .h5 VGG-19."""
-    if _read_head(Path(path)).startswith(HDF5_SIGNATURE):
+    if file_format(path) == "h5":
         return read_vgg19_h5(path)
     return read_vgg19_mat(path)
 

@@ -118,15 +118,16 @@ def test_help_documents_every_option_with_its_default(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "250")  # no line breaks inside file names
     assert run_cli("--help") == 0
     text = " ".join(capsys.readouterr().out.split())
-    options = ["--weights", "--output-dir", "--overwrite", "--width", "--height", "--iterations",
-               "--save-every", "--learning-rate", "--alpha", "--beta", "--noise-ratio", "--seed",
-               "--content-layer", "--style-layers", "--pooling"]  # fmt: skip
+    options = ["--weights", "--check-weights", "--output-dir", "--overwrite", "--width",
+               "--height", "--iterations", "--save-every", "--learning-rate", "--alpha",
+               "--beta", "--noise-ratio", "--seed", "--content-layer", "--style-layers",
+               "--pooling"]  # fmt: skip
     for option in options:
         assert option in text
     for default in ["(default: 400)", "(default: 300)", "(default: 200)", "(default: 20)",
                     "(default: 2.0)", "(default: 10)", "(default: 40)", "(default: 0.6)",
                     "(default: conv4_2)", "(default: assignment)", "(default: avg)",
-                    "(default: output)", "imagenet-vgg-verydeep-19.mat)"]:  # fmt: skip
+                    "(default: output)", "$NEURAL_ART_WEIGHTS"]:  # fmt: skip
         assert default in text
 
 

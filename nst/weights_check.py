@@ -1,0 +1,53 @@
+"""What --check-weights reports about a weights file: format, checksum, structure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import scipy.io
+
+from nst.weights import WeightsError, file_format, read_vgg19
+from nst.weights_sources import digests, published_match
+
+
+def describe_weights(path: Path) -> tuple[list[str], bool]:
+    """Report lines about the weights file at `path`, and whether it is a usable VGG-19."""
+    if not path.is_file():
+        return [f"{path}: no such file"], False
+    md5, sha256 = digests(path)
+    published = published_match(md5, sha256)
+    if published:
+        checksum = f"matches the published {published.description} ({published.url})"
+    else:
+        checksum = "matches no published file (converted, damaged or incomplete?)"
+    try:
+        read_vgg19(path)
+        structure, usable = "VGG-19: all 16 conv layers, right shapes, finite values", True
+    except WeightsError as e:
+        structure, usable = f"not usable: {e}", False
+    lines = [
+        f"file:      {path} ({path.stat().st_size:,} bytes)",
+        f"format:    {_format_description(path)}",
+        f"MD5:       {md5}",
+        f"SHA-256:   {sha256}",
+        f"checksum:  {checksum}",
+        f"structure: {structure}",
+    ]
+    return lines, usable
+
+
+def _format_description(path: Path) -> str:
+    kind = file_format(path)
+    if kind == "h5":
+        return "HDF5 (Keras .h5)"
+    if kind is None:
+        return "neither MATLAB .mat nor HDF5"
+    try:
+        variables = {name for name, _, _ in scipy.io.whosmat(str(path))}
+    except Exception:  # whatever a damaged header makes scipy raise
+        return "MATLAB .mat, unreadable"
+    if "meta" in variables:
+        return "MatConvNet .mat, current layout"
+    if "normalization" in variables:
+        return "MatConvNet .mat, older beta16 layout"
+    return "MATLAB .mat, not a known MatConvNet layout"

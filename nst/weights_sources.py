@@ -1,0 +1,132 @@
+"""Where VGG-19 weights come from: the published files, their checksums, and the search order.
+
+Without --weights, the weights are looked for in this order; the first file
+that exists is used:
+
+1. the file named by the environment variable NEURAL_ART_WEIGHTS;
+2. pretrained-model/imagenet-vgg-verydeep-19.mat beside neural_art.py;
+3. imagenet-vgg-verydeep-19.mat in the per-user cache folder, shared by all
+   checkouts: $XDG_CACHE_HOME/neural-art (default ~/.cache/neural-art) on
+   Linux, ~/Library/Caches/neural-art on macOS, %LOCALAPPDATA%\\neural-art\\Cache
+   on Windows;
+4. Keras' own download, $KERAS_HOME/models (default ~/.keras/models)
+   /vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from nst.weights import KERAS_FILENAME, WEIGHTS_FILENAME, WEIGHTS_URL, WeightsError
+
+ENV_VAR = "NEURAL_ART_WEIGHTS"
+PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained-model"
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    """A weights file as its publisher serves it, with its checksums (hex digests)."""
+
+    description: str
+    url: str
+    md5: str
+    sha256: str | None = None
+
+
+PUBLISHED = (
+    PublishedFile(
+        "MatConvNet VGG-19, current layout",
+        WEIGHTS_URL,
+        md5="106118b7cf60435e6d8e04f6a6dc3657",
+        sha256="abdb57167f82a2a1fbab1e1c16ad9373411883f262a1a37ee5db2e6fb0044695",
+    ),
+    PublishedFile(
+        "MatConvNet VGG-19, older beta16 layout",
+        "https://www.vlfeat.org/matconvnet/models/beta16/imagenet-vgg-verydeep-19.mat",
+        md5="8ee3263992981a1d26e73b3ca028a123",
+    ),
+    PublishedFile(
+        "Keras VGG-19 without the classifier",
+        "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/" + KERAS_FILENAME,
+        md5="253f8cb515780f3b799900260a226db6",
+    ),
+)
+
+
+def user_cache_dir(
+    platform: str = sys.platform, environ: Mapping[str, str] = os.environ, home: Path | None = None
+) -> Path:
+    """This program's per-user cache folder, by the platform's convention."""
+    home = home or Path.home()
+    if platform.startswith("win"):
+        base = environ.get("LOCALAPPDATA") or str(home / "AppData" / "Local")
+        return Path(base) / "neural-art" / "Cache"
+    if platform == "darwin":
+        return home / "Library" / "Caches" / "neural-art"
+    xdg = environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else home / ".cache"
+    return base / "neural-art"
+
+
+def keras_cache_file(environ: Mapping[str, str] = os.environ, home: Path | None = None) -> Path:
+    """Where Keras keeps the VGG-19 weights it downloads."""
+    keras_home = environ.get("KERAS_HOME") or str((home or Path.home()) / ".keras")
+    return Path(keras_home) / "models" / KERAS_FILENAME
+
+
+def search_order(
+    environ: Mapping[str, str] = os.environ, pretrained_dir: Path = PRETRAINED_DIR
+) -> list[tuple[str, Path]]:
+    """(where, path) of each place looked in without --weights, in order."""
+    places = []
+    if environ.get(ENV_VAR):
+        places.append((f"${ENV_VAR}", Path(environ[ENV_VAR])))
+    places += [
+        ("the project's pretrained-model folder", pretrained_dir / WEIGHTS_FILENAME),
+        ("the per-user cache", user_cache_dir(environ=environ) / WEIGHTS_FILENAME),
+        ("Keras' cache", keras_cache_file(environ=environ)),
+    ]
+    return places
+
+
+def find_weights(
+    environ: Mapping[str, str] = os.environ, pretrained_dir: Path = PRETRAINED_DIR
+) -> Path:
+    """The first weights file of the search order; WeightsError saying what to do if none."""
+    places = search_order(environ, pretrained_dir)
+    if environ.get(ENV_VAR):
+        named = places[0][1]
+        if not named.is_file():
+            raise WeightsError(f"${ENV_VAR} names {named}, which is not a file")
+        return named
+    for _, path in places:
+        if path.is_file():
+            return path
+    cache = user_cache_dir(environ=environ) / WEIGHTS_FILENAME
+    raise WeightsError(
+        f"no VGG-19 weights found (looked for {', '.join(str(p) for _, p in places)}): "
+        f"download {WEIGHTS_URL} (510 MiB) to {cache}, or pass --weights PATH"
+    )
+
+
+def digests(path: Path) -> tuple[str, str]:
+    """(MD5, SHA-256) hex digests of a file, read in 1 MiB blocks."""
+    md5, sha256 = hashlib.md5(), hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            md5.update(block)
+            sha256.update(block)
+    return md5.hexdigest(), sha256.hexdigest()
+
+
+def published_match(md5: str, sha256: str) -> PublishedFile | None:
+    """The published file with these checksums, if any."""
+    for published in PUBLISHED:
+        if published.md5 == md5 and published.sha256 in (None, sha256):
+            return published
+    return None

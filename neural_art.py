@@ -31,9 +31,10 @@ with tensorflow_quietly():
     import tensorflow as tf
 
 from nst.cli import Settings, parse_args, prepare_output_dir
-from nst.weights import WEIGHTS_URL
+from nst.download import ProgressBar, download
+from nst.weights import WEIGHTS_FILENAME, WEIGHTS_URL
 from nst.weights_check import describe_weights
-from nst.weights_sources import find_weights
+from nst.weights_sources import WeightsNotFoundError, find_weights, user_cache_dir
 from nst_utils import (
     CONFIG,
     generate_noise_image,
@@ -215,7 +216,7 @@ def run(settings: Settings) -> Path:
     s = settings
     content_image = reshape_and_normalize_image(load_image(s.content, s.width, s.height))
     style_image = reshape_and_normalize_image(load_image(s.style, s.width, s.height))
-    weights = s.weights or find_weights()
+    weights = s.weights or _find_or_fetch_weights(s.weights_url)
     if not weights.exists():
         raise InputError(
             f"no VGG-19 weights at {weights}: download {WEIGHTS_URL} (510 MiB) "
@@ -263,6 +264,31 @@ def _session(tf_graph):
         return tf1.Session(graph=tf_graph)
 
 
+def fetch_weights(url: str, destination: Path) -> Path:
+    """Download the weights from `url` to `destination`, showing progress on stderr."""
+    print(f"Downloading VGG-19 weights (about 510 MiB) from {url} to {destination}", flush=True)
+    if sys.stderr.isatty():
+        bar = ProgressBar(
+            lambda text: print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
+        )
+    else:
+        bar = ProgressBar(lambda text: print(text, file=sys.stderr, flush=True), min_interval=10)
+    try:
+        published = download(url, destination, progress=bar)
+    finally:
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+    print(f"Saved {destination}: the published {published.description} (MD5 {published.md5})")
+    return destination
+
+
+def _find_or_fetch_weights(url: str) -> Path:
+    try:
+        return find_weights()
+    except WeightsNotFoundError:
+        return fetch_weights(url, user_cache_dir() / WEIGHTS_FILENAME)
+
+
 def check_weights(path: Path | None) -> int:
     """Print what --check-weights reports; 0 when the file is a usable VGG-19, else 2."""
     lines, usable = describe_weights(path or find_weights())
@@ -274,6 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     """The command line; returns the exit status (0, 2 for bad input, 130 when interrupted)."""
     settings = parse_args(argv)
     try:
+        if settings.download_weights:
+            fetch_weights(
+                settings.weights_url, settings.weights or user_cache_dir() / WEIGHTS_FILENAME
+            )
+            return 0
         if settings.check_weights:
             return check_weights(settings.weights)
         final = run(settings)
@@ -282,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print(
-            f"\nneural_art.py: interrupted; images saved so far are in {settings.output_dir}",
+            "\nneural_art.py: interrupted; images saved so far are in "
+            f"{settings.output_dir}, and a partial download resumes on the next run",
             file=sys.stderr,
         )
         return 130

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nst.errors import InputError
-from nst.weights import CONV_NAMES, KERAS_FILENAME, WEIGHTS_FILENAME
+from nst.weights import CONV_NAMES, KERAS_FILENAME, WEIGHTS_FILENAME, WEIGHTS_URL
 from nst.weights_sources import ENV_VAR
 from nst_utils import CONFIG
 
@@ -42,6 +42,8 @@ class Settings:
     style: Path | None
     weights: Path | None
     check_weights: bool
+    download_weights: bool
+    weights_url: str
     output_dir: Path
     overwrite: bool
     width: int
@@ -203,6 +205,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="report the weights file's format, checksums and structure, then exit",
     )
     add(
+        "--download-weights",
+        action="store_true",
+        help="fetch the weights into the per-user cache (or to --weights PATH), then exit; "
+        "the main job does this by itself when it finds no weights",
+    )
+    add(
+        "--weights-url",
+        default=WEIGHTS_URL,
+        metavar="URL",
+        help="where to fetch the weights from, e.g. a mirror; whatever the source, the file "
+        "is kept only when its checksum is a published one",
+    )
+    add(
         "--output-dir",
         type=Path,
         default=Path(c.OUTPUT_DIR),
@@ -290,7 +305,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     """Parse and check the command line; exits with status 2 on a bad value."""
     parser = build_parser()
     ns = parser.parse_args(argv)
-    if not ns.check_weights and (ns.content is None or ns.style is None):
+    if not (ns.check_weights or ns.download_weights) and (ns.content is None or ns.style is None):
         parser.error("give a CONTENT and a STYLE image")
     if ns.alpha == 0 and ns.beta == 0:
         parser.error("--alpha and --beta are both 0, so there is nothing to optimize")
@@ -299,6 +314,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         style=ns.style,
         weights=ns.weights,
         check_weights=ns.check_weights,
+        download_weights=ns.download_weights,
+        weights_url=ns.weights_url,
         output_dir=ns.output_dir,
         overwrite=ns.overwrite,
         width=ns.width,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,10 @@ from nst.weights import KERAS_FILENAME, WEIGHTS_FILENAME, WEIGHTS_URL, WeightsEr
 
 ENV_VAR = "NEURAL_ART_WEIGHTS"
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained-model"
+
+
+class WeightsNotFoundError(WeightsError):
+    """No weights file in any place of the search order."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,11 @@ def search_order(
 def find_weights(
     environ: Mapping[str, str] = os.environ, pretrained_dir: Path = PRETRAINED_DIR
 ) -> Path:
-    """The first weights file of the search order; WeightsError saying what to do if none."""
+    """The first weights file of the search order.
+
+    Raises WeightsError when $NEURAL_ART_WEIGHTS names no file, and
+    WeightsNotFoundError, saying what to do, when no place holds one.
+    """
     places = search_order(environ, pretrained_dir)
     if environ.get(ENV_VAR):
         named = places[0][1]
@@ -108,9 +116,10 @@ def find_weights(
         if path.is_file():
             return path
     cache = user_cache_dir(environ=environ) / WEIGHTS_FILENAME
-    raise WeightsError(
+    raise WeightsNotFoundError(
         f"no VGG-19 weights found (looked for {', '.join(str(p) for _, p in places)}): "
-        f"download {WEIGHTS_URL} (510 MiB) to {cache}, or pass --weights PATH"
+        f"run `python neural_art.py --download-weights`, or download {WEIGHTS_URL} "
+        f"(510 MiB) to {cache}, or pass --weights PATH"
     )
 
 
@@ -124,9 +133,11 @@ def digests(path: Path) -> tuple[str, str]:
     return md5.hexdigest(), sha256.hexdigest()
 
 
-def published_match(md5: str, sha256: str) -> PublishedFile | None:
-    """The published file with these checksums, if any."""
-    for published in PUBLISHED:
+def published_match(
+    md5: str, sha256: str, candidates: Sequence[PublishedFile] | None = None
+) -> PublishedFile | None:
+    """The file among `candidates` (default: all published) with these checksums, if any."""
+    for published in PUBLISHED if candidates is None else candidates:
         if published.md5 == md5 and published.sha256 in (None, sha256):
             return published
     return None

@@ -1,0 +1,150 @@
+"""Fetching a weights file: resumable, with progress, used only when its checksum is published.
+
+The bytes go to `<destination>.part`. An interrupted download leaves that file
+behind, and the next attempt asks the server for the rest (an HTTP Range
+request). The finished file is moved to `destination` only when its MD5 (and
+SHA-256, where one is published) match a published file; otherwise it is
+deleted. So a file at the final path is always complete and genuine, whichever
+host or mirror served it: the checksum, not the transport, is what makes it
+trustworthy.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from nst.errors import InputError
+from nst.weights_sources import PublishedFile, digests, published_match
+
+TIMEOUT_SECONDS = 30.0
+"""Longest wait for the connection, and for each block of data once connected."""
+
+Progress = Callable[[int, int | None], None]
+"""progress(bytes done, total bytes or None when the server does not say)."""
+
+
+class DownloadError(InputError):
+    """A download that failed; the message names the URL and what to do."""
+
+
+def download(
+    url: str,
+    destination: Path,
+    accepted: Sequence[PublishedFile] | None = None,
+    progress: Progress | None = None,
+    timeout: float = TIMEOUT_SECONDS,
+) -> PublishedFile:
+    """Fetch `url` to `destination` and return the published file it turned out to be.
+
+    `accepted` are the files it may be (default: every published VGG-19 file).
+    """
+    partial = destination.with_name(destination.name + ".part")
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DownloadError(f"cannot create {destination.parent}: {e.strerror}") from None
+    start = partial.stat().st_size if partial.exists() else 0
+    headers = {"User-Agent": "neural-art", "Accept-Encoding": "identity"}
+    if start:
+        headers["Range"] = f"bytes={start}-"
+    try:
+        response = urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers), timeout=timeout
+        )
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and start:  # nothing left to send: the .part is whole
+            return _verify(url, partial, destination, accepted)
+        raise DownloadError(
+            _failed(url, destination, f"the server answered HTTP {e.code} {e.reason}")
+        ) from None
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise DownloadError(
+            _failed(url, destination, f"cannot reach the server ({reason})")
+        ) from None
+    with response:
+        if start and response.status != 206:  # the server ignored the Range: start over
+            start = 0
+        length = response.headers.get("Content-Length")
+        total = start + int(length) if length and length.isdigit() else None
+        done = _receive(url, response, partial, start, total, progress)
+    if total is not None and done < total:
+        raise DownloadError(_interrupted(url, done, total))
+    return _verify(url, partial, destination, accepted)
+
+
+def _receive(url, response, partial: Path, start: int, total, progress) -> int:
+    """Append the response body to `partial`; returns the bytes it then holds."""
+    done = start
+    try:
+        with partial.open("ab" if start else "wb") as f:
+            while block := response.read(1 << 20):
+                f.write(block)
+                done += len(block)
+                if progress:
+                    progress(done, total)
+    except (http.client.HTTPException, OSError):
+        raise DownloadError(_interrupted(url, done, total)) from None
+    return done
+
+
+def _interrupted(url: str, done: int, total: int | None) -> str:
+    of_total = f" of {total:,}" if total is not None else ""
+    return (
+        f"the download of {url} broke off at {done:,}{of_total} bytes; "
+        "run the same command again to resume it"
+    )
+
+
+def _verify(url: str, partial: Path, destination: Path, accepted) -> PublishedFile:
+    md5, sha256 = digests(partial)
+    match = published_match(md5, sha256, accepted)
+    if match is None:
+        partial.unlink()
+        raise DownloadError(
+            f"the file from {url} (MD5 {md5}) is not a published VGG-19 file, so it was "
+            "deleted; if this was a mirror, try the official URL"
+        )
+    os.replace(partial, destination)
+    return match
+
+
+def _failed(url: str, destination: Path, why: str) -> str:
+    return (
+        f"cannot download {url}: {why}. Download it by hand (with a browser or "
+        f"`curl -fLO {url}`) and move it to {destination}, or pass --weights PATH"
+    )
+
+
+class ProgressBar:
+    """A one-line progress report: size done and total, speed, and time left."""
+
+    def __init__(self, write: Callable[[str], None], min_interval: float = 0.2):
+        self._write = write
+        self._started = time.monotonic()
+        self._shown = 0.0
+        self._min_interval = min_interval
+        self._first: int | None = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if self._first is None:
+            self._first = done
+        if now - self._shown < self._min_interval and done != total:
+            return
+        self._shown = now
+        speed = (done - self._first) / max(now - self._started, 1e-6)
+        text = f"{done / 2**20:7.1f} MiB"
+        if total:
+            text += f" of {total / 2**20:.1f} MiB ({100 * done / total:3.0f}%)"
+        text += f"  {speed / 2**20:5.1f} MiB/s"
+        if total and speed > 0:
+            left = (total - done) / speed
+            text += f"  {int(left // 60)}:{int(left % 60):02d} left"
+        self._write(text)

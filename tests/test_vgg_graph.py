@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
+from vgg_runs import model_activations
 
 from nst.weights import CONV_LAYERS
 from nst_utils import CONFIG, load_vgg_model, tf
@@ -60,11 +61,7 @@ def test_model_is_the_assignments_dict(vgg19_mat):
 def test_activations_match_numpy(vgg19_mat, vgg_kernels, pooling):
     rng = np.random.default_rng(3)
     image = rng.uniform(-120, 130, (1, 11, 14, 3))
-    with tf.Graph().as_default(), tf.Session() as sess:
-        model = load_vgg_model(vgg19_mat, image_width=14, image_height=11, pooling=pooling)
-        sess.run(model["input"].assign(image))
-        names = [k for k in model if k != "input"]
-        got = dict(zip(names, sess.run([model[k] for k in names]), strict=True))
+    got = model_activations(vgg19_mat, image, "all", pooling)
     expected = numpy_vgg(image[0], vgg_kernels, pooling)
     assert set(got) == set(expected)
     for name, value in expected.items():
@@ -74,13 +71,10 @@ def test_activations_match_numpy(vgg19_mat, vgg_kernels, pooling):
 
 def test_both_layouts_give_the_same_activations(vgg19_mat, vgg19_mat_beta16):
     image = np.random.default_rng(4).uniform(-100, 100, (1, 8, 8, 3))
-    results = []
-    for path in (vgg19_mat, vgg19_mat_beta16):
-        with tf.Graph().as_default(), tf.Session() as sess:
-            model = load_vgg_model(path, image_width=8, image_height=8)
-            sess.run(model["input"].assign(image))
-            results.append(sess.run(model["conv5_4"]))
-    np.testing.assert_array_equal(*results)
+    current, beta16 = (
+        model_activations(p, image, ["conv5_4"]) for p in (vgg19_mat, vgg19_mat_beta16)
+    )
+    np.testing.assert_array_equal(current["conv5_4"], beta16["conv5_4"])
 
 
 def test_unknown_pooling_is_refused(vgg19_mat):

@@ -103,7 +103,8 @@ def find_weights(
 ) -> Path:
     """The first weights file of the search order.
 
-    Raises WeightsError when $NEURAL_ART_WEIGHTS names no file, and
+    Raises WeightsError when $NEURAL_ART_WEIGHTS names no file or a place holds
+    only a numbered duplicate (name.mat.1, from a repeated wget), and
     WeightsNotFoundError, saying what to do, when no place holds one.
     """
     places = search_order(environ, pretrained_dir)
@@ -115,6 +116,13 @@ def find_weights(
     for _, path in places:
         if path.is_file():
             return path
+    for _, path in places:
+        duplicates = sorted(path.parent.glob(path.name + ".[0-9]*")) if path.parent.is_dir() else []
+        if duplicates:
+            raise WeightsError(
+                f"found {duplicates[0]} but no {path.name} beside it: a copy left by a "
+                f"repeated download? Rename it to {path}, or pass --weights {duplicates[0]}"
+            )
     cache = user_cache_dir(environ=environ) / WEIGHTS_FILENAME
     raise WeightsNotFoundError(
         f"no VGG-19 weights found (looked for {', '.join(str(p) for _, p in places)}): "

@@ -134,3 +134,13 @@ def test_the_main_job_finds_weights_by_the_search_order(
             "--output-dir", tmp_path / "o"]  # fmt: skip
     assert neural_art.main([str(a) for a in argv]) == 0
     assert (tmp_path / "o" / "generated_image.jpg").is_file()
+
+
+def test_a_numbered_duplicate_is_pointed_out_not_downloaded_again(places, vgg19_mat):
+    environ, pretrained = places
+    duplicate = put(pretrained / "imagenet-vgg-verydeep-19.mat.1", vgg19_mat)
+    with pytest.raises(WeightsError) as caught:
+        find_weights(environ, pretrained)
+    assert not isinstance(caught.value, weights_sources.WeightsNotFoundError)
+    assert f"found {duplicate} but no imagenet-vgg-verydeep-19.mat" in str(caught.value)
+    assert "Rename it to" in str(caught.value)

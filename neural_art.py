@@ -32,9 +32,9 @@ with tensorflow_quietly():
 
 from nst.cli import Settings, parse_args, prepare_output_dir
 from nst.download import ProgressBar, download
-from nst.weights import WEIGHTS_FILENAME, WEIGHTS_URL
+from nst.weights import WEIGHTS_URL
 from nst.weights_check import describe_weights
-from nst.weights_sources import WeightsNotFoundError, find_weights, user_cache_dir
+from nst.weights_sources import WeightsNotFoundError, cached_weights_file, find_weights
 from nst_utils import (
     CONFIG,
     generate_noise_image,
@@ -286,7 +286,7 @@ def _find_or_fetch_weights(url: str) -> Path:
     try:
         return find_weights()
     except WeightsNotFoundError:
-        return fetch_weights(url, user_cache_dir() / WEIGHTS_FILENAME)
+        return fetch_weights(url, cached_weights_file())
 
 
 def check_weights(path: Path | None) -> int:
@@ -301,9 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = parse_args(argv)
     try:
         if settings.download_weights:
-            fetch_weights(
-                settings.weights_url, settings.weights or user_cache_dir() / WEIGHTS_FILENAME
-            )
+            fetch_weights(settings.weights_url, settings.weights or cached_weights_file())
             return 0
         if settings.check_weights:
             return check_weights(settings.weights)

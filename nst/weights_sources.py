@@ -83,6 +83,11 @@ def keras_cache_file(environ: Mapping[str, str] = os.environ, home: Path | None 
     return Path(keras_home) / "models" / KERAS_FILENAME
 
 
+def cached_weights_file(environ: Mapping[str, str] = os.environ) -> Path:
+    """The weights file in the per-user cache: where downloads go."""
+    return user_cache_dir(environ=environ) / WEIGHTS_FILENAME
+
+
 def search_order(
     environ: Mapping[str, str] = os.environ, pretrained_dir: Path = PRETRAINED_DIR
 ) -> list[tuple[str, Path]]:
@@ -92,7 +97,7 @@ def search_order(
         places.append((f"${ENV_VAR}", Path(environ[ENV_VAR])))
     places += [
         ("the project's pretrained-model folder", pretrained_dir / WEIGHTS_FILENAME),
-        ("the per-user cache", user_cache_dir(environ=environ) / WEIGHTS_FILENAME),
+        ("the per-user cache", cached_weights_file(environ)),
         ("Keras' cache", keras_cache_file(environ=environ)),
     ]
     return places
@@ -107,12 +112,12 @@ def find_weights(
     only a numbered duplicate (name.mat.1, from a repeated wget), and
     WeightsNotFoundError, saying what to do, when no place holds one.
     """
-    places = search_order(environ, pretrained_dir)
     if environ.get(ENV_VAR):
-        named = places[0][1]
+        named = Path(environ[ENV_VAR])
         if not named.is_file():
             raise WeightsError(f"${ENV_VAR} names {named}, which is not a file")
         return named
+    places = search_order(environ, pretrained_dir)
     for _, path in places:
         if path.is_file():
             return path
@@ -123,11 +128,10 @@ def find_weights(
                 f"found {duplicates[0]} but no {path.name} beside it: a copy left by a "
                 f"repeated download? Rename it to {path}, or pass --weights {duplicates[0]}"
             )
-    cache = user_cache_dir(environ=environ) / WEIGHTS_FILENAME
     raise WeightsNotFoundError(
         f"no VGG-19 weights found (looked for {', '.join(str(p) for _, p in places)}): "
         f"run `python neural_art.py --download-weights`, or download {WEIGHTS_URL} "
-        f"(510 MiB) to {cache}, or pass --weights PATH"
+        f"(510 MiB) to {cached_weights_file(environ)}, or pass --weights PATH"
     )
 
 

@@ -112,8 +112,7 @@ def read_vgg19_h5(path: str | os.PathLike) -> Kernels:
             }
             _check_names(path, present, "layer group named", keras_name)
             kernels = {
-                name: _checked(path, name, _h5_arrays(path, f[keras_name(name)]))
-                for name in CONV_NAMES
+                name: _checked(path, name, _h5_arrays(f[keras_name(name)])) for name in CONV_NAMES
             }
     except OSError as e:
         raise WeightsError(
@@ -209,7 +208,7 @@ def _mat_arrays(path: Path, name: str, record: np.void) -> list[np.ndarray]:
     return [np.asarray(c) for c in cells]
 
 
-def _h5_arrays(path: Path, group: h5py.Group) -> list[np.ndarray]:
+def _h5_arrays(group: h5py.Group) -> list[np.ndarray]:
     """The group's datasets, kernel (4-D) first, bias (1-D) second, whatever their names."""
     datasets: list[h5py.Dataset] = []
     group.visititems(

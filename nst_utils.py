@@ -59,7 +59,7 @@ class CONFIG:
 
 
 def load_vgg_model(
-    path: str | os.PathLike = CONFIG.VGG_MODEL,
+    path: str | os.PathLike | dict = CONFIG.VGG_MODEL,
     image_width: int = CONFIG.IMAGE_WIDTH,
     image_height: int = CONFIG.IMAGE_HEIGHT,
     pooling: str = CONFIG.POOLING,
@@ -69,13 +69,14 @@ def load_vgg_model(
     'input' is a float32 `tf.Variable` of shape (1, image_height, image_width, 3)
     holding a mean-subtracted RGB image; assign an image to it to run the net.
     'convX_Y' = relu(conv2d(previous, W, stride 1, SAME) + b), with W and b
-    read from the VGG-19 weights at `path` (MatConvNet .mat or Keras .h5);
+    read from the VGG-19 weights at `path` (MatConvNet .mat or Keras .h5, or
+    the dict from layer name to (W, b) that `nst.weights.read_vgg19` returns);
     each block ends in a 2x2, stride 2, SAME pooling layer, 'avgpoolN' (average,
     the assignment's) or 'maxpoolN'.
     """
     if pooling not in ("avg", "max"):
         raise ValueError(f"pooling must be 'avg' or 'max', not {pooling!r}")
-    kernels = read_vgg19(path)
+    kernels = path if isinstance(path, dict) else read_vgg19(path)
     pool = tf.nn.avg_pool if pooling == "avg" else tf.nn.max_pool
     shape = (1, image_height, image_width, CONFIG.COLOR_CHANNELS)
     graph = {"input": tf.Variable(np.zeros(shape), dtype="float32")}
@@ -111,14 +112,14 @@ def reshape_and_normalize_image(image: np.ndarray) -> np.ndarray:
 
 
 def generate_noise_image(
-    content_image: np.ndarray, noise_ratio: float = CONFIG.NOISE_RATIO
+    content_image: np.ndarray, noise_ratio: float = CONFIG.NOISE_RATIO, amplitude: float = 20
 ) -> np.ndarray:
-    """noise_ratio * uniform(-20, 20) noise + (1 - noise_ratio) * content_image.
+    """noise_ratio * uniform(-amplitude, amplitude) noise + (1 - noise_ratio) * content_image.
 
     `content_image` is normalized, shape (1, H, W, 3); the noise is float32
     from NumPy's global generator (seed it with np.random.seed).
     """
-    noise_image = np.random.uniform(-20, 20, content_image.shape).astype("float32")
+    noise_image = np.random.uniform(-amplitude, amplitude, content_image.shape).astype("float32")
     return noise_image * noise_ratio + content_image * (1 - noise_ratio)
 
 

@@ -12,52 +12,34 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nst.errors import InputError
+from nst.settings import (
+    ASSIGNMENT_STYLE_LAYERS,
+    EIGHT_STYLE_LAYERS,
+    INITS,
+    OPTIMIZERS,
+    PRESETS,
+    Settings,
+)
 from nst.weights import CONV_NAMES, KERAS_FILENAME, WEIGHTS_FILENAME, WEIGHTS_URL
 from nst.weights_sources import ENV_VAR
-from nst_utils import CONFIG
 
 STYLE_LAYER_PRESETS: dict[str, list[tuple[str, float]]] = {
-    "assignment": list(CONFIG.STYLE_LAYERS),
-    "eight": [
-        (name, 0.125)
-        for name in (
-            "conv1_1",
-            "conv2_1",
-            "conv3_1",
-            "conv3_4",
-            "conv4_1",
-            "conv5_1",
-            "conv5_2",
-            "conv5_4",
-        )
-    ],
+    "assignment": ASSIGNMENT_STYLE_LAYERS,
+    "eight": EIGHT_STYLE_LAYERS,
 }
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Everything one run of neural_art.py needs to know."""
+class Command:
+    """What the command line asks for: a run's settings and what to do with them."""
 
-    content: Path | None
-    style: Path | None
-    weights: Path | None
-    check_weights: bool
-    download_weights: bool
-    weights_url: str
-    output_dir: Path
-    overwrite: bool
-    width: int
-    height: int
-    iterations: int
-    save_every: int
-    learning_rate: float
-    alpha: float
-    beta: float
-    noise_ratio: float
-    seed: int | None
-    content_layer: str
-    style_layers: list[tuple[str, float]]
-    pooling: str
+    settings: Settings
+    check_weights: bool = False
+    download_weights: bool = False
+    weights_url: str = WEIGHTS_URL
+    resume: Path | None = None
+    resume_iterations: int | None = None  # --iterations given with --resume
+    show_preset: bool = False
 
 
 def layer_name(name: str) -> str:
@@ -179,18 +161,68 @@ def _checked(parse):
     return convert
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser, with every option's default in its help."""
-    c = CONFIG
+def _init(text: str) -> str | Path:
+    if text in INITS:
+        return text
+    path = Path(text)
+    if not path.is_file():
+        raise ValueError(f"{text!r} is none of {', '.join(INITS)}, nor an image file")
+    return path
+
+
+def _blend_weights(text: str) -> tuple[float, ...]:
+    weights = tuple(_weight(item.strip(), item.strip()) for item in text.split(","))
+    if not any(w > 0 for w in weights):
+        raise ValueError("at least one style image needs a positive weight")
+    return weights
+
+
+class _Adder:
+    """Adds options to a parser; with `given_only`, an option left out stays out of the result,
+    so that a preset's value can take its place."""
+
+    def __init__(self, parser: argparse.ArgumentParser, given_only: bool):
+        self.parser = parser
+        self.given_only = given_only
+
+    def __call__(self, *names: str, **kwargs) -> None:
+        if self.given_only and names[0].startswith("-"):
+            kwargs["default"] = argparse.SUPPRESS
+        self.parser.add_argument(*names, **kwargs)
+
+
+def build_parser(given_only: bool = False) -> argparse.ArgumentParser:
+    """The argument parser, with every option's default (the assignment preset's) in its help."""
+    d = Settings()
     parser = _Parser(
         prog="neural_art.py",
         description="Paint CONTENT in the style of STYLE with neural style transfer "
-        "(Gatys et al. 2015; the deeplearning.ai assignment's algorithm and defaults).",
+        "(Gatys et al. 2015). The defaults are the deeplearning.ai assignment's; --preset "
+        "changes them (see --show-preset).",
         formatter_class=_HelpFormatter,
     )
-    add = parser.add_argument
+    add = _Adder(parser, given_only)
     add("content", type=Path, nargs="?", metavar="CONTENT", help="content image (any format)")
-    add("style", type=Path, nargs="?", metavar="STYLE", help="style image (any common format)")
+    add(
+        "styles",
+        type=Path,
+        nargs="*",
+        metavar="STYLE",
+        help="style image(s) (any common format); several are blended",
+    )
+    add(
+        "--preset",
+        choices=tuple(PRESETS),
+        default="assignment",
+        help="assignment: the TF 1.x assignment; eight: seed 004's eight style layers; "
+        "tf2: the TF 2 edition (400x400, [0, 1] pixels clipped every step, conv5_4, "
+        "max pooling, Adam 0.01, 1000 steps, an image every 100)",
+    )
+    add(
+        "--show-preset",
+        action="store_true",
+        help="print every setting of the preset (with the other options applied), then exit",
+    )
     add(
         "--weights",
         type=Path,
@@ -220,66 +252,118 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--output-dir",
         type=Path,
-        default=Path(c.OUTPUT_DIR),
+        default=d.output_dir,
         metavar="DIR",
-        help="folder for <i>.png and generated_image.jpg (created if missing)",
+        help="the run folder: <i>.png, generated_image.jpg, manifest.json, checkpoint.npz, "
+        "costs.png, contact_sheet.png, progress.gif, side_by_side.png (created if missing)",
     )
     add(
         "--overwrite",
         action="store_true",
-        help="replace images an earlier run left in the output folder",
+        help="replace files an earlier run left in the output folder",
     )
-    add("--width", type=_checked(_size), default=c.IMAGE_WIDTH, help="image width in pixels")
-    add("--height", type=_checked(_size), default=c.IMAGE_HEIGHT, help="image height in pixels")
+    add(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR from its last checkpoint, with its settings "
+        "(--iterations may raise the number of iterations)",
+    )
+    add("--width", type=_checked(_size), default=d.width, help="image width in pixels")
+    add("--height", type=_checked(_size), default=d.height, help="image height in pixels")
+    add(
+        "--size",
+        type=_checked(_size),
+        metavar="PIXELS",
+        help="longest side of the output in pixels, the other side following the content's "
+        "aspect ratio (replaces --width and --height)",
+    )
     add(
         "--iterations",
         type=_checked(positive_int),
-        default=c.NUM_ITERATIONS,
+        default=d.iterations,
         metavar="N",
-        help="Adam steps",
+        help="optimizer steps (Adam updates, or L-BFGS steps of one line search each)",
     )
     add(
         "--save-every",
         type=_checked(positive_int),
-        default=c.SAVE_EVERY,
+        default=d.save_every,
         metavar="N",
         help="print the costs and save <i>.png when i %% N == 0",
     )
     add(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default=d.optimizer,
+        help="adam: the assignment's; lbfgs: L-BFGS with a Wolfe line search (Gatys et al.'s "
+        "choice), usually lower costs in fewer steps",
+    )
+    add(
         "--learning-rate",
         type=_checked(_float_in(0, 1e6, low_open=True)),
-        default=c.LEARNING_RATE,
+        default=d.learning_rate,
         help="Adam's step size",
     )
     add(
         "--alpha",
         type=_checked(_float_in(0, 1e12)),
-        default=c.ALPHA,
+        default=d.alpha,
         help="weight of the content cost in J",
     )
     add(
         "--beta",
         type=_checked(_float_in(0, 1e12)),
-        default=c.BETA,
+        default=d.beta,
         help="weight of the style cost in J",
+    )
+    add(
+        "--tv-weight",
+        type=_checked(_float_in(0, 1e12)),
+        default=d.tv_weight,
+        help="weight of the total variation cost (sum of squared differences of neighbouring "
+        "pixels) in J; a small value such as 1e-3 smooths out noise",
+    )
+    add(
+        "--style-blend-weights",
+        type=_checked(_blend_weights),
+        metavar="W1,W2,...",
+        help="share of each style image in the style cost, scaled to sum to 1 "
+        "(default: equal shares)",
+    )
+    add(
+        "--style-scale",
+        type=_checked(_float_in(0, 8, low_open=True)),
+        default=d.style_scale,
+        help="size of the style image relative to the output; below 1 gives smaller "
+        "brush strokes, above 1 larger ones",
+    )
+    add(
+        "--init",
+        type=_checked(_init),
+        default=d.init,
+        metavar="INIT",
+        help="initial image: noise (noise ratio of uniform(-20, 20) noise blended with the "
+        "content), content, style, random (uniform pixels), jitter (content plus "
+        "uniform(-64, 64) noise, the TF 2 edition's), or an image file",
     )
     add(
         "--noise-ratio",
         type=_checked(_float_in(0, 1)),
-        default=c.NOISE_RATIO,
-        help="share of uniform noise in the initial image (0 = the content image)",
+        default=d.noise_ratio,
+        help="share of noise in the initial image with --init noise (0 = the content image)",
     )
     add(
         "--seed",
         type=_checked(_seed),
         default=None,
-        help="seed of the initial noise; the same seed and inputs give the same image "
-        "(default: a new random image each run)",
+        help="seed of the initial image's noise; the same seed and inputs give the same image "
+        "(default: a new seed each run, recorded in manifest.json)",
     )
     add(
         "--content-layer",
         type=_checked(layer_name),
-        default=c.CONTENT_LAYER,
+        default=d.content_layer,
         metavar="LAYER",
         help="layer whose activations the content cost compares",
     )
@@ -295,42 +379,92 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--pooling",
         choices=("avg", "max"),
-        default=c.POOLING,
+        default=d.pooling,
         help="pooling between blocks (the assignment uses average pooling)",
+    )
+    add(
+        "--pixels",
+        choices=("caffe", "unit"),
+        default=d.pixels,
+        help="network input: caffe = 0..255 minus ImageNet's mean colour (the assignment's), "
+        "unit = [0, 1] (the TF 2 edition's)",
+    )
+    add(
+        "--clip",
+        action=argparse.BooleanOptionalAction,
+        default=d.clip,
+        help="put the image back into the pixel range after every Adam step",
+    )
+    add(
+        "--preserve-colors",
+        action="store_true",
+        help="keep the content's colours: the result's luminance with the content's chroma",
     )
     return parser
 
 
-def parse_args(argv: list[str] | None = None) -> Settings:
+_COMMAND_ONLY = (
+    "preset",
+    "show_preset",
+    "check_weights",
+    "download_weights",
+    "weights_url",
+    "resume",
+)
+
+
+def parse_args(argv: list[str] | None = None) -> Command:
     """Parse and check the command line; exits with status 2 on a bad value."""
     parser = build_parser()
-    ns = parser.parse_args(argv)
-    if not (ns.check_weights or ns.download_weights) and (ns.content is None or ns.style is None):
-        parser.error("give a CONTENT and a STYLE image")
-    if ns.alpha == 0 and ns.beta == 0:
-        parser.error("--alpha and --beta are both 0, so there is nothing to optimize")
-    return Settings(
-        content=ns.content,
-        style=ns.style,
-        weights=ns.weights,
+    ns = parser.parse_args(argv)  # every value checked, defaults filled in
+    given = vars(build_parser(given_only=True).parse_args(argv))
+    options = {k: v for k, v in given.items() if k not in _COMMAND_ONLY}
+    options.update(content=ns.content, styles=tuple(ns.styles))
+    settings = Settings.preset_settings(ns.preset, **options)
+    command = Command(
+        settings,
         check_weights=ns.check_weights,
         download_weights=ns.download_weights,
         weights_url=ns.weights_url,
-        output_dir=ns.output_dir,
-        overwrite=ns.overwrite,
-        width=ns.width,
-        height=ns.height,
-        iterations=ns.iterations,
-        save_every=ns.save_every,
-        learning_rate=ns.learning_rate,
-        alpha=ns.alpha,
-        beta=ns.beta,
-        noise_ratio=ns.noise_ratio,
-        seed=ns.seed,
-        content_layer=ns.content_layer,
-        style_layers=ns.style_layers,
-        pooling=ns.pooling,
+        resume=ns.resume,
+        resume_iterations=given.get("iterations") if ns.resume else None,
+        show_preset=ns.show_preset,
     )
+    _check(parser, command, given)
+    return command
+
+
+def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> None:
+    """The checks that concern several options at once."""
+    s = command.settings
+    if command.resume is not None:
+        allowed = {"resume", "iterations", "weights", "weights_url"}
+        extra = [
+            name.upper() if name in ("content", "styles") else "--" + name.replace("_", "-")
+            for name, value in given.items()
+            if name not in allowed and value not in (None, [])
+        ]
+        if extra:
+            parser.error(
+                "--resume continues with the run's own settings; only --iterations (and "
+                f"--weights) may be given with it, not {', '.join(extra)}"
+            )
+        return
+    if command.check_weights or command.download_weights or command.show_preset:
+        return
+    if s.content is None or not s.styles:
+        parser.error("give a CONTENT and a STYLE image")
+    if s.size is not None and ({"width", "height"} & set(given)):
+        parser.error("give --size, or --width and --height, not both")
+    if s.alpha == 0 and s.beta == 0:
+        parser.error("--alpha and --beta are both 0, so there is nothing to optimize")
+    weights = s.style_blend_weights
+    if weights is not None and len(weights) != len(s.styles):
+        parser.error(
+            f"--style-blend-weights gives {len(weights)} weights for {len(s.styles)} style images"
+        )
+    if s.clip and s.optimizer == "lbfgs":
+        parser.error("--clip works with --optimizer adam only; add --no-clip")
 
 
 def prepare_output_dir(settings: Settings, planned: list[str]) -> None:

@@ -6,7 +6,6 @@ Replaces `scipy.misc.imread`, `imresize` and `imsave`, which SciPy removed.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from nst.errors import InputError
+from nst.files import atomic_path
 
 MAX_PIXELS = 100_000_000
 """Largest image (width x height) read; a bigger one is refused before it is decoded."""
@@ -92,12 +92,5 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
     The format follows the file's extension. The image goes to a temporary file
     in the same folder, which then replaces `path` in one step.
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        iio.imwrite(tmp, image, extension=path.suffix)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, image, extension=Path(path).suffix)

@@ -22,7 +22,10 @@ from __future__ import annotations
 import types
 from typing import Any
 
-import tensorflow as _tf
+from nst.quiet import tensorflow_quietly
+
+with tensorflow_quietly():
+    import tensorflow as _tf
 
 _v1 = _tf.compat.v1
 

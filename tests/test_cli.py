@@ -14,6 +14,8 @@ import neural_art
 from nst.cli import STYLE_LAYER_PRESETS, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
+RUN_FILES = ["checkpoint.npz", "contact_sheet.png", "costs.png", "generated_image.jpg",
+             "manifest.json", "progress.gif", "side_by_side.png"]  # fmt: skip
 COST_BLOCK = re.compile(
     r"^Iteration (\d+) :\ntotal cost = (\S+)\ncontent cost = (\S+)\nstyle cost = (\S+)$",
     re.MULTILINE,
@@ -56,8 +58,8 @@ def test_a_run_prints_the_assignments_lines_and_saves_every_nth_image(small_run,
         assert float(total) == pytest.approx(10 * float(content) + 40 * float(style), rel=1e-4)
     assert float(blocks[-1][1]) < float(blocks[0][1])  # Adam lowers the total cost
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert files == ["0.png", "2.png", "4.png", "generated_image.jpg"]
-    for name in files:
+    assert files == ["0.png", "2.png", "4.png", *RUN_FILES]
+    for name in ["0.png", "2.png", "4.png", "generated_image.jpg"]:
         assert Image.open(tmp_path / "out" / name).size == (32, 24)
     assert "Done: " in out
 
@@ -100,18 +102,22 @@ def test_options_reach_the_run(tiny_images, vgg19_mat, tmp_path, capsys):
 
 def test_layer_names_presets_and_lists_are_parsed():
     base = ["c.jpg", "s.jpg"]
-    assert parse_args(base).style_layers == STYLE_LAYER_PRESETS["assignment"]
-    eight = parse_args(base + ["--style-layers", "eight"]).style_layers
+    assert parse_args(base).settings.style_layers == STYLE_LAYER_PRESETS["assignment"]
+    eight = parse_args(base + ["--style-layers", "eight"]).settings.style_layers
     assert [n for n, _ in eight] == ["conv1_1", "conv2_1", "conv3_1", "conv3_4", "conv4_1",
                                      "conv5_1", "conv5_2", "conv5_4"]  # fmt: skip
     assert {w for _, w in eight} == {0.125}
-    listed = parse_args(base + ["--style-layers", "conv1_1:0.2,block5_conv4:0.8"]).style_layers
+    listed = parse_args(
+        base + ["--style-layers", "conv1_1:0.2,block5_conv4:0.8"]
+    ).settings.style_layers
     assert listed == [("conv1_1", 0.2), ("conv5_4", 0.8)]
-    assert parse_args(base + ["--style-layers", "conv1_1,conv2_1"]).style_layers == [
+    assert parse_args(base + ["--style-layers", "conv1_1,conv2_1"]).settings.style_layers == [
         ("conv1_1", 0.5),
         ("conv2_1", 0.5),
     ]
-    assert parse_args(base + ["--content-layer", "block5_conv4"]).content_layer == "conv5_4"
+    assert (
+        parse_args(base + ["--content-layer", "block5_conv4"]).settings.content_layer == "conv5_4"
+    )
 
 
 def test_help_documents_every_option_with_its_default(capsys, monkeypatch):
@@ -214,17 +220,16 @@ def test_the_script_runs_end_to_end_quietly(tiny_images, vgg19_mat_beta16, tmp_p
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # none of TensorFlow's start-up chatter
     assert [b[0] for b in COST_BLOCK.findall(done.stdout)] == ["0"]
-    assert sorted(p.name for p in (tmp_path / "output").iterdir()) == [
-        "0.png",
-        "generated_image.jpg",
-    ]
+    assert sorted(p.name for p in (tmp_path / "output").iterdir()) == ["0.png", *RUN_FILES]
     assert np.asarray(Image.open(tmp_path / "output" / "generated_image.jpg")).shape == (16, 24, 3)
 
 
-def test_on_a_terminal_a_status_line_counts_iterations_and_time_left(run_args, monkeypatch, capsys):
+def test_on_a_terminal_a_status_line_shows_progress_cost_speed_and_time_left(
+    run_args, monkeypatch, capsys
+):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     assert run_cli(*run_args()) == 0
     err = capsys.readouterr().err
     for done in range(1, 7):
-        assert f"iteration {done}/6 " in err
-    assert re.search(r"\d+\.\d\d s/it  0 min \d\d s left", err)
+        assert re.search(rf"\] {done}/6  J \d\.\d+e\+\d\d  \d+\.\d\d s/it  0 min \d\d s left", err)
+    assert "[####################] 6/6" in err

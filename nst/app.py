@@ -1,0 +1,254 @@
+"""The command line of neural_art.py: find the weights, run `stylize`, print and save.
+
+Exit status: 0 done, 2 bad input (one line on stderr), 130 interrupted by
+Ctrl-C, 143 stopped by SIGTERM; an interrupted run keeps its latest image and
+can be continued with --resume.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+import sys
+import time
+from pathlib import Path
+
+from nst.cli import Command, parse_args, prepare_output_dir
+from nst.download import ProgressBar, download
+from nst.errors import InputError
+from nst.images import read_rgb, write_image
+from nst.progress import StatusLine, cost_lines
+from nst.run_folder import (
+    ANIMATION,
+    CONTACT_SHEET,
+    FINAL_IMAGE,
+    PLOT,
+    SIDE_BY_SIDE,
+    RunFolder,
+    planned_files,
+)
+from nst.settings import Settings, settings_to_dict
+from nst.transfer import Checkpoint, NonFiniteCostError, Step, output_size, stylize
+from nst.visuals import animation, contact_sheet, plot_costs, side_by_side
+from nst.weights import WEIGHTS_URL, read_vgg19
+from nst.weights_check import describe_weights
+from nst.weights_sources import WeightsNotFoundError, cached_weights_file, digests, find_weights
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived; handled like Ctrl-C."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line; returns the exit status."""
+    command = parse_args(argv)
+    settings = command.settings
+    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        if command.show_preset:
+            print(json.dumps(settings_to_dict(settings), indent=2))
+            return 0
+        if command.download_weights:
+            fetch_weights(command.weights_url, settings.weights or cached_weights_file())
+            return 0
+        if command.check_weights:
+            return check_weights(settings.weights)
+        final = run(command)
+    except InputError as e:
+        print(f"neural_art.py: error: {e}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, Terminated) as e:
+        print(f"\nneural_art.py: {e or 'interrupted'}", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+    print(f"Done: {final}")
+    return 0
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def run(command: Command) -> Path:
+    """One run (new or resumed): optimize, save the iterates and the run folder's files."""
+    folder, settings, resume, kernels = _start(command)
+    out = folder.path
+    width, height = output_size(settings, read_rgb(settings.content).shape)
+    print(
+        f"Painting {settings.content} in the style of "
+        f"{' and '.join(map(str, settings.styles))}: {width}x{height} pixels, "
+        f"{settings.iterations} iterations, images to {out}",
+        flush=True,
+    )
+    status = StatusLine(settings.iterations, resume.i + 1 if resume else 0)
+    timings = folder.manifest["timings"]
+    started = time.monotonic()
+    last: Step | None = None
+    try:
+        for step in stylize(settings, resume, kernels):
+            if last is None:
+                timings["until_first_iteration_seconds"] = round(time.monotonic() - started, 3)
+                first_done = time.monotonic()
+            last = step
+            status.update(step.i + 1, step.J_before)
+            if step.i % settings.save_every == 0:
+                status.clear()
+                _report(folder, settings, step)
+    except (KeyboardInterrupt, Terminated) as e:
+        status.clear()
+        where = _save_stop(folder, last, "interrupted")
+        raise type(e)(
+            f"interrupted{where}; continue with: python neural_art.py --resume {out}"
+        ) from None
+    except NonFiniteCostError as e:
+        status.clear()
+        where = _save_stop(folder, e.last_good, "failed", str(e))
+        raise InputError(f"{e}{where}") from None
+    status.clear()
+    steps_after_first = last.i - (resume.i + 1 if resume else 0)
+    if steps_after_first > 0:
+        per_step = (time.monotonic() - first_done) / steps_after_first
+        timings["seconds_per_iteration"] = round(per_step, 4)
+    _finish(folder, settings, last)
+    return out / FINAL_IMAGE
+
+
+def _start(command: Command) -> tuple[RunFolder, Settings, Checkpoint | None, dict]:
+    """The run folder, the settings, the checkpoint to continue from (when resuming) and the
+    weights, each checked before the folder is touched."""
+    if command.resume is not None:
+        folder = RunFolder.open(command.resume)
+        recorded = folder.settings()
+        given = command.settings
+        settings = recorded.replace(
+            output_dir=command.resume,
+            iterations=command.resume_iterations or recorded.iterations,
+            weights=given.weights or recorded.weights,
+        )
+        resume = folder.load_checkpoint()
+        if resume.i + 1 >= settings.iterations:
+            raise InputError(
+                f"--resume {command.resume}: the run already did its {settings.iterations} "
+                "iterations; give --iterations N with a larger N to continue it"
+            )
+        weights = _weights(settings.weights, command.weights_url)
+        kernels = read_vgg19(weights)
+        settings = settings.replace(weights=weights)
+        folder.manifest["status"] = "running"
+        folder.manifest.setdefault("resumed", []).append(resume.i)
+        return folder, settings, resume, kernels
+    settings = command.settings
+    for path in (settings.content, *settings.styles):
+        read_rgb(path)  # a bad image is reported before the weights are looked for
+    weights = _weights(settings.weights, command.weights_url)
+    print(f"Loading VGG-19 from {weights}", flush=True)
+    kernels = read_vgg19(weights)
+    seed = settings.seed if settings.seed is not None else secrets.randbelow(2**32)
+    settings = settings.replace(weights=weights, seed=seed)
+    prepare_output_dir(settings, planned_files(settings))
+    folder = RunFolder.create(settings.output_dir, settings, digests(weights)[1])
+    return folder, settings, None, kernels
+
+
+def _report(folder: RunFolder, settings: Settings, step: Step) -> None:
+    """At a save point: the assignment's lines, <i>.png, the checkpoint and the manifest."""
+    name = f"{step.i}.png"
+    if step.costs is not None:
+        c = step.costs
+        lines = cost_lines(step.i, c["total"], c["content"], c["style"])
+        if "total variation" in c:
+            lines += f"\ntotal variation cost = {c['total variation']}"
+        print(lines, flush=True)
+    write_image(folder.path / name, step.image)
+    folder.save_checkpoint(step.checkpoint)
+    folder.record(step.i, step.costs, name)
+    folder.write_manifest()
+
+
+def _save_stop(
+    folder: RunFolder, step: Step | None, status: str, message: str | None = None
+) -> str:
+    """Keep `step`'s image and checkpoint when a run stops early; returns where it went."""
+    where = ""
+    if step is not None:
+        name = f"{step.i}.png"
+        write_image(folder.path / name, step.image)
+        folder.save_checkpoint(step.checkpoint)
+        folder.record(step.i, step.costs, name)
+        where = f" after iteration {step.i}; the image so far is {folder.path / name}"
+    folder.finish(status, message)
+    return where
+
+
+def _finish(folder: RunFolder, settings: Settings, last: Step) -> None:
+    """generated_image.jpg, the cost plot, the contact sheet, the animation, the side-by-side."""
+    out = folder.path
+    write_image(out / FINAL_IMAGE, last.image)
+    folder.save_checkpoint(last.checkpoint)
+    if folder.manifest["checkpoints"][-1]["iteration"] != last.i:
+        folder.record(last.i, last.costs, None)
+    points = [c for c in folder.manifest["checkpoints"] if "costs" in c]
+    names = sorted(
+        {name for c in points for name in c["costs"]}, key=list(points[0]["costs"]).index
+    )
+    plot_costs(
+        out / PLOT,
+        [c["iteration"] for c in points],
+        {name: [c["costs"].get(name, float("nan")) for c in points] for name in names},
+    )
+    saved = [
+        (f"iteration {Path(name).stem}", read_rgb(out / name)) for name in folder.manifest["files"]
+    ]
+    saved.append(("result", last.image))
+    contact_sheet(out / CONTACT_SHEET, saved)
+    animation(out / ANIMATION, [image for _, image in saved])
+    side_by_side(
+        out / SIDE_BY_SIDE,
+        read_rgb(settings.content),
+        [read_rgb(path) for path in settings.styles],
+        last.image,
+    )
+    folder.manifest["files"] += [FINAL_IMAGE, PLOT, CONTACT_SHEET, ANIMATION, SIDE_BY_SIDE]
+    folder.finish("finished")
+
+
+def _weights(path: Path | None, url: str) -> Path:
+    """The weights file to use: `path`, else the first found, else a fresh download."""
+    if path is None:
+        try:
+            return find_weights()
+        except WeightsNotFoundError:
+            return fetch_weights(url, cached_weights_file())
+    if not path.exists():
+        raise InputError(
+            f"no VGG-19 weights at {path}: download {WEIGHTS_URL} (510 MiB) "
+            f"to that path, or pass --weights PATH"
+        )
+    return path
+
+
+def fetch_weights(url: str, destination: Path) -> Path:
+    """Download the weights from `url` to `destination`, showing progress on stderr."""
+    print(f"Downloading VGG-19 weights (about 510 MiB) from {url} to {destination}", flush=True)
+    if sys.stderr.isatty():
+        bar = ProgressBar(
+            lambda text: print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
+        )
+    else:
+        bar = ProgressBar(lambda text: print(text, file=sys.stderr, flush=True), min_interval=10)
+    try:
+        published = download(url, destination, progress=bar)
+    finally:
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+    print(f"Saved {destination}: the published {published.description} (MD5 {published.md5})")
+    return destination
+
+
+def check_weights(path: Path | None) -> int:
+    """Print what --check-weights reports; 0 when the file is a usable VGG-19, else 2."""
+    lines, usable = describe_weights(path or find_weights())
+    print("\n".join(lines))
+    return 0 if usable else 2

@@ -1,0 +1,150 @@
+"""A run's folder: the saved iterates, manifest.json, checkpoint.npz and the pictures at the end.
+
+manifest.json records everything needed to repeat or continue the run: the
+settings, the weights file's checksum, the library versions, the seed, the
+costs and times at each checkpoint, and the run's status. checkpoint.npz holds
+the image and Adam's moments after the latest checkpoint, as plain arrays
+(read back without pickle). Every file is written under a temporary name and
+renamed into place, so a crash never leaves a partial one.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from nst.errors import InputError
+from nst.files import atomic_path
+from nst.settings import Settings, settings_from_dict, settings_to_dict
+from nst.transfer import Checkpoint
+
+MANIFEST = "manifest.json"
+CHECKPOINT = "checkpoint.npz"
+FINAL_IMAGE = "generated_image.jpg"
+PLOT = "costs.png"
+CONTACT_SHEET = "contact_sheet.png"
+ANIMATION = "progress.gif"
+SIDE_BY_SIDE = "side_by_side.png"
+LIBRARIES = ("tensorflow", "numpy", "scipy", "pillow", "imageio", "h5py", "matplotlib")
+
+
+def planned_files(settings: Settings) -> list[str]:
+    """The names a run with these settings writes into its folder."""
+    saved = [f"{i}.png" for i in range(0, settings.iterations, settings.save_every)]
+    pictures = [PLOT, CONTACT_SHEET, ANIMATION, SIDE_BY_SIDE]
+    return saved + [FINAL_IMAGE, MANIFEST, CHECKPOINT] + pictures
+
+
+def library_versions() -> dict[str, str]:
+    """Python's and each library's installed version."""
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+class RunFolder:
+    """The folder of one run and its manifest, kept in memory and rewritten at each change."""
+
+    def __init__(self, path: Path, manifest: dict):
+        self.path = path
+        self.manifest = manifest
+        self._resumed_at = time.monotonic()
+        self._elapsed_before = manifest["timings"].get("run_seconds", 0.0)
+
+    @classmethod
+    def create(cls, path: Path, settings: Settings, weights_sha256: str) -> RunFolder:
+        """A new run's folder (which must exist) with its first manifest written."""
+        manifest = {
+            "program": "neural_art.py",
+            "status": "running",
+            "command": sys.argv,
+            "settings": settings_to_dict(settings.with_absolute_paths()),
+            "seed": settings.seed,
+            "weights": {"path": str(settings.weights.absolute()), "sha256": weights_sha256},
+            "versions": library_versions(),
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "timings": {},
+            "checkpoints": [],
+            "last_checkpoint": None,
+            "files": [],
+        }
+        folder = cls(path, manifest)
+        folder.write_manifest()
+        return folder
+
+    @classmethod
+    def open(cls, path: Path) -> RunFolder:
+        """An earlier run's folder, for --resume; InputError when it is not one."""
+        file = path / MANIFEST
+        if not file.is_file():
+            raise InputError(f"--resume {path}: no {MANIFEST} there, so it is not a run folder")
+        try:
+            manifest = json.loads(file.read_text(encoding="utf-8"))
+            settings_from_dict(manifest["settings"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise InputError(f"--resume {path}: {MANIFEST} cannot be read ({e})") from None
+        return cls(path, manifest)
+
+    def settings(self) -> Settings:
+        """The run's settings, as recorded."""
+        return settings_from_dict(self.manifest["settings"])
+
+    def write_manifest(self) -> None:
+        """Rewrite manifest.json from memory, atomically."""
+        with atomic_path(self.path / MANIFEST) as tmp:
+            tmp.write_text(json.dumps(self.manifest, indent=2) + "\n", encoding="utf-8")
+
+    def elapsed(self) -> float:
+        """Seconds since the run started, summed over its sessions when it was resumed."""
+        return self._elapsed_before + time.monotonic() - self._resumed_at
+
+    def record(self, i: int, costs: dict[str, float] | None, file: str | None) -> None:
+        """Note iteration i's costs and saved file in the manifest (written at the next save)."""
+        entry = {"iteration": i, "elapsed_seconds": round(self.elapsed(), 3)}
+        if costs is not None:
+            entry["costs"] = costs
+        if file is not None:
+            entry["file"] = file
+            if file not in self.manifest["files"]:
+                self.manifest["files"].append(file)
+        self.manifest["checkpoints"].append(entry)
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Write checkpoint.npz and point the manifest's last_checkpoint at it."""
+        arrays = {f"state_{k}": np.asarray(v) for k, v in enumerate(checkpoint.state)}
+        with atomic_path(self.path / CHECKPOINT) as tmp, tmp.open("wb") as f:
+            np.savez(f, i=np.int64(checkpoint.i), image=checkpoint.image, **arrays)
+        self.manifest["last_checkpoint"] = {"iteration": checkpoint.i, "file": CHECKPOINT}
+
+    def load_checkpoint(self) -> Checkpoint:
+        """The checkpoint to resume from; InputError when missing or damaged."""
+        file = self.path / CHECKPOINT
+        try:
+            with np.load(file, allow_pickle=False) as data:
+                count = sum(1 for key in data.files if key.startswith("state_"))
+                state = tuple(data[f"state_{k}"] for k in range(count))
+                return Checkpoint(int(data["i"]), data["image"], state)
+        except FileNotFoundError:
+            message = f"--resume {self.path}: there is no {CHECKPOINT} to continue from"
+            raise InputError(message) from None
+        except (OSError, ValueError, KeyError) as e:
+            raise InputError(f"--resume {self.path}: {CHECKPOINT} cannot be read ({e})") from None
+
+    def finish(self, status: str, message: str = "") -> None:
+        """Record how the run ended ('finished', 'interrupted', 'failed'); write the manifest."""
+        self.manifest["status"] = status
+        if message:
+            self.manifest["message"] = message
+        self.manifest["timings"]["run_seconds"] = round(self.elapsed(), 3)
+        self.write_manifest()

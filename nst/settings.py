@@ -1,0 +1,151 @@
+"""The settings of a run and the presets that reproduce the seeds' setups.
+
+`Settings()` is the TF 1.x assignment's setup; `Settings.preset(name, ...)`
+starts from a named preset and overrides the fields given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nst_utils import CONFIG
+
+ASSIGNMENT_STYLE_LAYERS = list(CONFIG.STYLE_LAYERS)
+EIGHT_STYLE_LAYERS = [
+    (name, 0.125)
+    for name in (
+        "conv1_1",
+        "conv2_1",
+        "conv3_1",
+        "conv3_4",
+        "conv4_1",
+        "conv5_1",
+        "conv5_2",
+        "conv5_4",
+    )
+]
+OPTIMIZERS = ("adam", "lbfgs")
+INITS = ("noise", "content", "style", "random", "jitter")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one run needs: images, network, costs, optimizer, output.
+
+    Sizes are in pixels; `size`, when set, is the output's longest side (the
+    other side follows the content's aspect ratio) and replaces width and height.
+    """
+
+    content: Path | None = None
+    styles: tuple[Path, ...] = ()
+    style_blend_weights: tuple[float, ...] | None = None  # None: equal shares
+    style_scale: float = 1.0
+    weights: Path | None = None
+    width: int = CONFIG.IMAGE_WIDTH
+    height: int = CONFIG.IMAGE_HEIGHT
+    size: int | None = None
+    pixels: str = "caffe"
+    pooling: str = CONFIG.POOLING
+    content_layer: str = CONFIG.CONTENT_LAYER
+    style_layers: list[tuple[str, float]] = field(default_factory=lambda: ASSIGNMENT_STYLE_LAYERS)
+    alpha: float = CONFIG.ALPHA
+    beta: float = CONFIG.BETA
+    tv_weight: float = 0.0
+    optimizer: str = "adam"
+    learning_rate: float = CONFIG.LEARNING_RATE
+    adam_epsilon: float = 1e-8
+    clip: bool = False
+    init: str | Path = "noise"
+    noise_ratio: float = CONFIG.NOISE_RATIO
+    seed: int | None = None
+    iterations: int = CONFIG.NUM_ITERATIONS
+    save_every: int = CONFIG.SAVE_EVERY
+    preserve_colors: bool = False
+    output_dir: Path = Path(CONFIG.OUTPUT_DIR)
+    overwrite: bool = False
+    preset: str = "assignment"
+
+    @classmethod
+    def preset_settings(cls, name: str, **overrides) -> Settings:
+        """The preset `name` with the fields in `overrides` replaced."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; the presets are {', '.join(PRESETS)}")
+        return cls(**{**PRESETS[name], **overrides, "preset": name})
+
+    def replace(self, **changes) -> Settings:
+        """A copy with the given fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def with_absolute_paths(self) -> Settings:
+        """A copy whose file and folder paths do not depend on the working folder."""
+        return self.replace(
+            content=self.content and self.content.absolute(),
+            styles=tuple(p.absolute() for p in self.styles),
+            weights=self.weights and self.weights.absolute(),
+            init=self.init.absolute() if isinstance(self.init, Path) else self.init,
+            output_dir=self.output_dir.absolute(),
+        )
+
+    def blend_weights(self) -> list[float]:
+        """Each style image's share of J_style: the given weights scaled to sum to 1."""
+        weights = self.style_blend_weights or [1.0] * len(self.styles)
+        total = sum(weights)
+        return [w / total for w in weights]
+
+
+PRESETS: dict[str, dict] = {
+    # The TF 1.x assignment: every default of Settings.
+    "assignment": {},
+    # Seed 004: the assignment with eight style layers at 0.125 each.
+    "eight": {"style_layers": EIGHT_STYLE_LAYERS},
+    # The TF 2 edition (seed 001): Keras' VGG19 (max pooling) fed [0, 1] pixels, 400x400,
+    # content layer block5_conv4, five blockN_conv1 style layers at 0.2,
+    # content plus uniform(-0.25, 0.25) noise, Keras' Adam(0.01) (epsilon 1e-7),
+    # the image clipped to [0, 1] after every step, 10 epochs of 100 steps.
+    "tf2": {
+        "width": 400,
+        "height": 400,
+        "pixels": "unit",
+        "pooling": "max",
+        "content_layer": "conv5_4",
+        "learning_rate": 0.01,
+        "adam_epsilon": 1e-7,
+        "clip": True,
+        "init": "jitter",
+        "iterations": 1000,
+        "save_every": 100,
+    },
+}
+
+
+def settings_to_dict(settings: Settings) -> dict:
+    """The settings as JSON-ready values (paths as text, layers as [name, weight] lists)."""
+    values = dataclasses.asdict(settings)
+    for name, value in values.items():
+        if isinstance(value, Path):
+            values[name] = str(value)
+        elif isinstance(value, tuple | list):
+            values[name] = [str(v) if isinstance(v, Path) else v for v in value]
+    values["style_layers"] = [[name, weight] for name, weight in settings.style_layers]
+    return values
+
+
+def settings_from_dict(values: dict) -> Settings:
+    """The inverse of settings_to_dict; raises ValueError for unknown or missing fields."""
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown settings {', '.join(unknown)}")
+    v = dict(values)
+    for name in ("content", "weights", "output_dir"):
+        if v.get(name) is not None:
+            v[name] = Path(v[name])
+    v["styles"] = tuple(Path(p) for p in v.get("styles", ()))
+    if v.get("style_blend_weights") is not None:
+        v["style_blend_weights"] = tuple(v["style_blend_weights"])
+    v["style_layers"] = [(name, float(weight)) for name, weight in v.get("style_layers", [])]
+    if v.get("init") not in INITS and v.get("init") is not None:
+        v["init"] = Path(v["init"])
+    return Settings(**v)

@@ -1,0 +1,213 @@
+"""The Python API: `stylize(settings)` yields every iterate of a style transfer.
+
+    from nst.settings import Settings
+    from nst.transfer import stylize
+
+    settings = Settings(content=Path("images/cat.jpg"), styles=(Path("images/stone.jpg"),))
+    for step in stylize(settings):
+        if step.costs:
+            print(step.i, step.costs["total"])
+    # step.image is the last picture (uint8 RGB)
+
+The command line runs the same generator; it only adds printing and files.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nst.colors import preserve_colors
+from nst.errors import InputError
+from nst.images import read_rgb, resize
+from nst.optimize import Iterate, Objective, adam_steps, cost_graph, lbfgs_steps
+from nst.pixels import PIXEL_SPACES, PixelSpace
+from nst.quiet import tensorflow_quietly
+from nst.settings import Settings
+from nst.tf1 import tf as tf1
+from nst.weights import read_vgg19
+from nst.weights_sources import find_weights
+from nst_utils import generate_noise_image, load_vgg_model
+
+COST_NAMES = ("total", "content", "style", "total variation")
+NOISE_AMPLITUDE = 20.0  # the assignment's uniform(-20, 20), in 0..255 pixel units
+JITTER_AMPLITUDE = 63.75  # the TF 2 edition's uniform(-0.25, 0.25) of [0, 1] pixels
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a run needs to continue after step i: the image (network input) and Adam's state."""
+
+    i: int
+    image: np.ndarray
+    state: tuple[np.ndarray, ...] = ()
+
+
+@dataclass(frozen=True)
+class Step:
+    """Iterate i for the caller.
+
+    image: the picture (uint8 RGB, (H, W, 3)), with the content's colours
+    when preserve_colors is set; costs: {"total", "content", "style"[, "total
+    variation"]} of this image when evaluated (every save_every steps and
+    after the last), else None; J_before: the total cost of the image this
+    step started from; checkpoint: the state to resume from.
+    """
+
+    i: int
+    image: np.ndarray
+    costs: dict[str, float] | None
+    J_before: float
+    checkpoint: Checkpoint
+
+
+class NonFiniteCostError(InputError):
+    """The costs overflowed; `last_good` is the latest Step whose costs were finite (or None)."""
+
+    def __init__(self, message: str, last_good: Step | None):
+        super().__init__(message)
+        self.last_good = last_good
+
+
+def output_size(settings: Settings, content_shape: tuple[int, ...]) -> tuple[int, int]:
+    """(width, height): settings.size as the longest side with the content's aspect ratio,
+    or settings.width x settings.height."""
+    if settings.size is None:
+        return settings.width, settings.height
+    height, width = content_shape[:2]
+    scale = settings.size / max(height, width)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def stylize(
+    settings: Settings, resume: Checkpoint | None = None, kernels: dict | None = None
+) -> Iterator[Step]:
+    """Yield Step i for i in 0 .. settings.iterations - 1 (from resume.i + 1 when resuming).
+
+    `kernels` are the VGG-19 weights if already read (nst.weights.read_vgg19),
+    else they are read from settings.weights or the first file found. Raises
+    InputError for unreadable images or weights, and NonFiniteCostError when a
+    cost becomes infinite or NaN. Closing the generator stops the run.
+    """
+    s = settings
+    space = PIXEL_SPACES[s.pixels]
+    content_rgb = read_rgb(s.content)
+    width, height = output_size(s, content_rgb.shape)
+    content_rgb = resize(content_rgb, width, height)
+    style_size = max(1, round(width * s.style_scale)), max(1, round(height * s.style_scale))
+    styles_rgb = [resize(read_rgb(path), *style_size) for path in s.styles]
+    kernels = kernels or read_vgg19(s.weights or find_weights())
+    content = space.to_network(content_rgb)
+    a_C = activations(kernels, content, [s.content_layer], s.pooling)[0]
+    style_names = [name for name, _ in s.style_layers]
+    style_targets = [
+        activations(kernels, space.to_network(rgb), style_names, s.pooling) for rgb in styles_rgb
+    ]
+    start = resume.image if resume else initial_image(s, space, content, (width, height))
+    objective = Objective(
+        s.content_layer, s.style_layers, s.blend_weights(), s.alpha, s.beta, s.tv_weight
+    )
+    with tf1.Graph().as_default() as graph, _session(graph) as sess:
+        model = load_vgg_model(kernels, width, height, s.pooling)
+        costs = cost_graph(
+            model,
+            a_C,
+            style_targets,
+            objective,
+            s.optimizer,
+            s.learning_rate,
+            s.adam_epsilon,
+            space.bounds() if s.clip else None,
+        )
+        sess.run(tf1.global_variables_initializer())
+        steps = range(resume.i + 1 if resume else 0, s.iterations)
+        if s.optimizer == "adam":
+            iterates = adam_steps(
+                sess, costs, start, steps, s.save_every, resume.state if resume else ()
+            )
+        else:
+            iterates = lbfgs_steps(sess, costs, start, steps, s.save_every)
+        yield from _checked_steps(iterates, space, content_rgb if s.preserve_colors else None)
+
+
+def activations(
+    kernels: dict, image: np.ndarray, layers: list[str], pooling: str
+) -> list[np.ndarray]:
+    """VGG-19's activations at `layers` for `image` (1, H, W, 3), in a graph of their own."""
+    _, height, width, _ = image.shape
+    with tf1.Graph().as_default() as graph, _session(graph) as sess:
+        model = load_vgg_model(kernels, width, height, pooling)
+        sess.run(model["input"].assign(image))
+        return sess.run([model[name] for name in layers])
+
+
+def initial_image(
+    settings: Settings, space: PixelSpace, content: np.ndarray, size: tuple[int, int]
+) -> np.ndarray:
+    """The image the optimization starts from, as network input (1, H, W, 3).
+
+    noise: the assignment's noise_ratio * uniform(-20, 20) + (1 - noise_ratio) * content;
+    content; style: the first style image at the output size; random: uniform
+    0..255 pixels; jitter: content + uniform(-63.75, 63.75) (the TF 2 edition's
+    ±0.25 of [0, 1]), clipped to 0..255; a path: that image at the output size.
+    Random numbers come from NumPy's global generator, seeded with settings.seed.
+    """
+    s = settings
+    if s.seed is not None:
+        np.random.seed(s.seed)
+    low, high = space.bounds()
+    if s.init == "noise":
+        return generate_noise_image(content, s.noise_ratio, NOISE_AMPLITUDE * space.scale)
+    if s.init == "content":
+        return content
+    if s.init == "random":
+        pixels = np.random.uniform(0, 255, content.shape[1:]).astype(np.float32)
+        return pixels[None] * space.scale - space.means
+    if s.init == "jitter":
+        amplitude = JITTER_AMPLITUDE * space.scale
+        noise = np.random.uniform(-amplitude, amplitude, content.shape).astype(np.float32)
+        return np.clip(content + noise, low, high)
+    path = s.styles[0] if s.init == "style" else Path(s.init)
+    return space.to_network(resize(read_rgb(path), *size))
+
+
+def _checked_steps(
+    iterates: Iterator[Iterate], space: PixelSpace, content_rgb: np.ndarray | None
+) -> Iterator[Step]:
+    """Steps from iterates, stopping with NonFiniteCostError at the first infinite or NaN cost."""
+    previous: Step | None = None
+    good: Step | None = None  # the latest step known to have finite costs
+    for it in iterates:
+        if not math.isfinite(it.J_before):  # the cost of the image this step started from
+            raise _non_finite(it.i - 1, good)
+        good = previous or good
+        if not (np.isfinite(it.image).all() and all(map(math.isfinite, it.costs or ()))):
+            raise _non_finite(it.i, good)
+        image = space.to_rgb(it.image)
+        if content_rgb is not None:
+            image = preserve_colors(content_rgb, image)
+        costs = dict(zip(COST_NAMES, map(float, it.costs), strict=False)) if it.costs else None
+        step = Step(it.i, image, costs, it.J_before, Checkpoint(it.i, it.image, it.state))
+        if costs is not None:
+            good = step
+        previous = step
+        yield step
+
+
+def _non_finite(i: int, last_good: Step | None) -> NonFiniteCostError:
+    where = f"after iteration {i}" if i >= 0 else "at the start"
+    return NonFiniteCostError(
+        f"the cost became infinite or NaN {where}; the step size is too large for "
+        "these images: lower --learning-rate (or try --optimizer lbfgs)",
+        last_good,
+    )
+
+
+def _session(graph):
+    """A tf.compat.v1 session on `graph`, opened without TensorFlow's device chatter."""
+    with tensorflow_quietly():
+        return tf1.Session(graph=graph)

@@ -1,0 +1,297 @@
+"""Pictures a run leaves in its run folder: a cost plot, a contact sheet, an animation, a summary.
+
+Every file is written atomically: it is first written to a temporary file
+(".<name>.<random>.part") in the same folder, which then replaces the path in one
+step. A reader never sees a partial file, a failure leaves no temporary file
+behind, and an older file at the path stays as it was until the new one is complete.
+
+matplotlib is imported only by `plot_costs`, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from nst.files import atomic_path
+from nst.images import write_image
+
+PLOT_SIZE = (800, 500)
+"""Width and height in pixels of the PNG written by `plot_costs`."""
+
+_PLOT_DPI = 100
+
+MARGIN = 8
+"""White space in pixels around and between the pictures of a contact sheet or summary."""
+
+_LABEL_GAP = 3
+"""White space in pixels between a picture and its label."""
+
+_WHITE = (255, 255, 255)
+_BLACK = (0, 0, 0)
+
+
+def plot_costs(
+    path: str | os.PathLike,
+    iterations: list[int],
+    costs: dict[str, list[float]],
+) -> None:
+    """Write a PNG line plot of each named cost series against the iteration.
+
+    `costs` maps a series name ("total", "content", "style", "total variation"...)
+    to one value per entry of `iterations`. The image is `PLOT_SIZE` pixels, with
+    axes labelled "iteration" and "cost", a legend and a title.
+
+    The cost axis is logarithmic. Values that cannot be drawn on it (zero,
+    negative, NaN, infinite) are left out of the line, which shows a gap there;
+    the legend still names the series. If no series has a positive value the
+    axis is linear instead. A series with a single drawable point shows as a dot.
+
+    Raises ValueError if a series does not have one value per iteration.
+    """
+    # matplotlib is imported here, not at the top, to keep `import nst.visuals` cheap.
+    # Figure + FigureCanvasAgg draws without pyplot, so no global backend is selected.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    x = np.asarray(iterations, dtype=np.float64)
+    for name, values in costs.items():
+        if len(values) != len(x):
+            raise ValueError(
+                f"cost series {name!r} has {len(values)} values for {len(x)} iterations"
+            )
+
+    width, height = PLOT_SIZE
+    figure = Figure(figsize=(width / _PLOT_DPI, height / _PLOT_DPI), dpi=_PLOT_DPI)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+
+    any_positive = False
+    for name, values in costs.items():
+        y = np.asarray(values, dtype=np.float64)
+        drawable = np.isfinite(y) & (y > 0)
+        any_positive = any_positive or bool(drawable.any())
+        y = np.where(drawable, y, np.nan)
+        # A marker makes a series visible even where it has a single point.
+        marker = "o" if len(y) <= 50 else None
+        axes.plot(x, y, label=name, marker=marker, markersize=3, linewidth=1.5)
+
+    if any_positive:
+        axes.set_yscale("log")
+    axes.set_xlabel("iteration")
+    axes.set_ylabel("cost")
+    axes.set_title("Cost during optimisation")
+    axes.grid(True, which="major", alpha=0.3)
+    if costs:
+        axes.legend()
+    figure.tight_layout()
+
+    _write_atomically(path, lambda file: figure.savefig(file, format="png", dpi=_PLOT_DPI))
+
+
+def contact_sheet(
+    path: str | os.PathLike,
+    frames: list[tuple[str, np.ndarray]],
+    columns: int = 5,
+    max_tile: int = 256,
+) -> None:
+    """Write a grid of labelled images, e.g. the iterates a run saved.
+
+    `frames` holds (label, image) pairs in reading order (left to right, then
+    top to bottom), `columns` per row. Each image is uint8 RGB of shape
+    (height, width, 3), all of the same size; each is shrunk so that its longest
+    side is at most `max_tile` pixels (a smaller image is not enlarged). Its
+    label (e.g. "iteration 20") is drawn centred under it in PIL's default font.
+    The sheet has a white background and `MARGIN` pixels around and between tiles.
+    The format follows the file's extension.
+
+    Raises ValueError for no frames, images of different sizes or that are not
+    uint8 RGB, or a `columns` or `max_tile` below 1.
+    """
+    if not frames:
+        raise ValueError("a contact sheet needs at least one frame")
+    if columns < 1:
+        raise ValueError(f"columns must be at least 1, not {columns}")
+    if max_tile < 1:
+        raise ValueError(f"max_tile must be at least 1, not {max_tile}")
+    shapes = {_check_rgb(image, f"frame {label!r}").shape for label, image in frames}
+    if len(shapes) > 1:
+        raise ValueError(f"the frames of a contact sheet differ in size: {sorted(shapes)}")
+
+    height, width = frames[0][1].shape[:2]
+    scale = min(1.0, max_tile / max(height, width))
+    tile_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    tiles = [(label, _resized(image, tile_size)) for label, image in frames]
+
+    font = ImageFont.load_default()
+    label_height = _text_height(font)
+    cell_width = max([tile_size[0]] + [_text_width(font, label) for label, _ in tiles])
+    cell_height = tile_size[1] + _LABEL_GAP + label_height
+    columns = min(columns, len(tiles))
+    rows = math.ceil(len(tiles) / columns)
+
+    sheet = Image.new(
+        "RGB",
+        (MARGIN + columns * (cell_width + MARGIN), MARGIN + rows * (cell_height + MARGIN)),
+        _WHITE,
+    )
+    draw = ImageDraw.Draw(sheet)
+    for index, (label, tile) in enumerate(tiles):
+        row, column = divmod(index, columns)
+        left = MARGIN + column * (cell_width + MARGIN)
+        top = MARGIN + row * (cell_height + MARGIN)
+        sheet.paste(tile, (left + (cell_width - tile.width) // 2, top))
+        _draw_label(draw, font, label, left, cell_width, top + tile.height + _LABEL_GAP)
+
+    write_image(path, np.asarray(sheet))
+
+
+def animation(
+    path: str | os.PathLike,
+    frames: list[np.ndarray],
+    seconds_per_frame: float = 0.5,
+) -> None:
+    """Write an animated GIF of `frames` that loops forever.
+
+    Each frame (uint8 RGB, shape (height, width, 3), all of the same size) is
+    shown for `seconds_per_frame`, the last one four times as long so the result
+    lingers. GIF stores delays in hundredths of a second, so durations are
+    rounded to 10 ms. Each frame gets its own 256-colour palette.
+
+    Pillow's GIF writer merges consecutive identical frames into one frame
+    showing for their combined time, so such a GIF has fewer frames than given.
+
+    Raises ValueError for no frames, frames of different sizes or that are not
+    uint8 RGB, or a `seconds_per_frame` that is not positive.
+    """
+    if not frames:
+        raise ValueError("an animation needs at least one frame")
+    if not seconds_per_frame > 0 or not math.isfinite(seconds_per_frame):
+        raise ValueError(f"seconds_per_frame must be positive, not {seconds_per_frame}")
+    shapes = {_check_rgb(frame, f"frame {i}").shape for i, frame in enumerate(frames)}
+    if len(shapes) > 1:
+        raise ValueError(f"the frames of an animation differ in size: {sorted(shapes)}")
+
+    milliseconds = max(10, round(seconds_per_frame * 100) * 10)
+    durations = [milliseconds] * (len(frames) - 1) + [4 * milliseconds]
+    images = [Image.fromarray(frame, "RGB") for frame in frames]
+
+    def write(file: BinaryIO) -> None:
+        images[0].save(
+            file,
+            format="GIF",
+            save_all=True,
+            append_images=images[1:],
+            duration=durations,
+            loop=0,
+        )
+
+    _write_atomically(path, write)
+
+
+def side_by_side(
+    path: str | os.PathLike,
+    content: np.ndarray,
+    styles: list[np.ndarray],
+    result: np.ndarray,
+) -> None:
+    """Write content | style(s) | result in one row, each labelled underneath.
+
+    Every image (uint8 RGB, shape (height, width, 3)) is scaled to the result's
+    height, keeping its aspect ratio. The labels are "content", "style" (or
+    "style 1", "style 2"... for several styles) and "result". The picture has a
+    white background with `MARGIN` pixels around and between the images. The
+    format follows the file's extension.
+
+    Raises ValueError for an image that is not uint8 RGB.
+    """
+    _check_rgb(content, "content image")
+    for i, style in enumerate(styles, start=1):
+        _check_rgb(style, f"style image {i}")
+    _check_rgb(result, "result image")
+
+    if len(styles) == 1:
+        style_labels = ["style"]
+    else:
+        style_labels = [f"style {i}" for i in range(1, len(styles) + 1)]
+    labelled = [("content", content), *zip(style_labels, styles, strict=True), ("result", result)]
+
+    height = result.shape[0]
+    pictures = []
+    for label, image in labelled:
+        h, w = image.shape[:2]
+        pictures.append((label, _resized(image, (max(1, round(w * height / h)), height))))
+
+    font = ImageFont.load_default()
+    cell_widths = [max(picture.width, _text_width(font, label)) for label, picture in pictures]
+    canvas = Image.new(
+        "RGB",
+        (
+            MARGIN + sum(width + MARGIN for width in cell_widths),
+            MARGIN + height + _LABEL_GAP + _text_height(font) + MARGIN,
+        ),
+        _WHITE,
+    )
+    draw = ImageDraw.Draw(canvas)
+    left = MARGIN
+    for (label, picture), cell_width in zip(pictures, cell_widths, strict=True):
+        canvas.paste(picture, (left + (cell_width - picture.width) // 2, MARGIN))
+        _draw_label(draw, font, label, left, cell_width, MARGIN + height + _LABEL_GAP)
+        left += cell_width + MARGIN
+
+    write_image(path, np.asarray(canvas))
+
+
+def _write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
+    """Call `write` with a file that becomes `path` only when complete (nst.files.atomic_path)."""
+    with atomic_path(path) as tmp, tmp.open("wb") as file:
+        write(file)
+
+
+def _check_rgb(image: np.ndarray, what: str) -> np.ndarray:
+    """`image` itself if it is a uint8 RGB array of shape (height, width, 3) with pixels."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
+        raise ValueError(
+            f"{what} must be uint8 RGB of shape (height, width, 3), "
+            f"not {image.dtype} of shape {image.shape}"
+        )
+    return image
+
+
+def _resized(image: np.ndarray, size: tuple[int, int]) -> Image.Image:
+    """uint8 RGB `image` as a PIL image of `size` (width, height), Lanczos-filtered."""
+    picture = Image.fromarray(np.ascontiguousarray(image), "RGB")
+    if picture.size == size:
+        return picture
+    return picture.resize(size, Image.Resampling.LANCZOS)
+
+
+def _text_width(font: ImageFont.ImageFont | ImageFont.FreeTypeFont, text: str) -> int:
+    left, _, right, _ = font.getbbox(text)
+    return math.ceil(right - left)
+
+
+def _text_height(font: ImageFont.ImageFont | ImageFont.FreeTypeFont) -> int:
+    """Height of a line of text in `font`, the same for every label so rows line up."""
+    _, top, _, bottom = font.getbbox("Agjpqy|")
+    return math.ceil(bottom) + max(0, -math.floor(top))
+
+
+def _draw_label(
+    draw: ImageDraw.ImageDraw,
+    font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
+    text: str,
+    left: int,
+    width: int,
+    top: int,
+) -> None:
+    """Draw `text` in black, centred in the `width` pixels from `left`, starting at `top`."""
+    text_left, _, _, _ = font.getbbox(text)
+    x = left + (width - _text_width(font, text)) // 2 - text_left
+    draw.text((x, top), text, fill=_BLACK, font=font)

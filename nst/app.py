@@ -98,14 +98,21 @@ def run(command: Command) -> Path:
                 _report(folder, settings, step)
     except (KeyboardInterrupt, Terminated) as e:
         status.clear()
-        where = _save_stop(folder, last, "interrupted")
+        kept = _keep(folder, last)
+        folder.finish("interrupted")
+        if kept is None:
+            raise type(e)("interrupted before the first iteration; nothing was saved") from None
         raise type(e)(
-            f"interrupted{where}; continue with: python neural_art.py --resume {out}"
+            f"interrupted after iteration {last.i}; the image so far is {kept}; "
+            f"continue with: python neural_art.py --resume {out}"
         ) from None
     except NonFiniteCostError as e:
         status.clear()
-        where = _save_stop(folder, e.last_good, "failed", str(e))
-        raise InputError(f"{e}{where}") from None
+        kept = _keep(folder, e.last_good)
+        folder.finish("failed", str(e))
+        if kept is not None:
+            raise InputError(f"{e}; the last image with finite costs is {kept}") from None
+        raise
     status.clear()
     steps_after_first = last.i - (resume.i + 1 if resume else 0)
     if steps_after_first > 0:
@@ -136,6 +143,8 @@ def _start(command: Command) -> tuple[RunFolder, Settings, Checkpoint | None, di
         weights = _weights(settings.weights, command.weights_url)
         kernels = read_vgg19(weights)
         settings = settings.replace(weights=weights)
+        folder.set_weights(weights, digests(weights)[1])
+        folder.manifest["settings"]["iterations"] = settings.iterations
         folder.manifest["status"] = "running"
         folder.manifest.setdefault("resumed", []).append(resume.i)
         return folder, settings, resume, kernels
@@ -148,7 +157,8 @@ def _start(command: Command) -> tuple[RunFolder, Settings, Checkpoint | None, di
     seed = settings.seed if settings.seed is not None else secrets.randbelow(2**32)
     settings = settings.replace(weights=weights, seed=seed)
     prepare_output_dir(settings, planned_files(settings))
-    folder = RunFolder.create(settings.output_dir, settings, digests(weights)[1])
+    folder = RunFolder.create(settings.output_dir, settings, command.argv)
+    folder.set_weights(weights, digests(weights)[1])
     return folder, settings, None, kernels
 
 
@@ -167,19 +177,15 @@ def _report(folder: RunFolder, settings: Settings, step: Step) -> None:
     folder.write_manifest()
 
 
-def _save_stop(
-    folder: RunFolder, step: Step | None, status: str, message: str | None = None
-) -> str:
-    """Keep `step`'s image and checkpoint when a run stops early; returns where it went."""
-    where = ""
-    if step is not None:
-        name = f"{step.i}.png"
-        write_image(folder.path / name, step.image)
-        folder.save_checkpoint(step.checkpoint)
-        folder.record(step.i, step.costs, name)
-        where = f" after iteration {step.i}; the image so far is {folder.path / name}"
-    folder.finish(status, message)
-    return where
+def _keep(folder: RunFolder, step: Step | None) -> Path | None:
+    """Save `step`'s image and checkpoint when a run stops early; returns the image's path."""
+    if step is None:
+        return None
+    image = folder.path / f"{step.i}.png"
+    write_image(image, step.image)
+    folder.save_checkpoint(step.checkpoint)
+    folder.record(step.i, step.costs, image.name)
+    return image
 
 
 def _finish(folder: RunFolder, settings: Settings, last: Step) -> None:
@@ -187,8 +193,7 @@ def _finish(folder: RunFolder, settings: Settings, last: Step) -> None:
     out = folder.path
     write_image(out / FINAL_IMAGE, last.image)
     folder.save_checkpoint(last.checkpoint)
-    if folder.manifest["checkpoints"][-1]["iteration"] != last.i:
-        folder.record(last.i, last.costs, None)
+    folder.record(last.i, last.costs, None)
     points = [c for c in folder.manifest["checkpoints"] if "costs" in c]
     names = sorted(
         {name for c in points for name in c["costs"]}, key=list(points[0]["costs"]).index
@@ -198,9 +203,9 @@ def _finish(folder: RunFolder, settings: Settings, last: Step) -> None:
         [c["iteration"] for c in points],
         {name: [c["costs"].get(name, float("nan")) for c in points] for name in names},
     )
-    saved = [
-        (f"iteration {Path(name).stem}", read_rgb(out / name)) for name in folder.manifest["files"]
-    ]
+    pictures = [FINAL_IMAGE, PLOT, CONTACT_SHEET, ANIMATION, SIDE_BY_SIDE]
+    iterates = [name for name in folder.manifest["files"] if name not in pictures]
+    saved = [(f"iteration {Path(name).stem}", read_rgb(out / name)) for name in iterates]
     saved.append(("result", last.image))
     contact_sheet(out / CONTACT_SHEET, saved)
     animation(out / ANIMATION, [image for _, image in saved])
@@ -210,7 +215,7 @@ def _finish(folder: RunFolder, settings: Settings, last: Step) -> None:
         [read_rgb(path) for path in settings.styles],
         last.image,
     )
-    folder.manifest["files"] += [FINAL_IMAGE, PLOT, CONTACT_SHEET, ANIMATION, SIDE_BY_SIDE]
+    folder.manifest["files"] = iterates + pictures
     folder.finish("finished")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,7 @@ class Command:
     """What the command line asks for: a run's settings and what to do with them."""
 
     settings: Settings
+    argv: list[str]
     check_weights: bool = False
     download_weights: bool = False
     weights_url: str = WEIGHTS_URL
@@ -138,7 +140,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows each option's default, except for flags and options that default to nothing."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default in (None, False):
+        if action.default is None or action.default is False:
             return action.help
         return super()._get_help_string(action)
 
@@ -423,6 +425,7 @@ def parse_args(argv: list[str] | None = None) -> Command:
     settings = Settings.preset_settings(ns.preset, **options)
     command = Command(
         settings,
+        argv=list(sys.argv[1:] if argv is None else argv),
         check_weights=ns.check_weights,
         download_weights=ns.download_weights,
         weights_url=ns.weights_url,

@@ -37,7 +37,7 @@ def compute_layer_style_cost(a_S, a_G):
     (n_H * n_W) / (m_H * m_W), so both count the same number of positions.
     """
     _, n_H, n_W, n_C = a_G.get_shape().as_list()
-    _, m_H, m_W, _ = a_S.shape
+    _, m_H, m_W, _ = a_S.get_shape().as_list() if hasattr(a_S, "get_shape") else a_S.shape
     a_S = tf.transpose(tf.reshape(a_S, [m_H * m_W, n_C]))
     a_G = tf.transpose(tf.reshape(a_G, [n_H * n_W, n_C]))
     GS = gram_matrix(a_S)

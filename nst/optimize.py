@@ -191,10 +191,13 @@ def adam_steps(
         _, J_before = sess.run([graph.train_step, graph.J])
         if graph.clip_step is not None:
             sess.run(graph.clip_step)
-        image = sess.run(graph.model["input"])
-        costs = tuple(sess.run(graph.costs())) if _reports(i, steps, cost_every, last) else None
-        adam_state = tuple(sess.run(graph.optimizer_state)) if graph.optimizer_state else ()
-        yield Iterate(i, image, costs, float(J_before), adam_state)
+        fetches = {"image": graph.model["input"], "state": graph.optimizer_state}
+        if _reports(i, steps, cost_every, last):
+            fetches["costs"] = graph.costs()
+        now = sess.run(fetches)
+        costs = tuple(now["costs"]) if "costs" in now else None
+        adam_state = tuple(now["state"])
+        yield Iterate(i, now["image"], costs, float(J_before), adam_state)
 
 
 def lbfgs_steps(

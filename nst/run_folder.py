@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import platform
-import sys
 import time
 from datetime import datetime, timezone
 from importlib import metadata
@@ -63,15 +62,16 @@ class RunFolder:
         self._elapsed_before = manifest["timings"].get("run_seconds", 0.0)
 
     @classmethod
-    def create(cls, path: Path, settings: Settings, weights_sha256: str) -> RunFolder:
-        """A new run's folder (which must exist) with its first manifest written."""
+    def create(cls, path: Path, settings: Settings, argv: list[str]) -> RunFolder:
+        """A new run's folder (which must exist) with its first manifest: `argv` are the
+        command line's arguments."""
         manifest = {
             "program": "neural_art.py",
             "status": "running",
-            "command": sys.argv,
+            "command": ["neural_art.py", *argv],
             "settings": settings_to_dict(settings.with_absolute_paths()),
             "seed": settings.seed,
-            "weights": {"path": str(settings.weights.absolute()), "sha256": weights_sha256},
+            "weights": None,
             "versions": library_versions(),
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "timings": {},
@@ -79,9 +79,7 @@ class RunFolder:
             "last_checkpoint": None,
             "files": [],
         }
-        folder = cls(path, manifest)
-        folder.write_manifest()
-        return folder
+        return cls(path, manifest)
 
     @classmethod
     def open(cls, path: Path) -> RunFolder:
@@ -100,6 +98,11 @@ class RunFolder:
         """The run's settings, as recorded."""
         return settings_from_dict(self.manifest["settings"])
 
+    def set_weights(self, path: Path, sha256: str) -> None:
+        """Record the weights file the run uses and write the manifest."""
+        self.manifest["weights"] = {"path": str(path.absolute()), "sha256": sha256}
+        self.write_manifest()
+
     def write_manifest(self) -> None:
         """Rewrite manifest.json from memory, atomically."""
         with atomic_path(self.path / MANIFEST) as tmp:
@@ -110,15 +113,18 @@ class RunFolder:
         return self._elapsed_before + time.monotonic() - self._resumed_at
 
     def record(self, i: int, costs: dict[str, float] | None, file: str | None) -> None:
-        """Note iteration i's costs and saved file in the manifest (written at the next save)."""
-        entry = {"iteration": i, "elapsed_seconds": round(self.elapsed(), 3)}
+        """Note iteration i's costs and saved file in the manifest (written at the next save);
+        a second note of the same iteration adds to the first."""
+        checkpoints = self.manifest["checkpoints"]
+        if not checkpoints or checkpoints[-1]["iteration"] != i:
+            checkpoints.append({"iteration": i, "elapsed_seconds": round(self.elapsed(), 3)})
+        entry = checkpoints[-1]
         if costs is not None:
             entry["costs"] = costs
         if file is not None:
             entry["file"] = file
             if file not in self.manifest["files"]:
                 self.manifest["files"].append(file)
-        self.manifest["checkpoints"].append(entry)
 
     def save_checkpoint(self, checkpoint: Checkpoint) -> None:
         """Write checkpoint.npz and point the manifest's last_checkpoint at it."""

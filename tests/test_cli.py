@@ -127,13 +127,17 @@ def test_help_documents_every_option_with_its_default(capsys, monkeypatch):
     options = ["--weights", "--check-weights", "--output-dir", "--overwrite", "--width",
                "--height", "--iterations", "--save-every", "--learning-rate", "--alpha",
                "--beta", "--noise-ratio", "--seed", "--content-layer", "--style-layers",
-               "--pooling"]  # fmt: skip
+               "--pooling", "--preset", "--show-preset", "--resume", "--size", "--optimizer",
+               "--tv-weight", "--style-blend-weights", "--style-scale", "--init", "--pixels",
+               "--clip", "--no-clip", "--preserve-colors"]  # fmt: skip
     for option in options:
         assert option in text
     for default in ["(default: 400)", "(default: 300)", "(default: 200)", "(default: 20)",
                     "(default: 2.0)", "(default: 10)", "(default: 40)", "(default: 0.6)",
                     "(default: conv4_2)", "(default: assignment)", "(default: avg)",
-                    "(default: output)", "$NEURAL_ART_WEIGHTS"]:  # fmt: skip
+                    "(default: output)", "$NEURAL_ART_WEIGHTS", "(default: adam)",
+                    "(default: 0.0)", "(default: 1.0)", "(default: noise)",
+                    "(default: caffe)"]:  # fmt: skip
         assert default in text
 
 

@@ -15,6 +15,7 @@ from neural_art import (
     compute_style_cost,
     gram_matrix,
     total_cost,
+    total_variation_cost,
 )
 from nst_utils import tf
 
@@ -168,3 +169,25 @@ def test_tf2_edition_values_with_the_same_functions_called_eagerly():
     assert result["style"] == pytest.approx(14.017804, abs=5e-6)
     assert result["style_same"] == 0
     assert result["total"] == 34
+
+
+def test_a_style_image_of_another_size_is_compared_per_position():
+    """Tiling the style activations 2x2 quadruples G_S; the 1/4 scaling undoes that."""
+    a_S, a_G = activations(11), activations(12)
+    tiled = np.tile(a_S, (1, 2, 2, 1))
+    same_size = evaluate(compute_layer_style_cost, a_S, a_G)
+    bigger = evaluate(compute_layer_style_cost, tiled, a_G)
+    assert bigger == pytest.approx(same_size, rel=1e-5)
+    n_H, n_W, n_C = a_G.shape[1:]
+    expected = ((numpy_gram(tiled) / 4 - numpy_gram(a_G)) ** 2).sum() / (
+        4 * n_C**2 * (n_H * n_W) ** 2
+    )
+    assert bigger == pytest.approx(expected, rel=1e-5)
+
+
+def test_total_variation_is_the_sum_of_squared_neighbour_differences():
+    image = activations(13, (1, 4, 5, 3))
+    expected = (np.diff(image, axis=1) ** 2).sum() + (np.diff(image, axis=2) ** 2).sum()
+    assert evaluate(total_variation_cost, image) == pytest.approx(expected, rel=1e-5)
+    flat = np.full((1, 4, 5, 3), 7.0, np.float32)
+    assert evaluate(total_variation_cost, flat) == 0

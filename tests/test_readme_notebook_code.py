@@ -1,4 +1,4 @@
-"""The README's notebook code runs as shown (test weights, 2 iterations, a temporary folder)."""
+"""The README's Python code runs as shown (test weights, 2 iterations, a temporary folder)."""
 
 import re
 from pathlib import Path
@@ -10,8 +10,21 @@ def readme_python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
 
 
+def test_the_readme_api_example_runs(vgg19_mat, monkeypatch, capsys):
+    api, _, _ = readme_python_blocks()
+    monkeypatch.setenv("NEURAL_ART_WEIGHTS", str(vgg19_mat))
+    monkeypatch.chdir(ROOT)
+    api = api.replace("iterations=100,", "iterations=2, width=40, height=30,")
+    assert "iterations=2," in api
+    namespace: dict = {}
+    exec(compile(api, "README API example", "exec"), namespace)
+    printed = capsys.readouterr().out.split("\n")
+    assert [line.split()[0] for line in printed if line] == ["0", "1"]
+    assert namespace["final_image"].shape == (30, 40, 3)
+
+
 def test_the_readme_notebook_code_runs(vgg19_mat, tmp_path, monkeypatch, capsys):
-    cells, training = readme_python_blocks()
+    _, cells, training = readme_python_blocks()
     training = training.replace("pretrained-model/imagenet-vgg-verydeep-19.mat", str(vgg19_mat))
     training = training.replace(
         "model_nn(sess, generated_image, 200,", "model_nn(sess, generated_image, 2,"

@@ -1,0 +1,457 @@
+"""The run folder: what a run leaves behind, and how a stopped run is continued.
+
+Every run of neural_art.py writes into its --output-dir:
+
+- manifest.json, which records the run completely: its status ("running",
+  "finished", "interrupted", "failed"), every setting (paths made absolute),
+  the seed (a fresh one, recorded, when --seed is not given), the weights
+  file's SHA-256, the library versions, the costs and elapsed time at each
+  checkpoint, timings, and the list of files the run made;
+- checkpoint.npz, the latest image and Adam's state, from which --resume
+  continues exactly where the run stopped;
+- the saved iterates <i>.png, generated_image.jpg and, at the end, costs.png,
+  contact_sheet.png, progress.gif and side_by_side.png.
+
+Ctrl-C (exit status 130) and SIGTERM (143) keep the latest image and
+checkpoint; a cost that overflows stops the run (exit status 2) with one line
+naming --learning-rate and keeps the last good image. --show-preset prints a
+preset's settings as JSON, and options that contradict each other are refused
+with one line and exit status 2 before any work starts.
+"""
+
+import contextlib
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy
+import tensorflow as tf
+from PIL import Image
+
+import neural_art
+from nst.cli import parse_args
+from nst.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+PICTURES = ["costs.png", "contact_sheet.png", "progress.gif", "side_by_side.png"]
+COST_BLOCK = re.compile(
+    r"^Iteration (\d+) :\ntotal cost = (\S+)\ncontent cost = (\S+)\nstyle cost = (\S+)$",
+    re.MULTILINE,
+)
+EIGHT_LAYERS = ["conv1_1", "conv2_1", "conv3_1", "conv3_4", "conv4_1", "conv5_1", "conv5_2",
+                "conv5_4"]  # fmt: skip
+
+
+def run_cli(*argv) -> int:
+    """main(argv)'s exit status, whether it returns it or argparse exits with it."""
+    try:
+        return neural_art.main([str(a) for a in argv])
+    except SystemExit as e:
+        return e.code
+
+
+def small_run(content, style, weights, output, iterations=6, seed=None) -> list:
+    """Arguments of a run on a 32x24 image saving every 2nd iterate; no --seed when seed=None."""
+    seed_option = [] if seed is None else ["--seed", seed]
+    return [content, style, "--weights", weights, "--width", 32, "--height", 24,
+            "--iterations", iterations, "--save-every", 2, *seed_option,
+            "--output-dir", output]  # fmt: skip
+
+
+@pytest.fixture
+def run_args(tiny_images, vgg19_mat, tmp_path):
+    """Arguments of a small run into tmp_path / output."""
+    content, style = tiny_images
+
+    def args(output="out", iterations=6, seed=1):
+        return small_run(content, style, vgg19_mat, tmp_path / output, iterations, seed)
+
+    return args
+
+
+def manifest(folder: Path) -> dict:
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+
+
+def one_line(err: str) -> bool:
+    """stderr holds one line of text (an interrupted run starts with an empty one)."""
+    return err.endswith("\n") and err.strip().count("\n") == 0 and "Traceback" not in err
+
+
+@dataclasses.dataclass(frozen=True)
+class FinishedRun:
+    folder: Path
+    stdout: str
+    content: Path
+    style: Path
+    weights: Path
+
+
+@pytest.fixture(scope="module")
+def finished(tiny_images, vgg19_mat, tmp_path_factory):
+    """A finished run of 6 iterations saving every 2nd, without --seed, given relative paths."""
+    content, style = tiny_images
+    base = tmp_path_factory.mktemp("finished")
+    relative = [os.path.relpath(p, base) for p in (content, style, vgg19_mat)]
+    stdout = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(stdout):
+        mp.chdir(base)
+        assert run_cli(*small_run(*relative, "run")) == 0
+    return FinishedRun(base / "run", stdout.getvalue(), content, style, vgg19_mat)
+
+
+# 1. The manifest of a finished run
+
+
+def test_a_finished_runs_manifest_says_finished_and_holds_every_setting_with_absolute_paths(
+    finished,
+):
+    m = manifest(finished.folder)
+    assert m["status"] == "finished"
+    settings = m["settings"]
+    assert set(settings) == {field.name for field in dataclasses.fields(Settings)}
+    assert (settings["width"], settings["height"]) == (32, 24)
+    assert (settings["iterations"], settings["save_every"]) == (6, 2)
+    recorded = {
+        "content": (settings["content"], finished.content),
+        "style": (settings["styles"][0], finished.style),
+        "weights": (settings["weights"], finished.weights),
+        "output_dir": (settings["output_dir"], finished.folder),
+    }
+    for name, (path, expected) in recorded.items():
+        assert Path(path).is_absolute(), name
+        assert Path(path).resolve() == expected.resolve(), name
+    assert len(settings["styles"]) == 1
+
+
+def test_the_seed_is_recorded_and_a_run_without_seed_gets_a_fresh_one_that_repeats_it(
+    finished, run_args, tmp_path
+):
+    seed = manifest(finished.folder)["seed"]
+    assert isinstance(seed, int) and 0 <= seed < 2**32
+    assert manifest(finished.folder)["settings"]["seed"] == seed
+
+    assert run_cli(*run_args(output="another", seed=None)) == 0
+    assert manifest(tmp_path / "another")["seed"] != seed
+
+    assert run_cli(*run_args(output="repeated", seed=seed)) == 0
+    repeated = (tmp_path / "repeated" / "generated_image.jpg").read_bytes()
+    assert repeated == (finished.folder / "generated_image.jpg").read_bytes()
+
+
+def test_the_manifest_records_the_command_line_as_given(finished, tiny_images, vgg19_mat):
+    command = manifest(finished.folder)["command"]
+    assert command[0] == "neural_art.py"
+    assert command[1:] == [
+        str(a)
+        for a in small_run(
+            *(os.path.relpath(p, finished.folder.parent) for p in (*tiny_images, vgg19_mat)), "run"
+        )
+    ]
+
+
+def test_the_manifest_records_the_weights_checksum_and_the_library_versions(finished):
+    m = manifest(finished.folder)
+    assert m["weights"]["sha256"] == hashlib.sha256(finished.weights.read_bytes()).hexdigest()
+    versions = m["versions"]
+    assert versions["python"] == platform.python_version()
+    assert versions["tensorflow"] == tf.__version__
+    assert versions["numpy"] == np.__version__
+    assert versions["scipy"] == scipy.__version__
+
+
+def test_the_manifest_has_a_checkpoint_with_the_printed_costs_for_each_saved_and_the_last_iterate(
+    finished,
+):
+    checkpoints = manifest(finished.folder)["checkpoints"]
+    assert [c["iteration"] for c in checkpoints] == [0, 2, 4, 5]
+    assert [c.get("file") for c in checkpoints[:3]] == ["0.png", "2.png", "4.png"]
+
+    printed = COST_BLOCK.findall(finished.stdout)
+    assert [int(block[0]) for block in printed] == [0, 2, 4]
+    for checkpoint, (_, total, content, style) in zip(checkpoints, printed, strict=False):
+        expected = {"total": float(total), "content": float(content), "style": float(style)}
+        assert checkpoint["costs"] == expected
+
+    final = checkpoints[-1]["costs"]
+    assert set(final) == {"total", "content", "style"}
+    assert all(np.isfinite(value) and value > 0 for value in final.values())
+
+    elapsed = [c["elapsed_seconds"] for c in checkpoints]
+    assert elapsed[0] > 0 and elapsed == sorted(elapsed)
+
+
+def test_the_manifest_points_at_the_checkpoint_of_the_last_iterate(finished):
+    assert manifest(finished.folder)["last_checkpoint"] == {
+        "iteration": 5,
+        "file": "checkpoint.npz",
+    }
+    with np.load(finished.folder / "checkpoint.npz", allow_pickle=False) as data:
+        assert int(data["i"]) == 5
+        assert data["image"].shape == (1, 24, 32, 3)
+        assert np.isfinite(data["image"]).all()
+
+
+def test_the_manifest_records_positive_timings(finished):
+    timings = manifest(finished.folder)["timings"]
+    for key in ("until_first_iteration_seconds", "seconds_per_iteration", "run_seconds"):
+        assert timings[key] > 0, key
+
+
+def test_the_manifest_lists_exactly_the_files_of_the_run_but_itself_and_the_checkpoint(finished):
+    files = manifest(finished.folder)["files"]
+    present = sorted(p.name for p in finished.folder.iterdir())
+    assert sorted(files) == sorted(set(present) - {"manifest.json", "checkpoint.npz"})
+    assert sorted(files) == sorted(["0.png", "2.png", "4.png", "generated_image.jpg", *PICTURES])
+
+
+# 2. The pictures at the end of a run
+
+
+def test_a_finished_run_leaves_pictures_that_open(finished):
+    for name in PICTURES:
+        with Image.open(finished.folder / name) as picture:
+            picture.load()
+            assert picture.width > 0 and picture.height > 0, name
+
+
+def test_the_animation_has_a_frame_per_saved_iterate_and_one_for_the_result(finished):
+    with Image.open(finished.folder / "progress.gif") as gif:
+        assert gif.n_frames == 4  # 0.png, 2.png, 4.png and iterate 5, all different
+        assert gif.size == (32, 24)
+
+
+# 3. --resume
+
+
+def test_a_resumed_run_ends_bit_for_bit_where_an_uninterrupted_one_does(run_args, tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert run_cli(*run_args(output="straight", iterations=6, seed=5)) == 0
+    assert run_cli(*run_args(output="resumed", iterations=4, seed=5)) == 0
+    assert run_cli("--resume", resumed, "--iterations", 6) == 0
+
+    final = "generated_image.jpg"
+    assert (resumed / final).read_bytes() == (straight / final).read_bytes()
+    with (
+        np.load(straight / "checkpoint.npz", allow_pickle=False) as a,
+        np.load(resumed / "checkpoint.npz", allow_pickle=False) as b,
+    ):
+        assert sorted(a.files) == sorted(b.files)
+        assert int(b["i"]) == 5
+        for key in a.files:
+            assert np.array_equal(a[key], b[key]), key
+
+    m = manifest(resumed)
+    assert m["status"] == "finished"
+    assert m["resumed"] == [3]
+    assert [c["iteration"] for c in m["checkpoints"]] == [0, 2, 3, 4, 5]
+    assert m["settings"]["iterations"] == 6
+    straight_costs = {c["iteration"]: c["costs"] for c in manifest(straight)["checkpoints"]}
+    for c in m["checkpoints"][-2:]:
+        assert c["costs"] == straight_costs[c["iteration"]]
+    assert sorted(m["files"]) == sorted(manifest(straight)["files"])
+    with Image.open(resumed / "progress.gif") as gif:
+        assert gif.n_frames == 4
+
+
+def test_resuming_a_finished_run_needs_more_iterations(finished, capsys):
+    before = (finished.folder / "manifest.json").read_bytes()
+    assert run_cli("--resume", finished.folder) == 2
+    err = capsys.readouterr().err
+    assert one_line(err)
+    assert "already did its 6 iterations" in err and "--iterations" in err
+    assert (finished.folder / "manifest.json").read_bytes() == before
+
+
+def test_resume_refuses_a_folder_without_manifest(tmp_path, capsys):
+    assert run_cli("--resume", tmp_path) == 2
+    err = capsys.readouterr().err
+    assert one_line(err)
+    assert f"--resume {tmp_path}: no manifest.json there" in err
+
+
+def test_resume_refuses_other_setting_options_naming_them(finished, capsys):
+    assert run_cli("--resume", finished.folder, "--iterations", 8, "--alpha", 3) == 2
+    err = capsys.readouterr().err
+    assert one_line(err)
+    assert "not --alpha" in err
+
+
+# 4. Ctrl-C and SIGTERM
+
+
+@contextlib.contextmanager
+def sigint_reaches_children():
+    """A child inherits an ignored SIGINT (as under nohup) but not a handled one."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def wait_for_checkpoints(process: subprocess.Popen, folder: Path, count: int) -> None:
+    """Poll manifest.json until it lists `count` checkpoints; fails if the run ends first.
+    The deadline only keeps a hanging run from hanging the tests."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        try:
+            if len(manifest(folder)["checkpoints"]) >= count:
+                return
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+    process.kill()
+    pytest.fail(f"no {count} checkpoints in {folder} after 300 s")
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stopped_run_keeps_its_image_and_checkpoint_and_can_be_resumed(
+    signum, status, tiny_images, vgg19_mat, tmp_path
+):
+    content, style = tiny_images
+    out = tmp_path / "run"
+    command = [sys.executable, "neural_art.py", content, style, "--weights", vgg19_mat,
+               "--iterations", 400, "--save-every", 1, "--width", 32, "--height", 24,
+               "--output-dir", out]  # fmt: skip
+    with sigint_reaches_children():
+        process = subprocess.Popen(
+            [str(a) for a in command],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    try:
+        wait_for_checkpoints(process, out, 2)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    assert process.returncode == status
+    assert one_line(err), err
+    assert "interrupted" in err and f"--resume {out}" in err
+
+    m = manifest(out)
+    assert m["status"] == "interrupted"
+    last = m["last_checkpoint"]["iteration"]
+    assert last >= 1
+    assert f"{out / f'{last}.png'}" in err
+    assert [c["iteration"] for c in m["checkpoints"]] == list(range(last + 1))
+    with Image.open(out / f"{last}.png") as image:
+        assert image.size == (32, 24)
+    with np.load(out / "checkpoint.npz", allow_pickle=False) as data:
+        assert int(data["i"]) == last
+        assert np.isfinite(data["image"]).all()
+    assert [p.name for p in out.iterdir() if p.name.endswith(".part")] == []
+
+    assert run_cli("--resume", out, "--iterations", last + 3) == 0
+    m = manifest(out)
+    assert m["status"] == "finished"
+    assert m["resumed"] == [last]
+    assert [c["iteration"] for c in m["checkpoints"]] == list(range(last + 3))
+    assert (out / "generated_image.jpg").is_file()
+
+
+# 5. A cost that overflows
+
+
+def test_an_overflowing_cost_stops_the_run_with_one_line_and_keeps_the_last_good_image(
+    run_args, tmp_path, capsys
+):
+    # Steps of 1e6 on 0..255 pixels make the activations, and so the costs weighted 1e12,
+    # outgrow float32 within a few iterations.
+    huge = ["--learning-rate", "1e6", "--alpha", "1e12", "--beta", "1e12"]
+    assert run_cli(*run_args(iterations=20), *huge) == 2
+    err = capsys.readouterr().err
+    assert one_line(err)
+    assert "infinite or NaN" in err and "--learning-rate" in err
+
+    out = tmp_path / "out"
+    m = manifest(out)
+    assert m["status"] == "failed"
+    assert "--learning-rate" in m["message"]
+
+    named = re.search(r"the last image with finite costs is (\S+\.png)", err)
+    assert named, err
+    image = Path(named.group(1))
+    assert image.parent == out and image.is_file()
+    with Image.open(image) as picture:
+        assert picture.size == (32, 24)
+    last = m["last_checkpoint"]["iteration"]
+    assert image.name == f"{last}.png"
+    assert last < 19  # it stopped early
+    with np.load(out / "checkpoint.npz", allow_pickle=False) as data:
+        assert int(data["i"]) == last
+        assert np.isfinite(data["image"]).all()
+
+
+# 6. --show-preset
+
+
+def shown(capsys, *argv) -> dict:
+    assert run_cli(*argv, "--show-preset") == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_show_preset_prints_the_tf2_presets_settings_as_json(capsys):
+    settings = shown(capsys, "--preset", "tf2")
+    expected = {"width": 400, "height": 400, "pixels": "unit", "pooling": "max",
+                "content_layer": "conv5_4", "learning_rate": 0.01, "clip": True,
+                "iterations": 1000, "save_every": 100, "preset": "tf2"}  # fmt: skip
+    assert {name: settings[name] for name in expected} == expected
+
+
+def test_show_preset_prints_the_eight_presets_eight_style_layers(capsys):
+    settings = shown(capsys, "--preset", "eight")
+    assert settings["style_layers"] == [[name, 0.125] for name in EIGHT_LAYERS]
+
+
+def test_an_option_given_overrides_the_preset(capsys):
+    assert shown(capsys, "--preset", "tf2", "--iterations", 5)["iterations"] == 5
+    assert shown(capsys, "--preset", "tf2")["iterations"] == 1000
+
+
+# 7. Options that contradict each other
+
+
+BAD_COMBINATIONS = [
+    (["--size", "40"], "give --size, or --width and --height, not both"),
+    (["--style-blend-weights", "1,2"], "--style-blend-weights gives 2 weights for 1 style images"),
+    (["--preset", "tf2", "--optimizer", "lbfgs"], "--clip works with --optimizer adam only"),
+    (["--init", "{tmp}/missing.png"], "--init: '{tmp}/missing.png' is none of"),
+    (["--style-scale", "0"], "--style-scale: must be a number > 0"),
+]
+
+
+@pytest.mark.parametrize(("options", "message"), BAD_COMBINATIONS)
+def test_bad_combinations_are_refused_in_one_line_before_any_work(
+    options, message, run_args, tmp_path, capsys
+):
+    options = [option.format(tmp=tmp_path) for option in options]
+    assert run_cli(*run_args(), *options) == 2
+    err = capsys.readouterr().err
+    assert one_line(err)
+    assert message.format(tmp=tmp_path) in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_lbfgs_with_the_tf2_preset_is_accepted_without_clipping():
+    command = parse_args(["c.png", "s.png", "--preset", "tf2", "--optimizer", "lbfgs", "--no-clip"])
+    assert command.settings.optimizer == "lbfgs"
+    assert command.settings.clip is False

@@ -11,6 +11,7 @@ import json
 import secrets
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     """The command line; returns the exit status."""
     command = parse_args(argv)
     settings = command.settings
-    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
         if command.show_preset:
             print(json.dumps(settings_to_dict(settings), indent=2))
@@ -62,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nneural_art.py: {e or 'interrupted'}", file=sys.stderr)
         return 143 if isinstance(e, Terminated) else 130
     finally:
-        signal.signal(signal.SIGTERM, previous_handler)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous_handler)
     print(f"Done: {final}")
     return 0
 
@@ -73,9 +76,8 @@ def _raise_terminated(signum, frame) -> None:
 
 def run(command: Command) -> Path:
     """One run (new or resumed): optimize, save the iterates and the run folder's files."""
-    folder, settings, resume, kernels = _start(command)
+    folder, settings, resume, kernels, (width, height) = _start(command)
     out = folder.path
-    width, height = output_size(settings, read_rgb(settings.content).shape)
     print(
         f"Painting {settings.content} in the style of "
         f"{' and '.join(map(str, settings.styles))}: {width}x{height} pixels, "
@@ -122,12 +124,15 @@ def run(command: Command) -> Path:
     return out / FINAL_IMAGE
 
 
-def _start(command: Command) -> tuple[RunFolder, Settings, Checkpoint | None, dict]:
-    """The run folder, the settings, the checkpoint to continue from (when resuming) and the
-    weights, each checked before the folder is touched."""
+def _start(
+    command: Command,
+) -> tuple[RunFolder, Settings, Checkpoint | None, dict, tuple[int, int]]:
+    """The run folder, the settings, the checkpoint to continue from (when resuming), the
+    weights and the output size, each checked before the folder is touched."""
     if command.resume is not None:
         folder = RunFolder.open(command.resume)
         recorded = folder.settings()
+        size = output_size(recorded, _check_images(recorded))
         given = command.settings
         settings = recorded.replace(
             output_dir=command.resume,
@@ -147,10 +152,9 @@ def _start(command: Command) -> tuple[RunFolder, Settings, Checkpoint | None, di
         folder.manifest["settings"]["iterations"] = settings.iterations
         folder.manifest["status"] = "running"
         folder.manifest.setdefault("resumed", []).append(resume.i)
-        return folder, settings, resume, kernels
+        return folder, settings, resume, kernels, size
     settings = command.settings
-    for path in (settings.content, *settings.styles):
-        read_rgb(path)  # a bad image is reported before the weights are looked for
+    size = output_size(settings, _check_images(settings))  # bad images before the weights
     weights = _weights(settings.weights, command.weights_url)
     print(f"Loading VGG-19 from {weights}", flush=True)
     kernels = read_vgg19(weights)
@@ -159,7 +163,15 @@ def _start(command: Command) -> tuple[RunFolder, Settings, Checkpoint | None, di
     prepare_output_dir(settings, planned_files(settings))
     folder = RunFolder.create(settings.output_dir, settings, command.argv)
     folder.set_weights(weights, digests(weights)[1])
-    return folder, settings, None, kernels
+    return folder, settings, None, kernels, size
+
+
+def _check_images(settings: Settings) -> tuple[int, ...]:
+    """Read each image once to report a bad one early; returns the content's shape."""
+    shape = read_rgb(settings.content).shape
+    for path in settings.styles:
+        read_rgb(path)
+    return shape
 
 
 def _report(folder: RunFolder, settings: Settings, step: Step) -> None:

@@ -237,3 +237,34 @@ def test_on_a_terminal_a_status_line_shows_progress_cost_speed_and_time_left(
     for done in range(1, 7):
         assert re.search(rf"\] {done}/6  J \d\.\d+e\+\d\d  \d+\.\d\d s/it  0 min \d\d s left", err)
     assert "[####################] 6/6" in err
+
+
+def test_the_options_beyond_the_assignment_reach_the_settings(tmp_path):
+    init = tmp_path / "start.png"
+    Image.new("RGB", (8, 8)).save(init)
+    argv = ["c.jpg", "s1.jpg", "s2.jpg", "--preset", "eight", "--optimizer", "lbfgs",
+            "--tv-weight", "0.5", "--style-blend-weights", "1,3", "--style-scale", "0.5",
+            "--init", str(init), "--size", "50", "--pixels", "unit",
+            "--preserve-colors"]  # fmt: skip
+    s = parse_args(argv).settings
+    assert (s.content, s.styles) == (Path("c.jpg"), (Path("s1.jpg"), Path("s2.jpg")))
+    assert s.style_layers == STYLE_LAYER_PRESETS["eight"] and s.preset == "eight"
+    assert (s.optimizer, s.tv_weight, s.style_scale, s.size) == ("lbfgs", 0.5, 0.5, 50)
+    assert s.style_blend_weights == (1.0, 3.0) and s.blend_weights() == [0.25, 0.75]
+    assert (s.init, s.pixels, s.preserve_colors, s.clip) == (init, "unit", True, False)
+    assert parse_args(["c.jpg", "s.jpg", "--init", "random"]).settings.init == "random"
+
+
+def test_a_run_with_lbfgs_total_variation_two_styles_and_kept_colours(
+    tiny_images, vgg19_mat, tmp_path, capsys
+):
+    content, style = tiny_images
+    status = run_cli(content, style, content, "--weights", vgg19_mat, "--size", 24,
+                     "--iterations", 3, "--save-every", 2, "--optimizer", "lbfgs",
+                     "--tv-weight", 0.01, "--style-blend-weights", "2,1", "--init", "content",
+                     "--preserve-colors", "--output-dir", tmp_path / "o")  # fmt: skip
+    assert status == 0
+    out = capsys.readouterr().out
+    assert "24x18 pixels" in out
+    assert len(re.findall(r"^total variation cost = \S+$", out, re.MULTILINE)) == 2  # i = 0, 2
+    assert Image.open(tmp_path / "o" / "generated_image.jpg").size == (24, 18)

@@ -1,0 +1,406 @@
+"""How fast one Adam iteration is, against the machine's FLOP floor and a PyTorch peer.
+
+Run from the repository root:
+
+    .venv/bin/python bench/speed.py [--sizes 400x300,1024] [--iterations N] [--no-peer]
+
+For each size (WIDTHxHEIGHT, or one number for the longest side with the
+content's aspect ratio) it prints, all measured in this run: seconds per Adam
+iteration of `stylize` with the assignment's settings, the FLOP one iteration
+needs (from the layer shapes), the float32 matrix-product peak of this machine,
+the FLOP floor and the ratio to it, peak resident memory, start-up time, and,
+when PyTorch is installed, the same loss in PyTorch eager as a peer. See
+bench/README.md for what each figure means.
+
+Every measurement runs in a fresh subprocess of this script (`--child ...`),
+so each peak memory figure is that run's own and the libraries do not share
+thread pools. The VGG-19 kernels are `tests/matconvnet_files.random_kernels`:
+random values of the real shapes (timing does not depend on the values), so no
+weights file is needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+CONTENT = ROOT / "images" / "cat.jpg"
+STYLE = ROOT / "images" / "stone.jpg"
+WARMUP = 2  # untimed iterations before the timed ones
+MATMUL_N = 4096  # the peak's square float32 matrix product
+MATMUL_REPEATS = 5
+REFERENCE_GFLOP = 174  # the issue's figure for one iteration at 400x300
+TARGET_FLOOR_RATIO = 1.2  # seconds per iteration / FLOP floor
+TARGET_PEER_RATIO = 0.9  # ours / PyTorch peer
+TARGET_MEMORY_GIB = 2.0  # at 400x300
+MEANS = (123.68, 116.779, 103.939)  # the assignment's RGB means (CONFIG.MEANS)
+
+
+# ---------------------------------------------------------------- measurements (children)
+
+
+def max_rss_bytes() -> int:
+    """This process's peak resident memory so far (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def child_ours(size: str, iterations: int) -> dict:
+    """Time `stylize` with the assignment's settings at `size`: one Adam step per yield."""
+    t0 = time.perf_counter()
+    import nst.transfer  # noqa: F401  (timed: TensorFlow and the package)
+
+    import_seconds = time.perf_counter() - t0
+    rss_after_import = max_rss_bytes()
+    from matconvnet_files import random_kernels
+
+    from nst.settings import Settings
+    from nst.transfer import stylize
+
+    if "x" in size:
+        width, height = (int(v) for v in size.split("x"))
+        dims = {"width": width, "height": height}
+    else:
+        dims = {"size": int(size)}
+    # Steps 0 and the last evaluate the costs (an extra forward pass); 1..N+1 do not:
+    # step 0 and 1 warm up, steps 2..N+1 are timed, the last is timed on its own.
+    settings = Settings(
+        content=CONTENT,
+        styles=(STYLE,),
+        iterations=WARMUP + iterations + 1,
+        save_every=10**9,
+        seed=0,
+        **dims,
+    )
+    kernels = random_kernels(0)
+    stamps, steps = [], []
+    start = time.perf_counter()
+    for step in stylize(settings, kernels=kernels):
+        stamps.append(time.perf_counter())
+        steps.append(step)
+    seconds = [b - a for a, b in zip([start] + stamps, stamps, strict=False)]
+    timed = seconds[WARMUP : WARMUP + iterations]
+    assert all(s.costs is None for s in steps[WARMUP : WARMUP + iterations])
+    assert steps[0].costs is not None and steps[-1].costs is not None
+    height, width = steps[0].image.shape[:2]
+    return {
+        "width": width,
+        "height": height,
+        "content_layer": settings.content_layer,
+        "style_layers": [name for name, _ in settings.style_layers],
+        "seconds": timed,
+        "median": statistics.median(timed),
+        "first_step": seconds[0],
+        "with_costs": seconds[-1],
+        "import_seconds": import_seconds,
+        "rss_after_import": rss_after_import,
+        "max_rss": max_rss_bytes(),
+        "J_initial": steps[0].J_before,  # J of the initial image: checks the peer's loss
+    }
+
+
+def child_peak() -> dict:
+    """Median seconds of a MATMUL_N x MATMUL_N float32 tf.linalg.matmul, after warm-up."""
+    from nst.quiet import tensorflow_quietly
+
+    with tensorflow_quietly():
+        import tensorflow as tf
+
+        rng = tf.random.Generator.from_seed(0)
+        a = tf.Variable(rng.normal((MATMUL_N, MATMUL_N)))
+        b = tf.Variable(rng.normal((MATMUL_N, MATMUL_N)))
+
+        @tf.function
+        def product():
+            return tf.reduce_sum(tf.linalg.matmul(a, b))  # the sum is n^2 adds: negligible
+
+        seconds = []
+        for i in range(WARMUP + MATMUL_REPEATS):
+            t0 = time.perf_counter()
+            product().numpy()
+            if i >= WARMUP:
+                seconds.append(time.perf_counter() - t0)
+    median = statistics.median(seconds)
+    return {"n": MATMUL_N, "seconds": seconds, "flops": 2 * MATMUL_N**3 / median}
+
+
+def child_peer(width: int, height: int, iterations: int) -> dict:
+    """The same loss and Adam in PyTorch eager: median seconds per iteration after warm-up."""
+    import numpy as np
+    import torch
+    from matconvnet_files import random_kernels
+    from torch.nn import functional
+
+    from nst.images import read_rgb, resize  # no TensorFlow: plain PIL
+
+    torch.set_num_threads(os.cpu_count())
+    content_layer = "conv4_2"
+    style_layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+    style_weight = 0.2
+    alpha, beta = 10.0, 40.0
+
+    # Kernels (3, 3, in, out) -> torch's (out, in, 3, 3); only the layers up to conv5_1.
+    names = list(random_kernels(0))
+    names = names[: names.index("conv5_1") + 1]
+    weights = {
+        name: (torch.from_numpy(W.transpose(3, 2, 0, 1).copy()), torch.from_numpy(b))
+        for name, (W, b) in random_kernels(0).items()
+        if name in names
+    }
+
+    def vgg(x):
+        """Activations of x (1, 3, H, W) at every conv layer up to conv5_1 (after ReLU)."""
+        out = {}
+        for i, name in enumerate(names):
+            W, b = weights[name]
+            x = functional.relu(functional.conv2d(x, W, b, padding=1))
+            out[name] = x
+            if i + 1 < len(names) and names[i + 1][4] != name[4]:  # end of a block
+                x = functional.avg_pool2d(x, 2, 2, ceil_mode=True)  # TF's SAME for any size
+        return out
+
+    def gram(a):
+        _, c, h, w = a.shape
+        A = a.reshape(c, h * w)
+        return A @ A.T
+
+    def network_input(rgb):
+        means = np.array(MEANS).reshape(1, 1, 1, 3)
+        nhwc = rgb[None].astype(np.float64) - means
+        return nhwc.astype(np.float32)
+
+    content = network_input(resize(read_rgb(CONTENT), width, height))
+    style = network_input(resize(read_rgb(STYLE), width, height))
+
+    def nchw(a):
+        return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
+
+    with torch.no_grad():
+        a_C = vgg(nchw(content))[content_layer]
+        G_S = {name: gram(a) for name, a in vgg(nchw(style)).items() if name in style_layers}
+
+    def loss(x):
+        a = vgg(x)
+        _, c, h, w = a[content_layer].shape
+        J_content = ((a_C - a[content_layer]) ** 2).sum() / (4 * h * w * c)
+        J_style = 0
+        for name in style_layers:
+            _, c, h, w = a[name].shape
+            J_layer = ((G_S[name] - gram(a[name])) ** 2).sum() / (4 * c**2 * (h * w) ** 2)
+            J_style = J_style + style_weight * J_layer
+        return alpha * J_content + beta * J_style
+
+    # The assignment's initial image, drawn as stylize draws it with seed 0.
+    np.random.seed(0)
+    noise = np.random.uniform(-20, 20, content.shape).astype(np.float32)
+    start = noise * 0.6 + (np.array(content, dtype=np.float64) * 0.4)
+    x = nchw(start.astype(np.float32)).requires_grad_(True)
+    optimizer = torch.optim.Adam([x], lr=2.0, eps=1e-8)
+    seconds, J_initial = [], None
+    for _ in range(WARMUP + iterations):
+        t0 = time.perf_counter()
+        optimizer.zero_grad()
+        J = loss(x)
+        J.backward()
+        optimizer.step()
+        seconds.append(time.perf_counter() - t0)
+        J_initial = float(J) if J_initial is None else J_initial
+    timed = seconds[WARMUP:]
+    return {
+        "seconds": timed,
+        "median": statistics.median(timed),
+        "J_initial": J_initial,
+        "max_rss": max_rss_bytes(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
+
+
+# ---------------------------------------------------------------- FLOP count
+
+
+def flop_count(width: int, height: int, content_layer: str, style_layers: list[str]) -> dict:
+    """FLOP of one iteration from the layer shapes (a multiply-add is 2 FLOP).
+
+    conv: forward through the deepest layer the costs use, 2 H W Cin Cout 9 per
+    conv, and the same again for the gradient with respect to each conv's input
+    (the first conv's too: the pixels are optimized; no kernel gradients).
+    gram: 2 C^2 H W per style layer for G = A A^T, and the same again for its
+    gradient dJ/dA = (4 / norm) (G - G_S) A. Pooling, ReLU and the costs' sums
+    are left out (O(H W C) each, well under 1%).
+    """
+    from nst.weights import CONV_LAYERS  # no TensorFlow
+
+    names = [name for name, _, _ in CONV_LAYERS]
+    deepest = max(names.index(name) for name in [content_layer, *style_layers])
+    h, w = height, width
+    conv = gram = 0
+    for i, (name, c_in, c_out) in enumerate(CONV_LAYERS[: deepest + 1]):
+        if i > 0 and name[4] != names[i - 1][4]:  # a 2x2 stride-2 SAME pooling before
+            h, w = -(-h // 2), -(-w // 2)
+        conv += 2 * h * w * c_in * c_out * 9
+        if name in style_layers:
+            gram += 2 * c_out * c_out * h * w
+    return {
+        "conv_forward": conv,
+        "conv_backward": conv,
+        "gram": 2 * gram,
+        "total": 2 * conv + 2 * gram,
+        "deepest": names[deepest],
+    }
+
+
+# ---------------------------------------------------------------- the report (parent)
+
+
+def run_child(*args: str) -> dict:
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    if done.returncode != 0:
+        sys.exit(f"bench/speed.py: {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def memory(nbytes: int) -> str:
+    mib = nbytes / 2**20
+    return f"{mib / 1024:.2f} GiB" if mib >= 1024 else f"{mib:.0f} MiB"
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def default_iterations(size: str) -> int:
+    """10 timed iterations at the assignment's size, 5 at larger ones."""
+    if "x" in size:
+        width, height = (int(v) for v in size.split("x"))
+        pixels = width * height
+    else:
+        pixels = int(size) ** 2
+    return 10 if pixels <= 200_000 else 5
+
+
+def report(size: str, iterations: int, peak: dict, peer_wanted: bool) -> list[str]:
+    ours = run_child("ours", size, str(iterations))
+    width, height = ours["width"], ours["height"]
+    flop = flop_count(width, height, ours["content_layer"], ours["style_layers"])
+    peer = None
+    if peer_wanted:
+        peer = run_child("peer", f"{width}x{height}", str(iterations))
+
+    s = ours["median"]
+    floor = flop["total"] / peak["flops"]
+    achieved = flop["total"] / s
+    startup = ours["first_step"] - s
+    G = 1e9
+    fastest, slowest = min(ours["seconds"]), max(ours["seconds"])
+    rss_import = memory(ours["rss_after_import"])
+    rows = [
+        ("seconds per Adam iteration", f"{s:.3f} s", f"median of {iterations} after {WARMUP}"),
+        (
+            "  range of the timed ones",
+            f"{fastest:.3f}-{slowest:.3f} s",
+            "",
+        ),
+        ("  an iteration with costs", f"{ours['with_costs']:.3f} s", "+ the cost forward pass"),
+        ("FLOP per iteration", f"{flop['total'] / G:.1f} GFLOP", "convs + Gram matrices"),
+        ("  conv forward", f"{flop['conv_forward'] / G:.1f} GFLOP", f"conv1_1..{flop['deepest']}"),
+        ("  conv input gradient", f"{flop['conv_backward'] / G:.1f} GFLOP", "same as forward"),
+        ("  Gram forward + gradient", f"{flop['gram'] / G:.1f} GFLOP", "included above"),
+        ("matmul peak", f"{peak['flops'] / G:.1f} GFLOP/s", f"{peak['n']}^2 float32"),
+        ("achieved", f"{achieved / G:.1f} GFLOP/s", f"{achieved / peak['flops']:.0%} of peak"),
+        ("FLOP floor", f"{floor:.3f} s", "FLOP / matmul peak"),
+        ("s/it / floor", f"{s / floor:.2f}x", f"target <= {TARGET_FLOOR_RATIO}x"),
+        (
+            "peak memory",
+            memory(ours["max_rss"]),
+            f"{rss_import} after import",
+        ),
+        ("start-up", f"{startup:.2f} s", f"first step {ours['first_step']:.2f} s - median"),
+        ("import nst.transfer", f"{ours['import_seconds']:.2f} s", "not in start-up"),
+    ]
+    if peer:
+        rows += [
+            ("PyTorch peer", f"{peer['median']:.3f} s", f"torch {peer['torch']} eager"),
+            ("  peer's peak memory", memory(peer["max_rss"]), ""),
+            ("ours / peer", f"{s / peer['median']:.2f}x", f"target <= {TARGET_PEER_RATIO}x"),
+            ("J at the start: ours, peer", f"{ours['J_initial']:.6g}", f"{peer['J_initial']:.6g}"),
+        ]
+    else:
+        rows.append(("PyTorch peer", "skipped", "pip install torch==2.13.0"))
+    lines = [f"{width}x{height}"] + [f"  {a:<28} {b:>16}  {c}" for a, b, c in rows]
+    if (width, height) == (400, 300):
+        lines.append(
+            f"  (the issue's reference is ~{REFERENCE_GFLOP} GFLOP: the convs alone are "
+            f"{(flop['conv_forward'] + flop['conv_backward']) / G:.1f})"
+        )
+    lines.append("  targets:")
+    lines.append(
+        f"    s/it within {TARGET_FLOOR_RATIO}x of the FLOP floor: {s / floor:.2f}x, "
+        f"{verdict(s / floor <= TARGET_FLOOR_RATIO)}"
+    )
+    if peer:
+        ratio = s / peer["median"]
+        lines.append(
+            f"    <= {TARGET_PEER_RATIO}x the PyTorch peer: {ratio:.2f}x, "
+            f"{verdict(ratio <= TARGET_PEER_RATIO)}"
+        )
+    if (width, height) == (400, 300):
+        gib = ours["max_rss"] / 2**30
+        lines.append(
+            f"    peak memory <= {TARGET_MEMORY_GIB} GiB: {gib:.2f} GiB, "
+            f"{verdict(gib <= TARGET_MEMORY_GIB)}"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="400x300,1024", help="WxH or longest side, by commas")
+    parser.add_argument("--iterations", type=int, help="timed iterations (default 10, 5 > 0.2 MP)")
+    parser.add_argument("--no-peer", action="store_true", help="skip the PyTorch peer")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, *rest = args.child
+        if kind == "ours":
+            result = child_ours(rest[0], int(rest[1]))
+        elif kind == "peer":
+            width, height = (int(v) for v in rest[0].split("x"))
+            result = child_peer(width, height, int(rest[1]))
+        else:
+            result = child_peak()
+        print(json.dumps(result))
+        return
+
+    peer_wanted = not args.no_peer and importlib.util.find_spec("torch") is not None
+    load = os.getloadavg()[0]
+    print(f"{os.cpu_count()} cores, load average {load:.2f} at the start", flush=True)
+    if load >= 0.5:
+        print("  (the machine is busy: the times below may be slower than on an idle one)")
+    if not args.no_peer and not peer_wanted:
+        print("PyTorch is not installed: the peer is skipped (pip install torch==2.13.0)")
+    peak = run_child("peak")
+    print(
+        f"float32 matmul peak: {peak['flops'] / 1e9:.1f} GFLOP/s "
+        f"({peak['n']}x{peak['n']}, median of {len(peak['seconds'])})",
+        flush=True,
+    )
+    for size in args.sizes.split(","):
+        iterations = args.iterations or default_iterations(size)
+        print("\n".join(report(size, iterations, peak, peer_wanted)), flush=True)
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+
+
+if __name__ == "__main__":
+    main()

@@ -307,11 +307,7 @@ def report(size: str, iterations: int, peak: dict, peer_wanted: bool) -> list[st
     rss_import = memory(ours["rss_after_import"])
     rows = [
         ("seconds per Adam iteration", f"{s:.3f} s", f"median of {iterations} after {WARMUP}"),
-        (
-            "  range of the timed ones",
-            f"{fastest:.3f}-{slowest:.3f} s",
-            "",
-        ),
+        ("  fastest-slowest timed", f"{fastest:.3f}-{slowest:.3f} s", ""),
         ("  an iteration with costs", f"{ours['with_costs']:.3f} s", "+ the cost forward pass"),
         ("FLOP per iteration", f"{flop['total'] / G:.1f} GFLOP", "convs + Gram matrices"),
         ("  conv forward", f"{flop['conv_forward'] / G:.1f} GFLOP", f"conv1_1..{flop['deepest']}"),
@@ -321,11 +317,7 @@ def report(size: str, iterations: int, peak: dict, peer_wanted: bool) -> list[st
         ("achieved", f"{achieved / G:.1f} GFLOP/s", f"{achieved / peak['flops']:.0%} of peak"),
         ("FLOP floor", f"{floor:.3f} s", "FLOP / matmul peak"),
         ("s/it / floor", f"{s / floor:.2f}x", f"target <= {TARGET_FLOOR_RATIO}x"),
-        (
-            "peak memory",
-            memory(ours["max_rss"]),
-            f"{rss_import} after import",
-        ),
+        ("peak memory", memory(ours["max_rss"]), f"{rss_import} after import"),
         ("start-up", f"{startup:.2f} s", f"first step {ours['first_step']:.2f} s - median"),
         ("import nst.transfer", f"{ours['import_seconds']:.2f} s", "not in start-up"),
     ]
@@ -333,11 +325,11 @@ def report(size: str, iterations: int, peak: dict, peer_wanted: bool) -> list[st
         rows += [
             ("PyTorch peer", f"{peer['median']:.3f} s", f"torch {peer['torch']} eager"),
             ("  peer's peak memory", memory(peer["max_rss"]), ""),
-            ("ours / peer", f"{s / peer['median']:.2f}x", f"target <= {TARGET_PEER_RATIO}x"),
+            ("ours / peer", f"{s / peer['median']:.3f}x", f"target <= {TARGET_PEER_RATIO}x"),
             ("J at the start: ours, peer", f"{ours['J_initial']:.6g}", f"{peer['J_initial']:.6g}"),
         ]
     else:
-        rows.append(("PyTorch peer", "skipped", "pip install torch==2.13.0"))
+        rows.append(("PyTorch peer", "not run", "--no-peer, or torch not installed"))
     lines = [f"{width}x{height}"] + [f"  {a:<28} {b:>16}  {c}" for a, b, c in rows]
     if (width, height) == (400, 300):
         lines.append(
@@ -352,7 +344,7 @@ def report(size: str, iterations: int, peak: dict, peer_wanted: bool) -> list[st
     if peer:
         ratio = s / peer["median"]
         lines.append(
-            f"    <= {TARGET_PEER_RATIO}x the PyTorch peer: {ratio:.2f}x, "
+            f"    <= {TARGET_PEER_RATIO}x the PyTorch peer: {ratio:.3f}x, "
             f"{verdict(ratio <= TARGET_PEER_RATIO)}"
         )
     if (width, height) == (400, 300):
@@ -399,7 +391,6 @@ def main() -> None:
     for size in args.sizes.split(","):
         iterations = args.iterations or default_iterations(size)
         print("\n".join(report(size, iterations, peak, peer_wanted)), flush=True)
-    print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ def load_vgg_model(
     image_width: int = CONFIG.IMAGE_WIDTH,
     image_height: int = CONFIG.IMAGE_HEIGHT,
     pooling: str = CONFIG.POOLING,
+    hold=None,
 ) -> dict:
     """VGG-19's conv part as a dict from layer name to tensor, in the default graph.
 
@@ -72,19 +73,21 @@ def load_vgg_model(
     read from the VGG-19 weights at `path` (MatConvNet .mat or Keras .h5, or
     the dict from layer name to (W, b) that `nst.weights.read_vgg19` returns);
     each block ends in a 2x2, stride 2, SAME pooling layer, 'avgpoolN' (average,
-    the assignment's) or 'maxpoolN'.
+    the assignment's) or 'maxpoolN'. W and b are `tf.constant`s, as in the
+    assignment, or whatever the function `hold(array)` makes of them.
     """
     if pooling not in ("avg", "max"):
         raise ValueError(f"pooling must be 'avg' or 'max', not {pooling!r}")
     kernels = path if isinstance(path, dict) else read_vgg19(path)
+    hold = hold or tf.constant
     pool = tf.nn.avg_pool if pooling == "avg" else tf.nn.max_pool
     shape = (1, image_height, image_width, CONFIG.COLOR_CHANNELS)
     graph = {"input": tf.Variable(np.zeros(shape), dtype="float32")}
     previous = graph["input"]
     for i, name in enumerate(CONV_NAMES):
         W, b = kernels[name]
-        conv = tf.nn.conv2d(previous, filter=tf.constant(W), strides=[1, 1, 1, 1], padding="SAME")
-        graph[name] = previous = tf.nn.relu(conv + tf.constant(b))
+        conv = tf.nn.conv2d(previous, filter=hold(W), strides=[1, 1, 1, 1], padding="SAME")
+        graph[name] = previous = tf.nn.relu(conv + hold(b))
         block = name[4]
         if i + 1 == len(CONV_NAMES) or CONV_NAMES[i + 1][4] != block:
             pooled = pool(previous, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")

@@ -112,7 +112,8 @@ def stylize(
         s.content_layer, s.style_layers, s.blend_weights(), s.alpha, s.beta, s.tv_weight
     )
     with tf1.Graph().as_default() as graph, _session(graph) as sess:
-        model = load_vgg_model(kernels, width, height, s.pooling)
+        held = HeldKernels()
+        model = load_vgg_model(kernels, width, height, s.pooling, hold=held)
         costs = cost_graph(
             model,
             a_C,
@@ -124,6 +125,7 @@ def stylize(
             space.bounds() if s.clip else None,
         )
         sess.run(tf1.global_variables_initializer())
+        held.load(sess)
         steps = range(resume.i + 1 if resume else 0, s.iterations)
         if s.optimizer == "adam":
             iterates = adam_steps(
@@ -134,13 +136,37 @@ def stylize(
         yield from _checked_steps(iterates, space, content_rgb if s.preserve_colors else None)
 
 
+class HeldKernels:
+    """Kernels held in variables, loaded once per session (`hold=` of load_vgg_model).
+
+    As constants (the assignment's way) the 80 MB of kernels are copied into
+    every graph TensorFlow optimizes for a new set of fetched tensors; held in
+    variables they are stored once. The values, and so the results, are the same.
+    """
+
+    def __init__(self):
+        self.pairs: list[tuple[tf1.Variable, np.ndarray]] = []
+
+    def __call__(self, value: np.ndarray) -> tf1.Variable:
+        variable = tf1.Variable(tf1.zeros(value.shape, value.dtype), trainable=False)
+        self.pairs.append((variable, value))
+        return variable
+
+    def load(self, sess) -> None:
+        """Put the kernels' values into their variables (after the variables' initializer)."""
+        for variable, value in self.pairs:
+            variable.load(value, sess)
+
+
 def activations(
     kernels: dict, image: np.ndarray, layers: list[str], pooling: str
 ) -> list[np.ndarray]:
     """VGG-19's activations at `layers` for `image` (1, H, W, 3), in a graph of their own."""
     _, height, width, _ = image.shape
     with tf1.Graph().as_default() as graph, _session(graph) as sess:
-        model = load_vgg_model(kernels, width, height, pooling)
+        held = HeldKernels()
+        model = load_vgg_model(kernels, width, height, pooling, hold=held)
+        held.load(sess)
         sess.run(model["input"].assign(image))
         return sess.run([model[name] for name in layers])
 

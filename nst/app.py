@@ -41,12 +41,43 @@ class Terminated(BaseException):
     """SIGTERM arrived; handled like Ctrl-C."""
 
 
+class StopRequests:
+    """The handler of SIGINT and SIGTERM.
+
+    Outside the optimization loop a signal interrupts at once. Inside it, the
+    first signal is only noted, and the loop stops after the current iteration
+    (`check`): an exception raised at an arbitrary point could land in a
+    destructor, where Python prints and drops it. A second signal interrupts at once.
+    """
+
+    def __init__(self):
+        self.in_loop = False
+        self.signum: int | None = None
+
+    def __call__(self, signum: int, frame) -> None:
+        if self.in_loop and self.signum is None:
+            self.signum = signum
+            return
+        raise _interruption(signum)
+
+    def check(self) -> None:
+        """Raise the interruption a signal asked for, if any."""
+        if self.signum is not None:
+            raise _interruption(self.signum)
+
+
+def _interruption(signum: int) -> BaseException:
+    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line; returns the exit status."""
     command = parse_args(argv)
     settings = command.settings
+    stop = StopRequests()
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
+    if in_main_thread:
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if command.show_preset:
             print(json.dumps(settings_to_dict(settings), indent=2))
@@ -56,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if command.check_weights:
             return check_weights(settings.weights)
-        final = run(command)
+        final = run(command, stop)
     except InputError as e:
         print(f"neural_art.py: error: {e}", file=sys.stderr)
         return 2
@@ -65,17 +96,17 @@ def main(argv: list[str] | None = None) -> int:
         return 143 if isinstance(e, Terminated) else 130
     finally:
         if in_main_thread:
-            signal.signal(signal.SIGTERM, previous_handler)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     print(f"Done: {final}")
     return 0
 
 
-def _raise_terminated(signum, frame) -> None:
-    raise Terminated()
+def run(command: Command, stop: StopRequests | None = None) -> Path:
+    """One run (new or resumed): optimize, save the iterates and the run folder's files.
 
-
-def run(command: Command) -> Path:
-    """One run (new or resumed): optimize, save the iterates and the run folder's files."""
+    `stop` (installed as the signal handler) ends the loop after an iteration."""
+    stop = stop or StopRequests()
     folder, settings, resume, kernels, (width, height) = _start(command)
     out = folder.path
     print(
@@ -93,11 +124,14 @@ def run(command: Command) -> Path:
             if last is None:
                 timings["until_first_iteration_seconds"] = round(time.monotonic() - started, 3)
                 first_done = time.monotonic()
+                stop.in_loop = True
             last = step
             status.update(step.i + 1, step.J_before)
             if step.i % settings.save_every == 0:
                 status.clear()
-                _report(folder, settings, step)
+                _report(folder, step)
+            stop.check()
+        stop.in_loop = False
     except (KeyboardInterrupt, Terminated) as e:
         status.clear()
         kept = _keep(folder, last)
@@ -174,23 +208,21 @@ def _check_images(settings: Settings) -> tuple[int, ...]:
     return shape
 
 
-def _report(folder: RunFolder, settings: Settings, step: Step) -> None:
-    """At a save point: the assignment's lines, <i>.png, the checkpoint and the manifest."""
-    name = f"{step.i}.png"
+def _report(folder: RunFolder, step: Step) -> None:
+    """At a save point: the assignment's lines, then <i>.png, the checkpoint and the manifest."""
     if step.costs is not None:
         c = step.costs
         lines = cost_lines(step.i, c["total"], c["content"], c["style"])
         if "total variation" in c:
             lines += f"\ntotal variation cost = {c['total variation']}"
         print(lines, flush=True)
-    write_image(folder.path / name, step.image)
-    folder.save_checkpoint(step.checkpoint)
-    folder.record(step.i, step.costs, name)
+    _keep(folder, step)
     folder.write_manifest()
 
 
 def _keep(folder: RunFolder, step: Step | None) -> Path | None:
-    """Save `step`'s image and checkpoint when a run stops early; returns the image's path."""
+    """Save `step` as <i>.png with its checkpoint and note it in the manifest (written by the
+    caller); returns the image's path, or None when there is no step."""
     if step is None:
         return None
     image = folder.path / f"{step.i}.png"
@@ -207,13 +239,10 @@ def _finish(folder: RunFolder, settings: Settings, last: Step) -> None:
     folder.save_checkpoint(last.checkpoint)
     folder.record(last.i, last.costs, None)
     points = [c for c in folder.manifest["checkpoints"] if "costs" in c]
-    names = sorted(
-        {name for c in points for name in c["costs"]}, key=list(points[0]["costs"]).index
-    )
-    plot_costs(
+    plot_costs(  # every point has the same costs: the settings are the run's throughout
         out / PLOT,
         [c["iteration"] for c in points],
-        {name: [c["costs"].get(name, float("nan")) for c in points] for name in names},
+        {name: [c["costs"][name] for c in points] for name in last.costs},
     )
     pictures = [FINAL_IMAGE, PLOT, CONTACT_SHEET, ANIMATION, SIDE_BY_SIDE]
     iterates = [name for name in folder.manifest["files"] if name not in pictures]

@@ -1,6 +1,6 @@
 """The settings of a run and the presets that reproduce the seeds' setups.
 
-`Settings()` is the TF 1.x assignment's setup; `Settings.preset(name, ...)`
+`Settings()` is the TF 1.x assignment's setup; `Settings.preset_settings(name, ...)`
 starts from a named preset and overrides the fields given.
 """
 

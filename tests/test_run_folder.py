@@ -40,6 +40,7 @@ import tensorflow as tf
 from PIL import Image
 
 import neural_art
+from nst.app import StopRequests, Terminated
 from nst.cli import parse_args
 from nst.settings import Settings
 
@@ -366,6 +367,19 @@ def test_a_stopped_run_keeps_its_image_and_checkpoint_and_can_be_resumed(
     assert m["resumed"] == [last]
     assert [c["iteration"] for c in m["checkpoints"]] == list(range(last + 3))
     assert (out / "generated_image.jpg").is_file()
+
+
+def test_a_signal_during_the_loop_stops_it_after_the_iteration_and_a_second_one_at_once():
+    stop = StopRequests()
+    with pytest.raises(KeyboardInterrupt):  # before the loop: at once
+        stop(signal.SIGINT, None)
+    stop.in_loop = True
+    stop.check()  # nothing asked yet
+    stop(signal.SIGTERM, None)  # noted, not raised where it lands
+    with pytest.raises(Terminated):
+        stop.check()
+    with pytest.raises(KeyboardInterrupt):  # a second signal does not wait
+        stop(signal.SIGINT, None)
 
 
 # 5. A cost that overflows

@@ -28,6 +28,32 @@ def gram_matrix(A):
     return tf.matmul(A, tf.transpose(A))
 
 
+def activation_gram(a, positions: int | None = None):
+    """gram_matrix of activation a (1, n_H, n_W, n_C) unrolled to (n_C, n_H * n_W).
+
+    Computed as X^T X with X = a reshaped to (n_H * n_W, n_C): the same numbers
+    without materializing the transpose. With `positions`, G is scaled by
+    positions / (n_H * n_W), as if a had that many positions.
+    """
+    _, n_H, n_W, n_C = a.get_shape().as_list() if hasattr(a, "get_shape") else a.shape
+    X = tf.reshape(a, [n_H * n_W, n_C])
+    G = tf.matmul(X, X, transpose_a=True)
+    if positions is not None and positions != n_H * n_W:
+        G = G * (positions / (n_H * n_W))
+    return G
+
+
+def layer_style_cost_of_gram(GS, a_G):
+    """J_style_layer = sum((G_S - G_G)^2) / (4 * n_C^2 * (n_H * n_W)^2), from the style Gram G_S.
+
+    G_S: the style's (n_C, n_C) Gram matrix (activation_gram, scaled to a_G's
+    n_H * n_W positions); G_G: the Gram matrix of a_G (1, n_H, n_W, n_C).
+    """
+    _, n_H, n_W, n_C = a_G.get_shape().as_list()
+    GG = activation_gram(a_G)
+    return tf.reduce_sum(tf.square(tf.subtract(GS, GG))) / (4 * n_C**2 * (n_H * n_W) ** 2)
+
+
 def compute_layer_style_cost(a_S, a_G):
     """J_style_layer = sum((G_S - G_G)^2) / (4 * n_C^2 * (n_H * n_W)^2).
 
@@ -36,15 +62,21 @@ def compute_layer_style_cost(a_S, a_G):
     image of another size (m_H, m_W) has its Gram matrix scaled by
     (n_H * n_W) / (m_H * m_W), so both count the same number of positions.
     """
-    _, n_H, n_W, n_C = a_G.get_shape().as_list()
-    _, m_H, m_W, _ = a_S.get_shape().as_list() if hasattr(a_S, "get_shape") else a_S.shape
-    a_S = tf.transpose(tf.reshape(a_S, [m_H * m_W, n_C]))
-    a_G = tf.transpose(tf.reshape(a_G, [n_H * n_W, n_C]))
-    GS = gram_matrix(a_S)
-    if (m_H, m_W) != (n_H, n_W):
-        GS = GS * ((n_H * n_W) / (m_H * m_W))
-    GG = gram_matrix(a_G)
-    return tf.reduce_sum(tf.square(tf.subtract(GS, GG))) / (4 * n_C**2 * (n_H * n_W) ** 2)
+    _, n_H, n_W, _ = a_G.get_shape().as_list()
+    return layer_style_cost_of_gram(activation_gram(a_S, n_H * n_W), a_G)
+
+
+def style_cost_of_grams(grams, outputs, STYLE_LAYERS: list[tuple[str, float]]):
+    """J_style = sum over layers of weight * J_style_layer, from the style's Gram matrices.
+
+    grams: the style image's Gram matrices (arrays, activation_gram scaled to
+    each output's positions), outputs: the generated image's tensors, both in
+    the order of STYLE_LAYERS' (layer, weight) pairs.
+    """
+    J_style = 0
+    for (_, coeff), GS, a_G in zip(STYLE_LAYERS, grams, outputs, strict=True):
+        J_style += coeff * layer_style_cost_of_gram(GS, a_G)
+    return J_style
 
 
 def style_cost_of_targets(targets, outputs, STYLE_LAYERS: list[tuple[str, float]]):

@@ -16,7 +16,7 @@ import numpy as np
 from nst.costs import (
     compute_content_cost,
     compute_style_cost,
-    style_cost_of_targets,
+    style_cost_of_grams,
     total_cost,
     total_variation_cost,
 )
@@ -103,7 +103,7 @@ class Objective:
 def cost_graph(
     model: dict,
     a_C: np.ndarray,
-    style_targets: list[list[np.ndarray]],
+    style_grams: list[list[np.ndarray]],
     objective: Objective,
     optimizer: str = "adam",
     learning_rate: float = CONFIG.LEARNING_RATE,
@@ -112,14 +112,15 @@ def cost_graph(
 ) -> CostGraph:
     """The costs of `objective` in the default graph, from targets evaluated beforehand.
 
-    a_C: the content's activation at objective.content_layer; style_targets[k]:
-    style image k's activations at objective.style_layers. With one style image
-    and no total variation, J is the assignment's J, op for op.
+    a_C: the content's activation at objective.content_layer; style_grams[k]:
+    the Gram matrices of style image k's activations at objective.style_layers
+    (nst.costs.activation_gram, scaled to the generated image's positions).
+    With one style image and no total variation, J is the assignment's J.
     """
     o = objective
     J_content = compute_content_cost(a_C, model[o.content_layer])
     outputs = [model[name] for name, _ in o.style_layers]
-    per_style = [style_cost_of_targets(t, outputs, o.style_layers) for t in style_targets]
+    per_style = [style_cost_of_grams(g, outputs, o.style_layers) for g in style_grams]
     if len(per_style) == 1:
         J_style = per_style[0]
     else:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from nst.colors import preserve_colors
+from nst.costs import activation_gram
 from nst.errors import InputError
 from nst.images import read_rgb, resize
 from nst.optimize import Iterate, Objective, adam_steps, cost_graph, lbfgs_steps
@@ -104,8 +105,9 @@ def stylize(
     content = space.to_network(content_rgb)
     a_C = activations(kernels, content, [s.content_layer], s.pooling)[0]
     style_names = [name for name, _ in s.style_layers]
-    style_targets = [
-        activations(kernels, space.to_network(rgb), style_names, s.pooling) for rgb in styles_rgb
+    grams = [
+        style_grams(kernels, space.to_network(rgb), style_names, s.pooling, (width, height))
+        for rgb in styles_rgb
     ]
     start = resume.image if resume else initial_image(s, space, content, (width, height))
     objective = Objective(
@@ -117,7 +119,7 @@ def stylize(
         costs = cost_graph(
             model,
             a_C,
-            style_targets,
+            grams,
             objective,
             s.optimizer,
             s.learning_rate,
@@ -169,6 +171,35 @@ def activations(
         held.load(sess)
         sess.run(model["input"].assign(image))
         return sess.run([model[name] for name in layers])
+
+
+def style_grams(
+    kernels: dict, image: np.ndarray, layers: list[str], pooling: str, size: tuple[int, int]
+) -> list[np.ndarray]:
+    """The Gram matrices (n_C, n_C) of `image`'s activations at `layers`.
+
+    Each is scaled to the number of positions the layer has for an output of
+    `size` (width, height), see nst.costs.activation_gram. Only these matrices,
+    not the activations, go into the optimized graph. They are computed from the
+    activations held as constants, as in the assignment's graph, so that
+    TensorFlow computes them the same way and the costs agree bit for bit.
+    """
+    width, height = size
+    targets = activations(kernels, image, layers, pooling)
+    with tf1.Graph().as_default() as graph, _session(graph) as sess:
+        return sess.run(
+            [
+                activation_gram(tf1.constant(a_S), _positions(name, width, height))
+                for name, a_S in zip(layers, targets, strict=True)
+            ]
+        )
+
+
+def _positions(layer: str, width: int, height: int) -> int:
+    """n_H * n_W of VGG-19's `layer` for an input of width x height: each pooling halves, rounding
+    up (2x2, stride 2, SAME)."""
+    halvings = int(layer[4]) - 1
+    return math.ceil(height / 2**halvings) * math.ceil(width / 2**halvings)
 
 
 def initial_image(

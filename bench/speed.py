@@ -55,8 +55,11 @@ def max_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def child_ours(size: str, iterations: int) -> dict:
-    """Time `stylize` with the assignment's settings at `size`: one Adam step per yield."""
+def child_ours(size: str, iterations: int, options: dict | None = None) -> dict:
+    """Time `stylize` with the assignment's settings at `size`: one Adam step per yield.
+
+    options: Settings fields to change (the compute options compared in `compare_options`).
+    """
     t0 = time.perf_counter()
     import nst.transfer  # noqa: F401  (timed: TensorFlow and the package)
 
@@ -81,6 +84,7 @@ def child_ours(size: str, iterations: int) -> dict:
         save_every=10**9,
         seed=0,
         **dims,
+        **(options or {}),
     )
     kernels = random_kernels(0)
     stamps, steps = [], []
@@ -106,6 +110,7 @@ def child_ours(size: str, iterations: int) -> dict:
         "rss_after_import": rss_after_import,
         "max_rss": max_rss_bytes(),
         "J_initial": steps[0].J_before,  # J of the initial image: checks the peer's loss
+        "J_last": steps[-1].costs["total"],
     }
 
 
@@ -239,15 +244,11 @@ def flop_count(width: int, height: int, content_layer: str, style_layers: list[s
     gradient dJ/dA = (4 / norm) (G - G_S) A. Pooling, ReLU and the costs' sums
     are left out (O(H W C) each, well under 1%).
     """
-    from nst.weights import CONV_LAYERS  # no TensorFlow
+    from nst.layer_shapes import conv_shapes, deepest_layer  # no TensorFlow
 
-    names = [name for name, _, _ in CONV_LAYERS]
-    deepest = max(names.index(name) for name in [content_layer, *style_layers])
-    h, w = height, width
+    deepest = deepest_layer([content_layer, *style_layers])
     conv = gram = 0
-    for i, (name, c_in, c_out) in enumerate(CONV_LAYERS[: deepest + 1]):
-        if i > 0 and name[4] != names[i - 1][4]:  # a 2x2 stride-2 SAME pooling before
-            h, w = -(-h // 2), -(-w // 2)
+    for name, h, w, c_in, c_out in conv_shapes(width, height, deepest):
         conv += 2 * h * w * c_in * c_out * 9
         if name in style_layers:
             gram += 2 * c_out * c_out * h * w
@@ -256,16 +257,19 @@ def flop_count(width: int, height: int, content_layer: str, style_layers: list[s
         "conv_backward": conv,
         "gram": 2 * gram,
         "total": 2 * conv + 2 * gram,
-        "deepest": names[deepest],
+        "deepest": deepest,
     }
 
 
 # ---------------------------------------------------------------- the report (parent)
 
 
-def run_child(*args: str) -> dict:
+def run_child(*args: str, env: dict | None = None) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    environment = {**os.environ, **(env or {})}
+    done = subprocess.run(
+        command, capture_output=True, text=True, cwd=ROOT, check=False, env=environment
+    )
     if done.returncode != 0:
         sys.exit(f"bench/speed.py: {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -356,17 +360,52 @@ def report(size: str, iterations: int, peak: dict, peer_wanted: bool) -> list[st
     return lines
 
 
+OPTIONS = [  # (label, Settings fields, environment) compared with the default
+    ("--threads 1", {"threads": 1}, {}),
+    ("--xla", {"xla": True}, {}),
+    ("--precision bfloat16", {"precision": "bfloat16"}, {}),
+    ("oneDNN off (TF_ENABLE_ONEDNN_OPTS=0)", {}, {"TF_ENABLE_ONEDNN_OPTS": "0"}),
+]
+
+
+def compare_options(size: str, iterations: int) -> list[str]:
+    """s/it, start-up and the last J of each compute option against the default, each measured
+    in its own subprocess in this run."""
+    default = run_child("ours", size, str(iterations))
+    lines = [f"compute options at {size} (each against the default measured just before it)"]
+    lines.append(f"  {'option':<38} {'s/it':>8} {'/ default':>10} {'start-up':>9} {'J after':>10}")
+    for label, options, env in [("default", {}, {})] + OPTIONS:
+        ours = (
+            default
+            if label == "default"
+            else run_child("ours", size, str(iterations), json.dumps(options), env=env)
+        )
+        change = ours["J_last"] / default["J_last"] - 1
+        lines.append(
+            f"  {label:<38} {ours['median']:>7.3f}s {ours['median'] / default['median']:>9.2f}x "
+            f"{ours['first_step'] - ours['median']:>8.1f}s {change:>+10.2%}"
+        )
+    lines.append(
+        f"  (J after: the total cost after the {WARMUP + iterations + 1} steps, relative to the "
+        "default's)"
+    )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="400x300,1024", help="WxH or longest side, by commas")
     parser.add_argument("--iterations", type=int, help="timed iterations (default 10, 5 > 0.2 MP)")
     parser.add_argument("--no-peer", action="store_true", help="skip the PyTorch peer")
+    parser.add_argument(
+        "--no-options", action="store_true", help="skip the comparison of the compute options"
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, *rest = args.child
         if kind == "ours":
-            result = child_ours(rest[0], int(rest[1]))
+            result = child_ours(rest[0], int(rest[1]), json.loads(rest[2]) if rest[2:] else None)
         elif kind == "peer":
             width, height = (int(v) for v in rest[0].split("x"))
             result = child_peer(width, height, int(rest[1]))
@@ -391,6 +430,9 @@ def main() -> None:
     for size in args.sizes.split(","):
         iterations = args.iterations or default_iterations(size)
         print("\n".join(report(size, iterations, peak, peer_wanted)), flush=True)
+    if not args.no_options:
+        size = args.sizes.split(",")[0]
+        print("\n".join(compare_options(size, args.iterations or default_iterations(size))))
 
 
 if __name__ == "__main__":

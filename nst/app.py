@@ -1,12 +1,14 @@
 """The command line of neural_art.py: find the weights, run `stylize`, print and save.
 
-Exit status: 0 done, 2 bad input (one line on stderr), 130 interrupted by
-Ctrl-C, 143 stopped by SIGTERM; an interrupted run keeps its latest image and
-can be continued with --resume.
+Exit status: 0 done, 2 bad input or a file that cannot be written (a full disk,
+a removed output folder) or an output folder in use by another run (one line on
+stderr), 130 interrupted by Ctrl-C, 143 stopped by SIGTERM; an interrupted run
+keeps its latest image and can be continued with --resume.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import signal
@@ -16,21 +18,34 @@ import time
 from pathlib import Path
 
 from nst.cli import Command, parse_args, prepare_output_dir
+from nst.compute import gpu_present
 from nst.download import ProgressBar, download
 from nst.errors import InputError
-from nst.images import read_rgb, write_image
+from nst.files import WriteError
+from nst.images import read_rgb, resize, write_image
+from nst.memory import available_bytes, check_memory
 from nst.progress import StatusLine, cost_lines
 from nst.run_folder import (
     ANIMATION,
+    CHECKPOINT,
     CONTACT_SHEET,
     FINAL_IMAGE,
+    MANIFEST,
     PLOT,
     SIDE_BY_SIDE,
     RunFolder,
+    lock_folder,
     planned_files,
 )
 from nst.settings import Settings, settings_to_dict
-from nst.transfer import Checkpoint, NonFiniteCostError, Step, output_size, stylize
+from nst.transfer import (
+    Checkpoint,
+    NonFiniteCostError,
+    Step,
+    output_size,
+    schedule,
+    stylize,
+)
 from nst.visuals import animation, contact_sheet, plot_costs, side_by_side
 from nst.weights import WEIGHTS_URL, read_vgg19
 from nst.weights_check import describe_weights
@@ -88,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         if command.check_weights:
             return check_weights(settings.weights)
         final = run(command, stop)
-    except InputError as e:
+    except (InputError, WriteError) as e:
         print(f"neural_art.py: error: {e}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, Terminated) as e:
@@ -105,14 +120,39 @@ def main(argv: list[str] | None = None) -> int:
 def run(command: Command, stop: StopRequests | None = None) -> Path:
     """One run (new or resumed): optimize, save the iterates and the run folder's files.
 
-    `stop` (installed as the signal handler) ends the loop after an iteration."""
+    `stop` (installed as the signal handler) ends the loop after an iteration. The
+    run holds its folder's lock until it ends, however it ends. A file that cannot
+    be written (a full disk, a removed folder) ends it with a WriteError that says
+    how to continue, when it can be."""
     stop = stop or StopRequests()
-    folder, settings, resume, kernels, (width, height) = _start(command)
+    with contextlib.ExitStack() as lock:
+        folder, settings, resume, kernels, size = _start(command, lock)
+        try:
+            return _paint(folder, settings, resume, kernels, size, stop)
+        except WriteError as e:
+            with contextlib.suppress(WriteError):  # the manifest may not be writable either
+                folder.finish("failed", str(e))
+            raise WriteError(f"{e}{_resume_hint(folder, settings)}") from None
+
+
+def _paint(
+    folder: RunFolder,
+    settings: Settings,
+    resume: Checkpoint | None,
+    kernels: dict,
+    size: tuple[int, int],
+    stop: StopRequests,
+) -> Path:
+    """The optimization loop with its saves, then the pictures at the end; the final image."""
     out = folder.path
+    width, height = size
+    levels = schedule(settings, (width, height))
+    coarse = "".join(f", {len(steps)} at {w}x{h}" for (w, h), steps in levels[:-1])
     print(
         f"Painting {settings.content} in the style of "
         f"{' and '.join(map(str, settings.styles))}: {width}x{height} pixels, "
-        f"{settings.iterations} iterations, images to {out}",
+        f"{settings.iterations} iterations{coarse and ' (' + coarse[2:] + ' first)'}, "
+        f"images to {out}",
         flush=True,
     )
     status = StatusLine(settings.iterations, resume.i + 1 if resume else 0)
@@ -149,6 +189,10 @@ def run(command: Command, stop: StopRequests | None = None) -> Path:
         if kept is not None:
             raise InputError(f"{e}; the last image with finite costs is {kept}") from None
         raise
+    except WriteError:
+        stop.in_loop = False  # a signal from now on stops the run at once
+        status.clear()
+        raise
     status.clear()
     steps_after_first = last.i - (resume.i + 1 if resume else 0)
     if steps_after_first > 0:
@@ -159,14 +203,19 @@ def run(command: Command, stop: StopRequests | None = None) -> Path:
 
 
 def _start(
-    command: Command,
+    command: Command, lock: contextlib.ExitStack
 ) -> tuple[RunFolder, Settings, Checkpoint | None, dict, tuple[int, int]]:
     """The run folder, the settings, the checkpoint to continue from (when resuming), the
-    weights and the output size, each checked before the folder is touched."""
+    weights and the output size, each checked before the folder is written. The folder's
+    lock goes on `lock`: taken first when the folder exists, so that a second run into it
+    is refused at once."""
     if command.resume is not None:
+        if command.resume.is_dir():  # if not, open() says there is no run folder there
+            lock.enter_context(lock_folder(command.resume, "--resume"))
         folder = RunFolder.open(command.resume)
         recorded = folder.settings()
         size = output_size(recorded, _check_images(recorded))
+        _check_memory(recorded, size)
         given = command.settings
         settings = recorded.replace(
             output_dir=command.resume,
@@ -174,6 +223,7 @@ def _start(
             weights=given.weights or recorded.weights,
         )
         resume = folder.load_checkpoint()
+        folder.catch_up(resume.i)
         if resume.i + 1 >= settings.iterations:
             raise InputError(
                 f"--resume {command.resume}: the run already did its {settings.iterations} "
@@ -188,16 +238,43 @@ def _start(
         folder.manifest.setdefault("resumed", []).append(resume.i)
         return folder, settings, resume, kernels, size
     settings = command.settings
+    out = settings.output_dir
+    locked = out.is_dir()
+    if locked:
+        lock.enter_context(lock_folder(out, "--output-dir"))
     size = output_size(settings, _check_images(settings))  # bad images before the weights
+    _check_memory(settings, size)
     weights = _weights(settings.weights, command.weights_url)
     print(f"Loading VGG-19 from {weights}", flush=True)
     kernels = read_vgg19(weights)
     seed = settings.seed if settings.seed is not None else secrets.randbelow(2**32)
     settings = settings.replace(weights=weights, seed=seed)
     prepare_output_dir(settings, planned_files(settings))
-    folder = RunFolder.create(settings.output_dir, settings, command.argv)
+    if not locked:  # prepare_output_dir made the folder
+        lock.enter_context(lock_folder(out, "--output-dir"))
+    folder = RunFolder.create(out, settings, command.argv)
     folder.set_weights(weights, digests(weights)[1])
     return folder, settings, None, kernels, size
+
+
+def _resume_hint(folder: RunFolder, settings: Settings) -> str:
+    """How to go on after a failed write: --resume, when the manifest and a checkpoint
+    with iterations after it are still in the folder; else nothing."""
+    last = folder.manifest["last_checkpoint"]  # set only once checkpoint.npz is written
+    kept = all((folder.path / name).is_file() for name in (MANIFEST, CHECKPOINT))
+    if last is None or not kept or last["iteration"] + 1 >= settings.iterations:
+        return ""
+    return (
+        f"; the checkpoint of iteration {last['iteration']} is kept: continue with: "
+        f"python neural_art.py --resume {folder.path}"
+    )
+
+
+def _check_memory(settings: Settings, size: tuple[int, int]) -> None:
+    """Refuse a run that would need more memory than the system has (on a CPU; a GPU's own
+    memory holds most of the buffers)."""
+    if not gpu_present():
+        check_memory(settings, size, available_bytes())
 
 
 def _check_images(settings: Settings) -> tuple[int, ...]:
@@ -246,7 +323,11 @@ def _finish(folder: RunFolder, settings: Settings, last: Step) -> None:
     )
     pictures = [FINAL_IMAGE, PLOT, CONTACT_SHEET, ANIMATION, SIDE_BY_SIDE]
     iterates = [name for name in folder.manifest["files"] if name not in pictures]
-    saved = [(f"iteration {Path(name).stem}", read_rgb(out / name)) for name in iterates]
+    height, width = last.image.shape[:2]  # coarse levels' iterates are smaller
+    saved = [
+        (f"iteration {Path(name).stem}", resize(read_rgb(out / name), width, height))
+        for name in iterates
+    ]
     saved.append(("result", last.image))
     contact_sheet(out / CONTACT_SHEET, saved)
     animation(out / ANIMATION, [image for _, image in saved])

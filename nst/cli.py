@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from nst.compute import PRECISIONS
 from nst.errors import InputError
 from nst.settings import (
     ASSIGNMENT_STYLE_LAYERS,
@@ -23,6 +24,12 @@ from nst.settings import (
 )
 from nst.weights import CONV_NAMES, KERAS_FILENAME, WEIGHTS_FILENAME, WEIGHTS_URL
 from nst.weights_sources import ENV_VAR
+
+MAX_ITERATIONS = 1_000_000
+"""Most optimizer steps a run may have (--iterations, --save-every, --coarse-iterations):
+at a second per step, eleven days; a bigger number is a typing mistake."""
+MAX_THREADS = 1024
+"""Most threads an op may use (--threads); TensorFlow stores the number as a 32-bit int."""
 
 STYLE_LAYER_PRESETS: dict[str, list[tuple[str, float]]] = {
     "assignment": ASSIGNMENT_STYLE_LAYERS,
@@ -93,15 +100,37 @@ def _weight(text: str, item: str) -> float:
     return value
 
 
-def positive_int(text: str) -> int:
-    """A whole number >= 1."""
+def _whole_number(text: str, low: int, high: int | None = None) -> int:
     try:
         value = int(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise ValueError(f"must be at least 1, not {value}")
+    if high is None and value < low:
+        raise ValueError(f"must be at least {low}, not {value}")
+    if high is not None and not low <= value <= high:
+        raise ValueError(f"must be between {low} and {high}, not {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1."""
+    return _whole_number(text, 1)
+
+
+def _count(text: str) -> int:
+    return _whole_number(text, 0, 8)
+
+
+def _at_most(high: int, what: str):
+    """A parser of whole numbers from 1 to `high`; `what` names the bound in its message."""
+
+    def parse(text: str) -> int:
+        value = positive_int(text)
+        if value > high:
+            raise ValueError(f"{value} is more than the {high:,} {what}")
+        return value
+
+    return parse
 
 
 def _size(text: str) -> int:
@@ -127,13 +156,7 @@ def _float_in(low: float, high: float, low_open: bool = False):
 
 
 def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a whole number") from None
-    if not 0 <= value < 2**32:
-        raise ValueError(f"must be between 0 and {2**32 - 1}, not {value}")
-    return value
+    return _whole_number(text, 0, 2**32 - 1)
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -282,14 +305,14 @@ def build_parser(given_only: bool = False) -> argparse.ArgumentParser:
     )
     add(
         "--iterations",
-        type=_checked(positive_int),
+        type=_checked(_at_most(MAX_ITERATIONS, "iterations a run may have")),
         default=d.iterations,
         metavar="N",
         help="optimizer steps (Adam updates, or L-BFGS steps of one line search each)",
     )
     add(
         "--save-every",
-        type=_checked(positive_int),
+        type=_checked(_at_most(MAX_ITERATIONS, "iterations a run may have")),
         default=d.save_every,
         metavar="N",
         help="print the costs and save <i>.png when i %% N == 0",
@@ -398,6 +421,41 @@ def build_parser(given_only: bool = False) -> argparse.ArgumentParser:
         help="put the image back into the pixel range after every Adam step",
     )
     add(
+        "--coarse-levels",
+        type=_checked(_count),
+        default=d.coarse_levels,
+        metavar="L",
+        help="coarse-to-fine: start with L smaller sizes, each half the next one's sides, "
+        "and upsample the result to start the next; 0 = off",
+    )
+    add(
+        "--coarse-iterations",
+        type=_checked(_at_most(MAX_ITERATIONS, "iterations a run may have")),
+        default=d.coarse_iterations,
+        metavar="N",
+        help="iterations at each coarse level, counted in --iterations",
+    )
+    add(
+        "--threads",
+        type=_checked(_at_most(MAX_THREADS, "threads an op may use")),
+        metavar="N",
+        help="threads each TensorFlow op may use (default: one per core)",
+    )
+    add(
+        "--xla",
+        action="store_true",
+        help="compile the graph with XLA (slower on this project's CPU machine; see "
+        "bench/README.md)",
+    )
+    add(
+        "--precision",
+        choices=PRECISIONS,
+        default=d.precision,
+        help="bfloat16: convolutions and matrix products in bfloat16 through oneDNN, on CPUs "
+        "with AVX512_BF16 or AMX about twice as fast, with slightly different results "
+        "(see bench/README.md)",
+    )
+    add(
         "--preserve-colors",
         action="store_true",
         help="keep the content's colours: the result's luminance with the content's chroma",
@@ -465,6 +523,11 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
     if weights is not None and len(weights) != len(s.styles):
         parser.error(
             f"--style-blend-weights gives {len(weights)} weights for {len(s.styles)} style images"
+        )
+    if s.coarse_levels and s.coarse_levels * s.coarse_iterations >= s.iterations:
+        parser.error(
+            f"--coarse-levels {s.coarse_levels} x --coarse-iterations {s.coarse_iterations} "
+            f"leaves none of the {s.iterations} --iterations for the full size"
         )
     if s.clip and s.optimizer == "lbfgs":
         parser.error("--clip works with --optimizer adam only; add --no-clip")

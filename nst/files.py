@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+
+
+class WriteError(OSError):
+    """A file that could not be written; the message names it and says why in words
+    (a full disk, a folder that no longer exists...)."""
 
 
 def _read_umask() -> int:
@@ -24,10 +30,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     The new file gets the usual permissions (0666 less the umask) and is flushed
     to disk before the rename. On any exception the temporary file is deleted
-    and `path` is left as it was.
+    and `path` is left as it was; an OSError (the disk is full, the folder is
+    gone...) comes out as a WriteError naming `path`.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as e:
+        raise _write_error(path, e) from e
     os.close(fd)
     try:
         yield Path(tmp)
@@ -35,6 +45,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp, "rb+") as written:
             os.fsync(written.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        with suppress(OSError):
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and not isinstance(e, WriteError):
+            raise _write_error(path, e) from e
         raise
+
+
+def _write_error(path: Path, error: OSError) -> WriteError:
+    """`error`, met while writing `path`, as one sentence naming the file."""
+    if not path.parent.is_dir():
+        reason = f"the folder {path.parent} no longer exists"
+    elif error.errno == errno.ENOSPC:
+        reason = "the disk is full (no space left on device)"
+    else:
+        reason = error.strerror or str(error)
+    return WriteError(f"cannot write {path}: {reason}")

@@ -38,12 +38,14 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
         raise ImageError(f"image {path} is a directory, not an image file")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow warns above its own limit (about 89 million pixels) and refuses twice
+            # that; MAX_PIXELS is the limit here, checked before any pixel is decoded.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 width, height = image.size
                 if width * height > MAX_PIXELS:
                     raise ImageError(
-                        f"image {path} is {width}x{height} pixels, more than the "
+                        f"image {path} is {width}x{height} pixels, too large: more than the "
                         f"{MAX_PIXELS:,} this program reads"
                     )
                 image.seek(0)
@@ -53,11 +55,11 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
         raise
     except UnidentifiedImageError:
         raise ImageError(f"image {path} is not an image file of a known format") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise ImageError(f"image {path} declares a size too large to read") from None
     except PermissionError:
         raise ImageError(f"image {path} cannot be read: permission denied") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as e:
+    except Exception as e:  # whatever Pillow raises on a damaged file (OSError, TypeError...)
         raise ImageError(f"image {path} is damaged or truncated ({e})") from None
 
 
@@ -90,7 +92,10 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
     """Write uint8 `image` to `path` atomically: a reader never sees a partial file.
 
     The format follows the file's extension. The image goes to a temporary file
-    in the same folder, which then replaces `path` in one step.
+    in the same folder, which then replaces `path` in one step. The file is
+    opened and closed here, not by imageio: when a write fails (a full disk),
+    a file imageio opened itself stays open, and closing it later fails again
+    outside any handler.
     """
-    with atomic_path(path) as tmp:
-        iio.imwrite(tmp, image, extension=Path(path).suffix)
+    with atomic_path(path) as tmp, tmp.open("wb") as file:
+        iio.imwrite(file, image, extension=Path(path).suffix)

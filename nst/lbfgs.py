@@ -8,9 +8,10 @@ iterating, or call `.close()`).
 One step is:
 
 1. A search direction d. The first step, and any step after the history was
-   dropped, uses steepest descent scaled to unit length, d = -g / ||g||_2 (so a
-   step length of 1 moves x by 1, as scipy's L-BFGS-B does on its first
-   iteration). Later steps use the two-loop recursion, d = -H g, where H is the
+   dropped, uses steepest descent scaled to the length `first_step`,
+   d = -first_step g / ||g||_2 (so a step length of 1 moves x by first_step;
+   with the default 1, as scipy's L-BFGS-B does on its first iteration).
+   Later steps use the two-loop recursion, d = -H g, where H is the
    inverse-Hessian approximation built from the last `history` correction pairs
    s_k = x_{k+1} - x_k, y_k = g_{k+1} - g_k, starting from H0 = gamma I with
    gamma = s'y / y'y of the newest pair.
@@ -83,13 +84,18 @@ class LbfgsStep:
     """Calls of fun_and_grad so far, counting the one at x0."""
 
 
-def lbfgs(fun_and_grad: FunAndGrad, x0: np.ndarray, history: int = HISTORY) -> Iterator[LbfgsStep]:
+def lbfgs(
+    fun_and_grad: FunAndGrad, x0: np.ndarray, history: int = HISTORY, first_step: float = 1.0
+) -> Iterator[LbfgsStep]:
     """Minimize f from x0 by L-BFGS, yielding an `LbfgsStep` after every step.
 
     fun_and_grad(x) receives a float64 array of x0's shape (a fresh copy) and
     returns f(x) (a real number) and the gradient of f at x (an array of x's
     shape, of any real dtype; it is converted to float64). history is the
     number of correction pairs kept (m in the L-BFGS literature), at least 1.
+    first_step is the length (L2 norm) of the first trial step along steepest
+    descent: a length on the scale of the wanted change of x saves the line
+    search the doublings from 1 up to it.
 
     fun_and_grad is called once at x0 when the first step is requested. A
     non-finite f or gradient there raises FloatingPointError. The generator
@@ -99,6 +105,8 @@ def lbfgs(fun_and_grad: FunAndGrad, x0: np.ndarray, history: int = HISTORY) -> I
     """
     if history < 1:
         raise ValueError(f"history must be at least 1, got {history}")
+    if not (math.isfinite(first_step) and first_step > 0):
+        raise ValueError(f"first_step must be a positive number, got {first_step}")
     shape = np.shape(x0)
     x = np.array(x0, dtype=np.float64).reshape(-1)
     evaluations = 0
@@ -168,7 +176,7 @@ def lbfgs(fun_and_grad: FunAndGrad, x0: np.ndarray, history: int = HISTORY) -> I
         step = search(x, f, g, _two_loop(g, pairs)) if pairs else None
         if step is None:
             pairs.clear()
-            step = search(x, f, g, _unit_steepest_descent(g))
+            step = search(x, f, g, first_step * _unit_steepest_descent(g))
             if step is None:
                 return
         x_new, f_new, g_new = step

@@ -8,6 +8,7 @@ decides what to print, save or stop.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -202,11 +203,18 @@ def adam_steps(
 
 
 def lbfgs_steps(
-    sess, graph: CostGraph, image: np.ndarray, steps: range, cost_every: int
+    sess,
+    graph: CostGraph,
+    image: np.ndarray,
+    steps: range,
+    cost_every: int,
+    pixel_unit: float = 1.0,
 ) -> Iterator[Iterate]:
     """L-BFGS from `image`: one iterate per L-BFGS step (one line search, see nst/lbfgs.py).
 
-    Ends early when the line search can make no more progress.
+    The first trial step changes the pixels by `pixel_unit` (one level of 0..255
+    in the input's units) in root mean square. Ends early when the line search
+    can make no more progress.
     """
     shape = graph.model["input"].shape
 
@@ -217,7 +225,9 @@ def lbfgs_steps(
 
     graph.assign_input(sess, image)
     J_before = float(sess.run(graph.J))
-    for i, step in zip(steps, lbfgs(cost_and_gradient, image.astype(np.float64)), strict=False):
+    first_step = pixel_unit * math.sqrt(image.size)
+    minimizer = lbfgs(cost_and_gradient, image.astype(np.float64), first_step=first_step)
+    for i, step in zip(steps, minimizer, strict=False):
         image = step.x.astype(np.float32)
         costs = None
         if _reports(i, steps, cost_every, True):

@@ -5,14 +5,19 @@ settings, the weights file's checksum, the library versions, the seed, the
 costs and times at each checkpoint, and the run's status. checkpoint.npz holds
 the image and Adam's moments after the latest checkpoint, as plain arrays
 (read back without pickle). Every file is written under a temporary name and
-renamed into place, so a crash never leaves a partial one.
+renamed into place, so a crash never leaves a partial one. While a run writes
+into a folder it holds the folder's lock (`lock_folder`), so a second run
+there is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import platform
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -24,6 +29,11 @@ from nst.files import atomic_path
 from nst.settings import Settings, settings_from_dict, settings_to_dict
 from nst.transfer import Checkpoint
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: creating the lock file exclusively is the lock
+    fcntl = None
+
 MANIFEST = "manifest.json"
 CHECKPOINT = "checkpoint.npz"
 FINAL_IMAGE = "generated_image.jpg"
@@ -31,6 +41,7 @@ PLOT = "costs.png"
 CONTACT_SHEET = "contact_sheet.png"
 ANIMATION = "progress.gif"
 SIDE_BY_SIDE = "side_by_side.png"
+LOCK = ".neural_art.lock"
 LIBRARIES = ("tensorflow", "numpy", "scipy", "pillow", "imageio", "h5py", "matplotlib")
 
 
@@ -133,6 +144,16 @@ class RunFolder:
             np.savez(f, i=np.int64(checkpoint.i), image=checkpoint.image, **arrays)
         self.manifest["last_checkpoint"] = {"iteration": checkpoint.i, "file": CHECKPOINT}
 
+    def catch_up(self, i: int) -> None:
+        """Note iteration i, that of checkpoint.npz, when the manifest stops short of it
+        (its write after the checkpoint's failed): i's iterate, if saved, joins the files."""
+        last = self.manifest["last_checkpoint"]
+        if last is not None and last["iteration"] >= i:
+            return
+        image = f"{i}.png"
+        self.record(i, None, image if (self.path / image).is_file() else None)
+        self.manifest["last_checkpoint"] = {"iteration": i, "file": CHECKPOINT}
+
     def load_checkpoint(self) -> Checkpoint:
         """The checkpoint to resume from; InputError when missing or damaged."""
         file = self.path / CHECKPOINT
@@ -154,3 +175,84 @@ class RunFolder:
             self.manifest["message"] = message
         self.manifest["timings"]["run_seconds"] = round(self.elapsed(), 3)
         self.write_manifest()
+
+
+@contextlib.contextmanager
+def lock_folder(path: Path, option: str) -> Iterator[None]:
+    """Hold the lock of the run folder `path` (which must exist) while the block runs.
+
+    Raises InputError at once, naming `option` (--output-dir, --resume) and the
+    holder's pid, when another run holds it. The lock is flock() on the file
+    LOCK in the folder, which holds the pid and is deleted on release; a run
+    that crashes loses its lock with its process. Without fcntl (Windows) the
+    exclusive creation of LOCK is the lock, so a crashed run's file must be
+    deleted by hand, as the message then says.
+    """
+    file = path / LOCK
+    try:
+        fd = _lock(file)
+    except OSError as e:
+        raise InputError(f"{option} {path} cannot be written: {e.strerror}") from None
+    if fd is None:
+        raise InputError(_in_use(path, file, option))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):  # the folder may be gone
+            file.unlink()  # before letting go, so no one locks a deleted file
+        os.close(fd)
+
+
+def _lock(file: Path) -> int | None:
+    """A descriptor of `file` holding its lock, with this process's pid written in it;
+    None when another process holds the lock."""
+    fd = _flock(file) if fcntl else _create_exclusively(file)
+    if fd is not None:
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except BaseException:
+            os.close(fd)
+            raise
+    return fd
+
+
+def _flock(file: Path) -> int | None:
+    """`file` opened (created if need be) and flock()ed, or None when it is locked already."""
+    while True:
+        fd = os.open(file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:
+                if os.path.samestat(os.fstat(fd), os.stat(file)):
+                    return fd
+            except FileNotFoundError:
+                pass
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # the holder deleted this file as it let go: lock the next one
+
+
+def _create_exclusively(file: Path) -> int | None:
+    """`file`, newly created, or None when it exists."""
+    try:
+        return os.open(file, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return None
+
+
+def _in_use(path: Path, file: Path, option: str) -> str:
+    """The message refusing a second run in `path`, whose lock `file` names the holder."""
+    try:
+        pid = file.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        pid = ""
+    holder = f"another run (pid {pid})" if pid.isdigit() else "another run"
+    message = f"{option} {path} is in use by {holder}"
+    if fcntl is None:
+        message += f"; if that run has ended, delete {file}"
+    return message

@@ -61,8 +61,13 @@ class Settings:
     noise_ratio: float = CONFIG.NOISE_RATIO
     seed: int | None = None
     iterations: int = CONFIG.NUM_ITERATIONS
+    coarse_levels: int = 0
+    coarse_iterations: int = 50
     save_every: int = CONFIG.SAVE_EVERY
     preserve_colors: bool = False
+    threads: int | None = None
+    xla: bool = False
+    precision: str = "float32"
     output_dir: Path = Path(CONFIG.OUTPUT_DIR)
     overwrite: bool = False
     preset: str = "assignment"

@@ -20,14 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 from nst.colors import preserve_colors
+from nst.compute import DEFAULT_COMPUTE, Compute
 from nst.costs import activation_gram
 from nst.errors import InputError
 from nst.images import read_rgb, resize
+from nst.layer_shapes import positions
 from nst.optimize import Iterate, Objective, adam_steps, cost_graph, lbfgs_steps
 from nst.pixels import PIXEL_SPACES, PixelSpace
-from nst.quiet import tensorflow_quietly
 from nst.settings import Settings
 from nst.tf1 import tf as tf1
 from nst.weights import read_vgg19
@@ -90,52 +92,110 @@ def stylize(
     """Yield Step i for i in 0 .. settings.iterations - 1 (from resume.i + 1 when resuming).
 
     `kernels` are the VGG-19 weights if already read (nst.weights.read_vgg19),
-    else they are read from settings.weights or the first file found. Raises
+    else they are read from settings.weights or the first file found. With
+    coarse levels (see `schedule`) the first steps' images are smaller. Raises
     InputError for unreadable images or weights, and NonFiniteCostError when a
     cost becomes infinite or NaN. Closing the generator stops the run.
     """
     s = settings
-    space = PIXEL_SPACES[s.pixels]
-    content_rgb = read_rgb(s.content)
-    width, height = output_size(s, content_rgb.shape)
-    content_rgb = resize(content_rgb, width, height)
-    style_size = max(1, round(width * s.style_scale)), max(1, round(height * s.style_scale))
-    styles_rgb = [resize(read_rgb(path), *style_size) for path in s.styles]
+    content_source = read_rgb(s.content)
+    size = output_size(s, content_source.shape)
+    styles_source = [read_rgb(path) for path in s.styles]
     kernels = kernels or read_vgg19(s.weights or find_weights())
-    content = space.to_network(content_rgb)
-    a_C = activations(kernels, content, [s.content_layer], s.pooling)[0]
-    style_names = [name for name, _ in s.style_layers]
-    grams = [
-        style_grams(kernels, space.to_network(rgb), style_names, s.pooling, (width, height))
-        for rgb in styles_rgb
-    ]
-    start = resume.image if resume else initial_image(s, space, content, (width, height))
-    objective = Objective(
-        s.content_layer, s.style_layers, s.blend_weights(), s.alpha, s.beta, s.tv_weight
+    first = resume.i + 1 if resume else 0
+    image, state = (resume.image, resume.state) if resume else (None, ())
+    for (width, height), steps in schedule(s, size):
+        if not steps or first > steps[-1]:
+            continue
+        if image is not None and image.shape[1:3] != (height, width):
+            image, state = upsample(image, width, height), ()  # a new level starts afresh
+        level = _Level(s, kernels, content_source, styles_source, width, height)
+        last = None
+        for last in level.steps(image, range(max(first, steps.start), steps.stop), state):
+            yield last
+        if last is not None:  # else L-BFGS found no step: the next level starts from image
+            image, state = last.checkpoint.image, ()
+
+
+def schedule(settings: Settings, size: tuple[int, int]) -> list[tuple[tuple[int, int], range]]:
+    """The coarse-to-fine schedule: ((width, height), steps) for each level, smallest first.
+
+    With settings.coarse_levels = L, level k = L .. 1 runs settings.coarse_iterations
+    steps at size / 2^k (each side rounded, at least 1 pixel), and the output
+    size runs the remaining steps; without coarse levels, all steps run at size.
+    """
+    s = settings
+    width, height = size
+    levels = []
+    for k in range(s.coarse_levels, 0, -1):
+        begin = (s.coarse_levels - k) * s.coarse_iterations
+        shrunk = max(1, round(width / 2**k)), max(1, round(height / 2**k))
+        levels.append((shrunk, range(begin, min(begin + s.coarse_iterations, s.iterations))))
+    levels.append(
+        (size, range(min(s.coarse_levels * s.coarse_iterations, s.iterations), s.iterations))
     )
-    with tf1.Graph().as_default() as graph, _session(graph) as sess:
-        held = HeldKernels()
-        model = load_vgg_model(kernels, width, height, s.pooling, hold=held)
-        costs = cost_graph(
-            model,
-            a_C,
-            grams,
-            objective,
-            s.optimizer,
-            s.learning_rate,
-            s.adam_epsilon,
-            space.bounds() if s.clip else None,
+    return levels
+
+
+def upsample(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """image (1, h, w, 3) resized to (1, height, width, 3) by bilinear interpolation, in float32."""
+    _, h, w, _ = image.shape
+    zoom = (1, height / h, width / w, 1)
+    return ndimage.zoom(image.astype(np.float32), zoom, order=1, mode="nearest", grid_mode=True)
+
+
+class _Level:
+    """One size of a run: its targets, graph and session, and the steps at that size."""
+
+    def __init__(self, settings, kernels, content_source, styles_source, width, height):
+        s = self.settings = settings
+        self.kernels = kernels
+        self.size = width, height
+        self.space = PIXEL_SPACES[s.pixels]
+        self.compute = Compute(s.threads, s.xla, s.precision)
+        self.content_rgb = resize(content_source, width, height)
+        style_size = max(1, round(width * s.style_scale)), max(1, round(height * s.style_scale))
+        self.styles_rgb = [resize(rgb, *style_size) for rgb in styles_source]
+
+    def steps(
+        self, image: np.ndarray | None, steps: range, state: tuple[np.ndarray, ...]
+    ) -> Iterator[Step]:
+        """The Steps in `steps`, starting from `image` (the initial image when None) and Adam's
+        `state`."""
+        s, space, kernels, size = self.settings, self.space, self.kernels, self.size
+        content = space.to_network(self.content_rgb)
+        a_C = activations(kernels, content, [s.content_layer], s.pooling, self.compute)[0]
+        style_names = [name for name, _ in s.style_layers]
+        grams = [
+            style_grams(kernels, space.to_network(rgb), style_names, s.pooling, size, self.compute)
+            for rgb in self.styles_rgb
+        ]
+        if image is None:
+            image = initial_image(s, space, content, size)
+        objective = Objective(
+            s.content_layer, s.style_layers, s.blend_weights(), s.alpha, s.beta, s.tv_weight
         )
-        sess.run(tf1.global_variables_initializer())
-        held.load(sess)
-        steps = range(resume.i + 1 if resume else 0, s.iterations)
-        if s.optimizer == "adam":
-            iterates = adam_steps(
-                sess, costs, start, steps, s.save_every, resume.state if resume else ()
+        with tf1.Graph().as_default() as graph, self.compute.session(graph) as sess:
+            held = HeldKernels()
+            model = load_vgg_model(kernels, *size, s.pooling, hold=held)
+            costs = cost_graph(
+                model,
+                a_C,
+                grams,
+                objective,
+                s.optimizer,
+                s.learning_rate,
+                s.adam_epsilon,
+                space.bounds() if s.clip else None,
             )
-        else:
-            iterates = lbfgs_steps(sess, costs, start, steps, s.save_every)
-        yield from _checked_steps(iterates, space, content_rgb if s.preserve_colors else None)
+            sess.run(tf1.global_variables_initializer())
+            held.load(sess)
+            if s.optimizer == "adam":
+                iterates = adam_steps(sess, costs, image, steps, s.save_every, state)
+            else:
+                iterates = lbfgs_steps(sess, costs, image, steps, s.save_every, space.scale)
+            content_rgb = self.content_rgb if s.preserve_colors else None
+            yield from _checked_steps(iterates, space, content_rgb)
 
 
 class HeldKernels:
@@ -161,11 +221,15 @@ class HeldKernels:
 
 
 def activations(
-    kernels: dict, image: np.ndarray, layers: list[str], pooling: str
+    kernels: dict,
+    image: np.ndarray,
+    layers: list[str],
+    pooling: str,
+    compute: Compute = DEFAULT_COMPUTE,
 ) -> list[np.ndarray]:
     """VGG-19's activations at `layers` for `image` (1, H, W, 3), in a graph of their own."""
     _, height, width, _ = image.shape
-    with tf1.Graph().as_default() as graph, _session(graph) as sess:
+    with tf1.Graph().as_default() as graph, compute.session(graph) as sess:
         held = HeldKernels()
         model = load_vgg_model(kernels, width, height, pooling, hold=held)
         held.load(sess)
@@ -174,7 +238,12 @@ def activations(
 
 
 def style_grams(
-    kernels: dict, image: np.ndarray, layers: list[str], pooling: str, size: tuple[int, int]
+    kernels: dict,
+    image: np.ndarray,
+    layers: list[str],
+    pooling: str,
+    size: tuple[int, int],
+    compute: Compute = DEFAULT_COMPUTE,
 ) -> list[np.ndarray]:
     """The Gram matrices (n_C, n_C) of `image`'s activations at `layers`.
 
@@ -185,21 +254,14 @@ def style_grams(
     TensorFlow computes them the same way and the costs agree bit for bit.
     """
     width, height = size
-    targets = activations(kernels, image, layers, pooling)
-    with tf1.Graph().as_default() as graph, _session(graph) as sess:
+    targets = activations(kernels, image, layers, pooling, compute)
+    with tf1.Graph().as_default() as graph, compute.session(graph) as sess:
         return sess.run(
             [
-                activation_gram(tf1.constant(a_S), _positions(name, width, height))
+                activation_gram(tf1.constant(a_S), positions(name, width, height))
                 for name, a_S in zip(layers, targets, strict=True)
             ]
         )
-
-
-def _positions(layer: str, width: int, height: int) -> int:
-    """n_H * n_W of VGG-19's `layer` for an input of width x height: each pooling halves, rounding
-    up (2x2, stride 2, SAME)."""
-    halvings = int(layer[4]) - 1
-    return math.ceil(height / 2**halvings) * math.ceil(width / 2**halvings)
 
 
 def initial_image(
@@ -262,9 +324,3 @@ def _non_finite(i: int, last_good: Step | None) -> NonFiniteCostError:
         "these images: lower --learning-rate (or try --optimizer lbfgs)",
         last_good,
     )
-
-
-def _session(graph):
-    """A tf.compat.v1 session on `graph`, opened without TensorFlow's device chatter."""
-    with tensorflow_quietly():
-        return tf1.Session(graph=graph)

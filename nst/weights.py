@@ -17,7 +17,8 @@ stores it, each bias (out,).
   stored.
 
 Whatever is wrong with a file is reported as a `WeightsError` whose message
-names the file and the problem.
+names the file and the problem. Weights are read as data only: nothing is
+unpickled, and a NumPy, pickle or ZIP (.npz) file is refused by its first bytes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 import scipy.io
 
 from nst.errors import InputError
+from nst.mat_structure import check_mat_structure
 
 WEIGHTS_URL = "https://www.vlfeat.org/matconvnet/models/imagenet-vgg-verydeep-19.mat"
 WEIGHTS_FILENAME = "imagenet-vgg-verydeep-19.mat"
@@ -114,10 +116,12 @@ def read_vgg19_h5(path: str | os.PathLike) -> Kernels:
             kernels = {
                 name: _checked(path, name, _h5_arrays(f[keras_name(name)])) for name in CONV_NAMES
             }
-    except OSError as e:
+    except WeightsError:
+        raise
+    except Exception as e:  # any failure of h5py on a damaged file: OSError, KeyError, ...
         raise WeightsError(
-            f"weights file {path} is an HDF5 file that is incomplete or damaged ({e}); "
-            f"download it again"
+            f"weights file {path} is an HDF5 file that is incomplete or damaged "
+            f"({type(e).__name__}: {e}); download it again"
         ) from None
     W, b = kernels["conv1_1"]
     kernels["conv1_1"] = (np.ascontiguousarray(W[:, :, ::-1, :]), b)
@@ -145,6 +149,8 @@ def _sniff(head: bytes) -> str | None:
         return "is an HTML page (probably an error page saved by the download), not a .mat file"
     if head.startswith(b"\x93NUMPY") or head.startswith(b"\x80"):
         return "is a NumPy or pickle file, not a MatConvNet .mat file"
+    if head.startswith(b"PK\x03\x04"):
+        return "is a ZIP archive (such as NumPy's .npz), not a MatConvNet .mat file"
     if not head.startswith(b"MATLAB"):
         return "is not a MATLAB .mat file (it lacks the 'MATLAB' header)"
     return None
@@ -155,6 +161,13 @@ def _load_layers(path: Path) -> np.ndarray:
     if problem:
         raise WeightsError(f"weights file {path} {problem}; download {WEIGHTS_URL} again")
     size = path.stat().st_size
+    try:
+        check_mat_structure(path)  # scipy would crash or exhaust memory on some damaged files
+    except ValueError as e:
+        raise WeightsError(
+            f"weights file {path} ({size:,} bytes) is incomplete or damaged: {e}; "
+            f"download {WEIGHTS_URL} again"
+        ) from None
     try:
         contents = scipy.io.loadmat(str(path))  # all of it, so a cut anywhere shows
     except NotImplementedError:

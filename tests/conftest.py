@@ -41,3 +41,19 @@ def tiny_images(tmp_path_factory):
         Image.fromarray(pixels).save(folder / name)
         paths.append(folder / name)
     return tuple(paths)
+
+
+@pytest.fixture
+def kernels_in_memory(monkeypatch, vgg_kernels):
+    """stylize gets the stand-in kernels (which vgg19_mat holds) without reading the file."""
+    monkeypatch.setattr("nst.transfer.read_vgg19", lambda path: vgg_kernels)
+
+
+@pytest.fixture
+def tiny_run(tiny_images, vgg19_mat, kernels_in_memory):
+    """Settings of a 32x24, 4-step run on the tiny images, the assignment's otherwise."""
+    from nst.settings import Settings
+
+    content, style = tiny_images
+    return Settings(content=content, styles=(style,), weights=vgg19_mat, width=32, height=24,
+                    iterations=4, save_every=1, seed=3)  # fmt: skip

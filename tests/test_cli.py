@@ -7,27 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runs import COST_BLOCK, run_cli
 from matconvnet_files import VGG16_BLOCKS, random_kernels, write_vgg_mat
 from PIL import Image
 
-import neural_art
 from nst.cli import STYLE_LAYER_PRESETS, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_FILES = ["checkpoint.npz", "contact_sheet.png", "costs.png", "generated_image.jpg",
              "manifest.json", "progress.gif", "side_by_side.png"]  # fmt: skip
-COST_BLOCK = re.compile(
-    r"^Iteration (\d+) :\ntotal cost = (\S+)\ncontent cost = (\S+)\nstyle cost = (\S+)$",
-    re.MULTILINE,
-)
-
-
-def run_cli(*argv) -> int:
-    """main(argv)'s exit status, whether it returns it or argparse exits with it."""
-    try:
-        return neural_art.main([str(a) for a in argv])
-    except SystemExit as e:
-        return e.code
 
 
 @pytest.fixture
@@ -167,6 +155,11 @@ BAD_OPTIONS = [
     (["--style-layers", "conv1_1:0.5,conv1_1:0.5"], "listed more than once"),
     (["--style-layers", "conv1_1:0"], "at least one layer needs a positive weight"),
     (["--pooling", "median"], "--pooling: invalid choice"),
+    (["--coarse-levels", "-1"], "--coarse-levels: must be between 0 and 8"),
+    (["--coarse-levels", "2", "--coarse-iterations", "3"], "leaves none of the 6 --iterations"),
+    (["--coarse-iterations", "0"], "--coarse-iterations: must be at least 1"),
+    (["--threads", "0"], "--threads: must be at least 1"),
+    (["--precision", "float8"], "--precision: invalid choice"),
 ]
 
 
@@ -253,6 +246,30 @@ def test_the_options_beyond_the_assignment_reach_the_settings(tmp_path):
     assert s.style_blend_weights == (1.0, 3.0) and s.blend_weights() == [0.25, 0.75]
     assert (s.init, s.pixels, s.preserve_colors, s.clip) == (init, "unit", True, False)
     assert parse_args(["c.jpg", "s.jpg", "--init", "random"]).settings.init == "random"
+
+
+def test_the_speed_options_reach_the_settings():
+    argv = ["c.jpg", "s.jpg", "--coarse-levels", "2", "--coarse-iterations", "30",
+            "--threads", "1", "--xla", "--precision", "bfloat16"]  # fmt: skip
+    s = parse_args(argv).settings
+    assert (s.coarse_levels, s.coarse_iterations) == (2, 30)
+    assert (s.threads, s.xla, s.precision) == (1, True, "bfloat16")
+    d = parse_args(["c.jpg", "s.jpg"]).settings
+    assert (d.coarse_levels, d.threads, d.xla, d.precision) == (0, None, False, "float32")
+
+
+def test_a_coarse_to_fine_run_saves_every_iterate_and_a_full_size_result(
+    tiny_images, vgg19_mat, tmp_path, capsys
+):
+    content, style = tiny_images
+    status = run_cli(content, style, "--weights", vgg19_mat, "--width", 32, "--height", 24,
+                     "--iterations", 4, "--save-every", 1, "--coarse-levels", 1,
+                     "--coarse-iterations", 2, "--output-dir", tmp_path / "o")  # fmt: skip
+    assert status == 0
+    assert "32x24 pixels, 4 iterations (2 at 16x12 first)" in capsys.readouterr().out
+    sizes = [Image.open(tmp_path / "o" / f"{i}.png").size for i in range(4)]
+    assert sizes == [(16, 12), (16, 12), (32, 24), (32, 24)]
+    assert Image.open(tmp_path / "o" / "generated_image.jpg").size == (32, 24)
 
 
 def test_a_run_with_lbfgs_total_variation_two_styles_and_kept_colours(

@@ -128,6 +128,23 @@ def test_the_first_step_goes_down_the_gradient_trying_unit_length_first():
     assert step.evaluations == 2
 
 
+def test_first_step_sets_the_length_of_the_first_trial_step():
+    # The same f with t = (300, 400): from a first trial of length 500 (not 1, which would need
+    # nine doublings) the line search reaches the minimum at once.
+    target = np.array([300.0, 400.0])
+    recorded = Recorded(lambda x: (0.5 * np.sum((x - target) ** 2), x - target))
+    step = next(lbfgs(recorded, np.zeros(2), first_step=500.0))
+    np.testing.assert_allclose(recorded.points[1], target)
+    np.testing.assert_allclose(step.x, target)
+    assert step.evaluations == 2
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])
+def test_first_step_must_be_a_positive_number(bad):
+    with pytest.raises(ValueError, match="first_step"):
+        next(lbfgs(rosenbrock, np.zeros(2), first_step=bad))
+
+
 def test_takes_an_image_shaped_float32_start_and_a_float32_gradient():
     shape = (1, 4, 5, 3)
     rng = np.random.default_rng(1)

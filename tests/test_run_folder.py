@@ -37,29 +37,17 @@ import numpy as np
 import pytest
 import scipy
 import tensorflow as tf
+from cli_runs import COST_BLOCK, run_cli
 from PIL import Image
 
-import neural_art
 from nst.app import StopRequests, Terminated
 from nst.cli import parse_args
 from nst.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PICTURES = ["costs.png", "contact_sheet.png", "progress.gif", "side_by_side.png"]
-COST_BLOCK = re.compile(
-    r"^Iteration (\d+) :\ntotal cost = (\S+)\ncontent cost = (\S+)\nstyle cost = (\S+)$",
-    re.MULTILINE,
-)
 EIGHT_LAYERS = ["conv1_1", "conv2_1", "conv3_1", "conv3_4", "conv4_1", "conv5_1", "conv5_2",
                 "conv5_4"]  # fmt: skip
-
-
-def run_cli(*argv) -> int:
-    """main(argv)'s exit status, whether it returns it or argparse exits with it."""
-    try:
-        return neural_art.main([str(a) for a in argv])
-    except SystemExit as e:
-        return e.code
 
 
 def small_run(content, style, weights, output, iterations=6, seed=None) -> list:

@@ -17,18 +17,13 @@ from nst_utils import generate_noise_image, load_image, load_vgg_model, reshape_
 W, H = 32, 24
 
 
-@pytest.fixture(autouse=True)
-def weights_read_once(monkeypatch, vgg_kernels):
-    """stylize reads the stand-in weights (vgg19_mat holds vgg_kernels) from memory."""
-    monkeypatch.setattr("nst.transfer.read_vgg19", lambda path: vgg_kernels)
+pytestmark = pytest.mark.usefixtures("kernels_in_memory")  # no weights file read
 
 
 @pytest.fixture
-def settings(tiny_images, vgg19_mat):
+def settings(tiny_run):
     """A 32x24, 4-step run on the tiny images with the assignment's settings otherwise."""
-    content, style = tiny_images
-    return Settings(content=content, styles=(style,), weights=vgg19_mat, width=W, height=H,
-                    iterations=4, save_every=1, seed=3)  # fmt: skip
+    return tiny_run
 
 
 def costs_of(settings: Settings) -> list[dict[str, float]]:

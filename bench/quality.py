@@ -1,0 +1,183 @@
+"""Time to quality: how soon each schedule reaches the cost of the assignment's 200 Adam steps.
+
+Run from the repository root:
+
+    .venv/bin/python bench/quality.py [--images DIR]
+
+The reference is the assignment's run: Adam, learning rate 2.0, 200 iterations
+at 400x300 on images/cat.jpg and images/stone.jpg, seed 0. Its wall time
+(start-up included) and its final total cost J* are measured first; Adam's own
+time to J* is that time. Each other schedule then runs until its total cost at
+the output size is at most J* (or until its iteration limit), and the script
+prints the wall time it took, also as a share of the reference's time. Costs
+of coarse levels are not compared: they are costs of a smaller image.
+
+Then the same reference run in bfloat16 shows how much reduced precision
+changes the result: the pixel differences to the float32 result.
+
+The pictures go to --images (default bench/images): each schedule's image at
+the moment it reached J*, all of them next to the reference in
+time_to_quality.png, and the bfloat16 comparison. Each run is a fresh
+subprocess of this script. The VGG-19 kernels are stand-ins with the real
+shapes (tests/matconvnet_files.random_kernels), so the costs are those of that
+network, not of the real VGG-19.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+REFERENCE = {"iterations": 200}
+TARGET_SHARE = 0.2  # of the reference's wall time
+LBFGS = {"optimizer": "lbfgs", "iterations": 100}
+SCHEDULES = [  # (label, Settings fields) beyond the assignment's
+    ("L-BFGS", LBFGS),
+    (
+        "Adam, coarse-to-fine 1 level x 100",
+        {"coarse_levels": 1, "coarse_iterations": 100, "iterations": 400},
+    ),  # fmt: skip
+    ("L-BFGS, coarse-to-fine 1 level x 20", {**LBFGS, "coarse_levels": 1, "coarse_iterations": 20}),
+    (
+        "L-BFGS, coarse-to-fine 2 levels x 20",
+        {**LBFGS, "coarse_levels": 2, "coarse_iterations": 20},
+    ),
+    ("L-BFGS, bfloat16 (J as computed in bfloat16)", {**LBFGS, "precision": "bfloat16"}),
+]
+
+
+def child(options: dict, target: float | None, image_path: str) -> dict:
+    """Run stylize with the assignment's settings changed by `options`; stop once the total cost
+    at the output size is <= target. Returns the times and costs; saves the last image."""
+    from matconvnet_files import random_kernels
+
+    from nst.images import write_image
+    from nst.settings import Settings
+    from nst.transfer import stylize
+
+    settings = Settings(
+        content=ROOT / "images" / "cat.jpg",
+        styles=(ROOT / "images" / "stone.jpg",),
+        seed=0,
+        save_every=10**9,
+        **options,
+    )
+    kernels = random_kernels(0)
+    full_size = (settings.height, settings.width, 3)
+    start = time.perf_counter()
+    reached = None
+    step = None
+    trace = []
+    generator = stylize(settings, kernels=kernels)
+    for step in generator:
+        now = time.perf_counter() - start
+        at_full_size = step.image.shape == full_size
+        trace.append((step.i, round(now, 2), step.J_before, at_full_size))
+        # J_before is the cost of the image before step i; for the first step at the full size
+        # that is the upsampled coarse result, also a full-size image.
+        if target is not None and at_full_size and step.J_before <= target:
+            reached = {"seconds": now, "i": step.i, "J": step.J_before}
+            break
+    generator.close()
+    seconds = time.perf_counter() - start
+    write_image(image_path, step.image)
+    last = step.costs["total"] if step.costs else None
+    return {"seconds": seconds, "reached": reached, "J_last": last, "trace": trace[::10]}
+
+
+def run_child(options: dict, target: float | None, image_path: Path) -> dict:
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(options),
+               json.dumps(target), str(image_path)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    if done.returncode != 0:
+        sys.exit(f"bench/quality.py: a run with {options} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def pixel_difference(a: np.ndarray, b: np.ndarray) -> dict:
+    """Mean and largest absolute difference (0..255 levels), share of pixels off by more than
+    8 levels in any channel, and PSNR in dB."""
+    d = np.abs(a.astype(float) - b.astype(float))
+    mse = float(np.mean(d**2))
+    return {
+        "mean": float(d.mean()),
+        "max": float(d.max()),
+        "over_8": float(np.mean(d.max(axis=-1) > 8)),
+        "psnr": 10 * np.log10(255**2 / mse) if mse else float("inf"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=Path, default=ROOT / "bench" / "images")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        options, target, image_path = args.child
+        print(json.dumps(child(json.loads(options), json.loads(target), image_path)))
+        return
+
+    from nst.images import read_rgb
+    from nst.visuals import contact_sheet
+
+    args.images.mkdir(parents=True, exist_ok=True)
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start")
+    reference_image = args.images / "adam_200.png"
+    reference = run_child(REFERENCE, None, reference_image)
+    target, budget = reference["J_last"], reference["seconds"]
+    print(f"reference: Adam, 200 iterations: {budget:.1f} s, J* = {target:.1f}", flush=True)
+    print(f"  {'schedule':<46} {'time to J*':>10} {'/ Adam-200':>11} {'at iteration':>13}")
+    best = None
+    pictures = [("Adam, 200 iterations (reference)", read_rgb(reference_image))]
+    for label, options in SCHEDULES:
+        name = label.split(" (")[0].lower().replace(",", "").replace(" ", "_").replace("-", "_")
+        result = run_child(options, target, args.images / f"{name}.png")
+        reached = result["reached"]
+        if reached is None:
+            print(f"  {label:<46} {'not reached':>10}", flush=True)
+            continue
+        share = reached["seconds"] / budget
+        print(f"  {label:<46} {reached['seconds']:>9.1f}s {share:>10.0%} {reached['i']:>13}",
+              flush=True)  # fmt: skip
+        pictures.append(
+            (f"{label.split(' (')[0]}: {share:.0%}", read_rgb(args.images / f"{name}.png"))
+        )
+        if best is None or share < best[1]:
+            best = (label, share)
+    if best is not None:
+        label, share = best
+        verdict = "met" if share <= TARGET_SHARE else "NOT met"
+        print(f"fastest: {label}, {share:.0%} of Adam-200's time (target <= {TARGET_SHARE:.0%}: "
+              f"{verdict})")  # fmt: skip
+    contact_sheet(args.images / "time_to_quality.png", pictures, columns=3, max_tile=400)
+
+    bfloat16_image = args.images / "adam_200_bfloat16.png"
+    bfloat16 = run_child({**REFERENCE, "precision": "bfloat16"}, None, bfloat16_image)
+    difference = pixel_difference(read_rgb(reference_image), read_rgb(bfloat16_image))
+    print(
+        f"bfloat16, Adam 200 iterations: {bfloat16['seconds']:.1f} s "
+        f"({bfloat16['seconds'] / budget:.2f}x float32's), J = {bfloat16['J_last']:.1f} "
+        f"({bfloat16['J_last'] / target - 1:+.2%}, as computed in bfloat16)\n"
+        f"  against float32: mean |difference| {difference['mean']:.2f} levels, largest "
+        f"{difference['max']:.0f}, {difference['over_8']:.1%} of pixels off by more than 8, "
+        f"PSNR {difference['psnr']:.1f} dB"
+    )
+    float32, reduced = read_rgb(reference_image), read_rgb(bfloat16_image)
+    amplified = np.clip(np.abs(float32.astype(int) - reduced.astype(int)) * 8, 0, 255)
+    pictures = [("float32", float32), ("bfloat16", reduced),
+                ("|difference| x 8", amplified.astype(np.uint8))]  # fmt: skip
+    contact_sheet(args.images / "float32_vs_bfloat16.png", pictures, max_tile=400)
+
+
+if __name__ == "__main__":
+    main()

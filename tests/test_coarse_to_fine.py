@@ -1,0 +1,71 @@
+"""Coarse-to-fine runs: the schedule of sizes, the hand-over between them, and resuming."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nst.settings import Settings
+from nst.transfer import schedule, stylize, upsample
+
+W, H = 32, 24
+
+
+pytestmark = pytest.mark.usefixtures("kernels_in_memory")  # no weights file read
+
+
+@pytest.fixture
+def settings(tiny_run):
+    """Six Adam steps at 32x24: three at 16x12 first, then three at the full size."""
+    return tiny_run.replace(iterations=6, coarse_levels=1, coarse_iterations=3)
+
+
+def test_each_coarse_level_halves_the_sides_and_runs_its_share_of_the_iterations():
+    s = Settings(iterations=10, coarse_levels=2, coarse_iterations=3)
+    assert schedule(s, (400, 300)) == [
+        ((100, 75), range(0, 3)),
+        ((200, 150), range(3, 6)),
+        ((400, 300), range(6, 10)),
+    ]
+
+
+def test_without_coarse_levels_every_step_runs_at_the_output_size():
+    assert schedule(Settings(iterations=7), (400, 300)) == [((400, 300), range(0, 7))]
+
+
+def test_the_steps_images_grow_from_the_coarse_size_to_the_output_size(settings):
+    shapes = [step.image.shape for step in stylize(settings)]
+    assert shapes == [(12, 16, 3)] * 3 + [(H, W, 3)] * 3
+
+
+def test_the_full_size_starts_from_the_upsampled_coarse_result(settings):
+    steps = list(stylize(settings.replace(learning_rate=1e-6)))  # Adam moves each pixel ~1e-6
+    coarse_result = steps[2].checkpoint.image
+    first_full_size = steps[3].checkpoint.image
+    assert np.allclose(first_full_size, upsample(coarse_result, W, H), rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("stopped_after", [0, 2, 3])  # inside, at the end of, after the coarse
+def test_a_resumed_coarse_to_fine_run_gives_the_same_images(settings, stopped_after):
+    whole = list(stylize(settings))
+    resumed = list(stylize(settings, resume=whole[stopped_after].checkpoint))
+    assert [s.i for s in resumed] == list(range(stopped_after + 1, 6))
+    for again, original in zip(resumed, whole[stopped_after + 1 :], strict=True):
+        assert np.array_equal(again.image, original.image)
+        assert again.costs == original.costs
+
+
+def test_lbfgs_runs_coarse_to_fine_too(settings):
+    steps = list(stylize(settings.replace(optimizer="lbfgs")))
+    assert steps[-1].image.shape == (H, W, 3)
+    assert steps[-1].costs["total"] < steps[3].J_before
+
+
+def test_upsampling_keeps_constant_images_constant_and_ramps_in_order():
+    flat = np.full((1, 3, 4, 3), -7.5, np.float32)
+    assert np.array_equal(upsample(flat, 8, 6), np.full((1, 6, 8, 3), -7.5, np.float32))
+    ramp = np.tile(np.arange(4, dtype=np.float32)[None, None, :, None], (1, 2, 1, 3))
+    wide = upsample(ramp, 8, 4)
+    assert wide.shape == (1, 4, 8, 3) and wide.dtype == np.float32
+    assert np.all(np.diff(wide[0, 0, :, 0]) >= 0)
+    assert wide.min() == 0 and wide.max() == 3

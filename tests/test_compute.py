@@ -1,0 +1,74 @@
+"""How TensorFlow runs the graphs: threads, XLA and bfloat16 (nst.compute)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from nst.compute import Compute
+from nst.settings import Settings
+from nst.tf1 import tf as tf1
+from nst.transfer import stylize
+
+pytestmark = pytest.mark.usefixtures("kernels_in_memory")  # no weights file read
+
+
+@pytest.fixture
+def settings(tiny_run):
+    return tiny_run.replace(iterations=3)
+
+
+def totals(settings: Settings) -> list[float]:
+    return [step.costs["total"] for step in stylize(settings)]
+
+
+def cpu_has_bfloat16() -> bool:
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = cpuinfo.read_text() if cpuinfo.exists() else ""
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def session_config(monkeypatch, compute: Compute):
+    """The ConfigProto that compute.session passes to TensorFlow."""
+    seen = {}
+    monkeypatch.setattr(tf1, "Session", lambda graph, config: seen.setdefault("config", config))
+    compute.session(tf1.Graph())
+    return seen["config"]
+
+
+def test_the_defaults_are_tensorflows(monkeypatch):
+    config = session_config(monkeypatch, Compute())
+    assert config == tf1.ConfigProto()
+
+
+def test_threads_limit_the_threads_of_one_op(monkeypatch):
+    assert session_config(monkeypatch, Compute(threads=1)).intra_op_parallelism_threads == 1
+
+
+def test_one_thread_gives_the_same_costs_to_float_precision(settings):
+    assert totals(settings.replace(threads=1)) == pytest.approx(totals(settings), rel=1e-5)
+
+
+def test_xla_compiles_the_whole_graph_also_on_a_cpu(monkeypatch):
+    monkeypatch.delenv("TF_XLA_FLAGS", raising=False)
+    config = session_config(monkeypatch, Compute(xla=True))
+    assert config.graph_options.optimizer_options.global_jit_level == 1  # ON_1
+    assert os.environ["TF_XLA_FLAGS"] == "--tf_xla_cpu_global_jit"
+
+
+def test_xla_gives_the_same_costs_to_float_precision(settings):
+    assert totals(settings.replace(xla=True)) == pytest.approx(totals(settings), rel=1e-4)
+
+
+@pytest.mark.skipif(not cpu_has_bfloat16(), reason="the CPU has no bfloat16 instructions")
+def test_bfloat16_changes_the_costs_a_little(settings):
+    exact, reduced = totals(settings), totals(settings.replace(precision="bfloat16"))
+    assert reduced != exact  # the rewrite happened
+    assert reduced == pytest.approx(exact, rel=0.03)
+
+
+def test_an_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
+        Compute(precision="float8").session(tf1.Graph())

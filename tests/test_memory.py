@@ -1,0 +1,77 @@
+"""The memory estimate and the refusal of runs that would not fit (nst.memory)."""
+
+from __future__ import annotations
+
+import pytest
+from cli_runs import run_cli
+
+from nst.errors import InputError
+from nst.memory import (
+    BASE_BYTES,
+    GIB,
+    PER_VALUE_BYTES,
+    activation_values,
+    available_bytes,
+    check_memory,
+    estimate_peak_bytes,
+)
+from nst.settings import Settings
+
+
+def test_activation_values_add_up_the_conv_outputs_up_to_the_deepest_layer():
+    # 8x6: block 1 at 8x6 (64 channels, 2 convs), block 2 at 4x3 (128 channels, 2 convs)
+    assert activation_values(8, 6, "conv1_1") == 8 * 6 * 64
+    assert activation_values(8, 6, "conv2_2") == 2 * 8 * 6 * 64 + 2 * 4 * 3 * 128
+
+
+def test_the_estimate_is_the_base_plus_a_cost_per_activation_value():
+    estimate = estimate_peak_bytes(Settings(), (400, 300))
+    assert estimate == BASE_BYTES + int(PER_VALUE_BYTES * activation_values(400, 300, "conv5_1"))
+
+
+def test_the_estimate_grows_with_the_size_and_the_deepest_layer():
+    s = Settings()
+    assert estimate_peak_bytes(s, (400, 300)) < estimate_peak_bytes(s, (800, 600))
+    shallow = s.replace(content_layer="conv2_2", style_layers=[("conv1_1", 1.0)])
+    assert estimate_peak_bytes(shallow, (400, 300)) < estimate_peak_bytes(s, (400, 300))
+
+
+def test_a_larger_style_image_counts_when_it_is_the_larger_pass():
+    s = Settings()
+    assert estimate_peak_bytes(s.replace(style_scale=2), (400, 300)) == estimate_peak_bytes(
+        s, (800, 600)
+    )
+
+
+def test_a_run_that_fits_passes_and_an_unknown_amount_is_not_checked():
+    check_memory(Settings(), (400, 300), available=100 * GIB)
+    check_memory(Settings(), (16384, 12288), available=None)
+
+
+def test_a_run_that_does_not_fit_is_refused_with_the_largest_size_that_fits():
+    s = Settings()
+    available = estimate_peak_bytes(s, (1000, 750)) + 1
+    with pytest.raises(InputError) as refused:
+        check_memory(s, (4000, 3000), available)
+    message = str(refused.value)
+    assert message.startswith("a 4000x3000 run needs about ")
+    assert f"{available / GIB:.1f} GiB is available; --size 1000 or less fits" in message
+
+
+def test_nothing_fits_when_even_the_base_exceeds_the_memory():
+    with pytest.raises(InputError, match="even a small image does not fit"):
+        check_memory(Settings(), (400, 300), available=BASE_BYTES // 2)
+
+
+def test_the_available_memory_is_known_on_this_system():
+    assert available_bytes() > 0
+
+
+def test_the_command_line_refuses_a_run_too_large_for_this_machine(tiny_images, tmp_path, capsys):
+    content, style = tiny_images
+    status = run_cli(content, style, "--size", 16384, "--output-dir", tmp_path / "o")
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "run needs about" in err and "or less fits" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "o").exists()  # refused before anything was written

@@ -2,7 +2,7 @@
 
 Run from the repository root (outside CI; it runs for as long as it is told):
 
-    /tmp/venv/bin/python bench/fuzz.py [--seconds 60] [--target images|weights|both] [--seed N]
+    .venv/bin/python bench/fuzz.py [--seconds 60] [--target images|weights|both] [--seed N]
 
 The targets are `nst.images.read_rgb(path)` ("images") and
 `nst.weights.read_vgg19(path)` ("weights"). Each starts from valid seed files

@@ -27,7 +27,7 @@ import zlib
 from pathlib import Path
 
 HEADER_BYTES = 128
-LEVEL_5 = 0x0100  # the header's version field; 0x0200 is MATLAB 7.3's HDF5 files
+LEVEL_5, MATLAB_73 = 1, 2  # the major version in the header (the high byte of bytes 124-125)
 MI_INT8, MI_INT32, MI_UINT32 = 1, 5, 6
 MI_MATRIX, MI_COMPRESSED = 14, 15
 KNOWN_TYPES = {1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 14, 15, 16, 17, 18}
@@ -46,8 +46,11 @@ def check_mat_structure(path: str | os.PathLike) -> None:
             order = {b"IM": "<", b"MI": ">"}.get(data[126:128])
             if order is None:
                 raise ValueError("the header's byte-order mark is neither 'IM' nor 'MI'")
-            if struct.unpack_from(order + "H", data, 124)[0] != LEVEL_5:
-                return  # MATLAB 7.3 (HDF5): scipy refuses it with its own error
+            major = struct.unpack_from(order + "H", data, 124)[0] >> 8  # as scipy reads it
+            if major == MATLAB_73:
+                return  # HDF5 inside: scipy refuses it with its own error
+            if major != LEVEL_5:
+                raise ValueError(f"the header's version {major} is neither 1 (level 5) nor 2")
             _walk(data, HEADER_BYTES, len(data), order, depth=0)
 
 

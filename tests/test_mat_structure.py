@@ -60,3 +60,22 @@ def test_a_cut_compressed_element_is_refused(tmp_path):
     path.write_bytes(data[:-100])
     with pytest.raises(ValueError, match="more than remain|damaged"):
         check_mat_structure(path)
+
+
+def test_a_changed_minor_version_does_not_skip_the_walk(tmp_path):
+    data = mat_bytes(layers=np.array([[1, 2]], np.float32))
+    data[124] ^= 0x02  # scipy reads only the major version (byte 125 here) and goes on
+    data[184] = 0x27
+    path = tmp_path / "bad.mat"
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match="unknown type 39"):
+        check_mat_structure(path)
+
+
+def test_another_major_version_is_refused(tmp_path):
+    data = mat_bytes(layers=np.array([[1, 2]], np.float32))
+    data[125] = 3
+    path = tmp_path / "v3.mat"
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match="version 3 is neither 1"):
+        check_mat_structure(path)

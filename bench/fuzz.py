@@ -235,29 +235,12 @@ def _tiny_kernels(conv_layers) -> dict:
     }  # fmt: skip
 
 
-def _write_h5(path: Path, kernels: dict, dataset_names: str = "keras2", gzip: bool = False):
-    """Kernels as Keras' notop .h5 stores them (blockN_convM groups); returns each dataset's
-    data offset in the file (contiguous datasets only)."""
+def _dataset_offsets(path: Path) -> list[int]:
+    """Each contiguous dataset's data offset in the .h5 file at `path`."""
     import h5py
 
     offsets = []
-    with h5py.File(path, "w") as f:
-        for name, (W, b) in kernels.items():
-            block, conv = name[len("conv") :].split("_")
-            layer = f"block{block}_conv{conv}"
-            group = f.create_group(layer)
-            if dataset_names == "keras2":
-                names = [f"{layer}/kernel:0", f"{layer}/bias:0"]
-            else:
-                names = [f"{layer}_W_1:0", f"{layer}_b_1:0"]
-            group.attrs["weight_names"] = [n.encode() for n in names]
-            options = {"compression": "gzip", "chunks": True} if gzip else {}
-            for dataset_name, array in zip(names, (W[:, :, ::-1, :] if name == "conv1_1" else W, b),
-                                           strict=True):  # fmt: skip
-                group.create_dataset(dataset_name, data=array, **options)
-        f.attrs["layer_names"] = [b"input_1", *(k.encode() for k in f)]
-        f.attrs["backend"] = b"tensorflow"
-        f.flush()
+    with h5py.File(path, "r") as f:
         f.visititems(
             lambda _, item: (
                 offsets.append(item.id.get_offset())
@@ -283,7 +266,7 @@ def _array_spans(data: bytes, arrays) -> list[int]:
 def weights_seeds(folder: Path) -> list[Seed]:
     """Stand-in VGG-19 weight files (see the module's docstring), written into `folder`."""
     import numpy as np
-    from matconvnet_files import random_kernels, write_vgg_mat
+    from matconvnet_files import random_kernels, write_keras_h5, write_vgg_mat
 
     from nst.weights import CONV_LAYERS
 
@@ -310,7 +293,8 @@ def weights_seeds(folder: Path) -> list[Seed]:
         ("h5-full-random", full, "keras2", False, 0.2),
     ):
         path = folder / f"{name}.h5"
-        offsets = _write_h5(path, kernels, names, gzip)
+        write_keras_h5(path, kernels, names, compress=gzip)
+        offsets = _dataset_offsets(path)
         hot = [o - 64 for o in offsets if o >= 64] + offsets
         seeds.append(Seed(name, ".h5", path.read_bytes(), hot=hot, weight=weight))
     for seed in seeds:  # the MATLAB header's version and endian marks, the first tag

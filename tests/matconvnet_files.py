@@ -152,11 +152,14 @@ def write_vgg_mat(
     return path
 
 
-def write_keras_h5(path: Path, kernels, dataset_names: str = "keras2") -> Path:
+def write_keras_h5(
+    path: Path, kernels, dataset_names: str = "keras2", compress: bool = False
+) -> Path:
     """Write `kernels` (RGB convention) as Keras' VGG-19 notop .h5 does: BGR input, blockN_convM.
 
     dataset_names: "keras2" stores blockN_convM/blockN_convM/kernel:0 and bias:0;
-    "keras1" stores blockN_convM/blockN_convM_W_1:0 and _b_1:0.
+    "keras1" stores blockN_convM/blockN_convM_W_1:0 and _b_1:0. compress: gzip-compressed,
+    chunked datasets instead of contiguous ones.
     """
     import h5py
 
@@ -174,8 +177,9 @@ def write_keras_h5(path: Path, kernels, dataset_names: str = "keras2") -> Path:
             else:
                 weight_names = [f"{layer}_W_1:0", f"{layer}_b_1:0"]
             group.attrs["weight_names"] = [n.encode() for n in weight_names]
-            group[weight_names[1]] = b  # bias first: the reader must not rely on order
-            group[weight_names[0]] = W
+            options = {"compression": "gzip", "chunks": True} if compress else {}
+            group.create_dataset(weight_names[1], data=b, **options)  # bias first: the reader
+            group.create_dataset(weight_names[0], data=W, **options)  # must not rely on order
         f.attrs["layer_names"] = [n.encode() for n in ["input_1", *names]]
         f.attrs["backend"] = b"tensorflow"
         f.attrs["keras_version"] = b"2.2.4" if dataset_names == "keras2" else b"1.2.2"

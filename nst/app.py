@@ -146,12 +146,13 @@ def _paint(
     """The optimization loop with its saves, then the pictures at the end; the final image."""
     out = folder.path
     width, height = size
-    levels = schedule(settings, (width, height))
-    coarse = "".join(f", {len(steps)} at {w}x{h}" for (w, h), steps in levels[:-1])
+    coarse = ", ".join(
+        f"{len(steps)} at {w}x{h}" for (w, h), steps in schedule(settings, size)[:-1]
+    )
     print(
         f"Painting {settings.content} in the style of "
         f"{' and '.join(map(str, settings.styles))}: {width}x{height} pixels, "
-        f"{settings.iterations} iterations{coarse and ' (' + coarse[2:] + ' first)'}, "
+        f"{settings.iterations} iterations{f' ({coarse} first)' if coarse else ''}, "
         f"images to {out}",
         flush=True,
     )

@@ -133,6 +133,9 @@ def _at_most(high: int, what: str):
     return parse
 
 
+_iteration_count = _at_most(MAX_ITERATIONS, "iterations a run may have")
+
+
 def _size(text: str) -> int:
     value = positive_int(text)
     if value > 16384:
@@ -305,14 +308,14 @@ def build_parser(given_only: bool = False) -> argparse.ArgumentParser:
     )
     add(
         "--iterations",
-        type=_checked(_at_most(MAX_ITERATIONS, "iterations a run may have")),
+        type=_checked(_iteration_count),
         default=d.iterations,
         metavar="N",
         help="optimizer steps (Adam updates, or L-BFGS steps of one line search each)",
     )
     add(
         "--save-every",
-        type=_checked(_at_most(MAX_ITERATIONS, "iterations a run may have")),
+        type=_checked(_iteration_count),
         default=d.save_every,
         metavar="N",
         help="print the costs and save <i>.png when i %% N == 0",
@@ -430,7 +433,7 @@ def build_parser(given_only: bool = False) -> argparse.ArgumentParser:
     )
     add(
         "--coarse-iterations",
-        type=_checked(_at_most(MAX_ITERATIONS, "iterations a run may have")),
+        type=_checked(_iteration_count),
         default=d.coarse_iterations,
         metavar="N",
         help="iterations at each coarse level, counted in --iterations",

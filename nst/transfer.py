@@ -109,9 +109,17 @@ def stylize(
             continue
         if image is not None and image.shape[1:3] != (height, width):
             image, state = upsample(image, width, height), ()  # a new level starts afresh
-        level = _Level(s, kernels, content_source, styles_source, width, height)
         last = None
-        for last in level.steps(image, range(max(first, steps.start), steps.stop), state):
+        for last in _level_steps(
+            s,
+            kernels,
+            content_source,
+            styles_source,
+            (width, height),
+            image,
+            range(max(first, steps.start), steps.stop),
+            state,
+        ):
             yield last
         if last is not None:  # else L-BFGS found no step: the next level starts from image
             image, state = last.checkpoint.image, ()
@@ -144,58 +152,54 @@ def upsample(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return ndimage.zoom(image.astype(np.float32), zoom, order=1, mode="nearest", grid_mode=True)
 
 
-class _Level:
-    """One size of a run: its targets, graph and session, and the steps at that size."""
-
-    def __init__(self, settings, kernels, content_source, styles_source, width, height):
-        s = self.settings = settings
-        self.kernels = kernels
-        self.size = width, height
-        self.space = PIXEL_SPACES[s.pixels]
-        self.compute = Compute(s.threads, s.xla, s.precision)
-        self.content_rgb = resize(content_source, width, height)
-        style_size = max(1, round(width * s.style_scale)), max(1, round(height * s.style_scale))
-        self.styles_rgb = [resize(rgb, *style_size) for rgb in styles_source]
-
-    def steps(
-        self, image: np.ndarray | None, steps: range, state: tuple[np.ndarray, ...]
-    ) -> Iterator[Step]:
-        """The Steps in `steps`, starting from `image` (the initial image when None) and Adam's
-        `state`."""
-        s, space, kernels, size = self.settings, self.space, self.kernels, self.size
-        content = space.to_network(self.content_rgb)
-        a_C = activations(kernels, content, [s.content_layer], s.pooling, self.compute)[0]
-        style_names = [name for name, _ in s.style_layers]
-        grams = [
-            style_grams(kernels, space.to_network(rgb), style_names, s.pooling, size, self.compute)
-            for rgb in self.styles_rgb
-        ]
-        if image is None:
-            image = initial_image(s, space, content, size)
-        objective = Objective(
-            s.content_layer, s.style_layers, s.blend_weights(), s.alpha, s.beta, s.tv_weight
+def _level_steps(
+    settings: Settings,
+    kernels: dict,
+    content_source: np.ndarray,
+    styles_source: list[np.ndarray],
+    size: tuple[int, int],
+    image: np.ndarray | None,
+    steps: range,
+    state: tuple[np.ndarray, ...],
+) -> Iterator[Step]:
+    """The Steps in `steps` at one size (width, height): its targets, graph and session,
+    starting from `image` (the initial image when None) and Adam's `state`."""
+    s = settings
+    width, height = size
+    space = PIXEL_SPACES[s.pixels]
+    compute = Compute(s.threads, s.xla, s.precision)
+    content_rgb = resize(content_source, width, height)
+    content = space.to_network(content_rgb)
+    a_C = activations(kernels, content, [s.content_layer], s.pooling, compute)[0]
+    style_size = max(1, round(width * s.style_scale)), max(1, round(height * s.style_scale))
+    style_names = [name for name, _ in s.style_layers]
+    styles = [space.to_network(resize(rgb, *style_size)) for rgb in styles_source]
+    grams = [style_grams(kernels, style, style_names, s.pooling, size, compute) for style in styles]
+    if image is None:
+        image = initial_image(s, space, content, size)
+    objective = Objective(
+        s.content_layer, s.style_layers, s.blend_weights(), s.alpha, s.beta, s.tv_weight
+    )
+    with tf1.Graph().as_default() as graph, compute.session(graph) as sess:
+        held = HeldKernels()
+        model = load_vgg_model(kernels, width, height, s.pooling, hold=held)
+        costs = cost_graph(
+            model,
+            a_C,
+            grams,
+            objective,
+            s.optimizer,
+            s.learning_rate,
+            s.adam_epsilon,
+            space.bounds() if s.clip else None,
         )
-        with tf1.Graph().as_default() as graph, self.compute.session(graph) as sess:
-            held = HeldKernels()
-            model = load_vgg_model(kernels, *size, s.pooling, hold=held)
-            costs = cost_graph(
-                model,
-                a_C,
-                grams,
-                objective,
-                s.optimizer,
-                s.learning_rate,
-                s.adam_epsilon,
-                space.bounds() if s.clip else None,
-            )
-            sess.run(tf1.global_variables_initializer())
-            held.load(sess)
-            if s.optimizer == "adam":
-                iterates = adam_steps(sess, costs, image, steps, s.save_every, state)
-            else:
-                iterates = lbfgs_steps(sess, costs, image, steps, s.save_every, space.scale)
-            content_rgb = self.content_rgb if s.preserve_colors else None
-            yield from _checked_steps(iterates, space, content_rgb)
+        sess.run(tf1.global_variables_initializer())
+        held.load(sess)
+        if s.optimizer == "adam":
+            iterates = adam_steps(sess, costs, image, steps, s.save_every, state)
+        else:
+            iterates = lbfgs_steps(sess, costs, image, steps, s.save_every, space.scale)
+        yield from _checked_steps(iterates, space, content_rgb if s.preserve_colors else None)
 
 
 class HeldKernels:

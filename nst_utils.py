@@ -17,7 +17,8 @@ import numpy as np
 
 from nst.images import read_rgb, resize, write_image
 from nst.tf1 import tf
-from nst.weights import CONV_NAMES, read_vgg19
+from nst.weights import CONV_NAMES
+from nst.weights_guard import read_vgg19
 
 __all__ = [
     "CONFIG",
@@ -71,7 +72,7 @@ def load_vgg_model(
     holding a mean-subtracted RGB image; assign an image to it to run the net.
     'convX_Y' = relu(conv2d(previous, W, stride 1, SAME) + b), with W and b
     read from the VGG-19 weights at `path` (MatConvNet .mat or Keras .h5, or
-    the dict from layer name to (W, b) that `nst.weights.read_vgg19` returns);
+    the dict from layer name to (W, b) that `nst.weights_guard.read_vgg19` returns);
     each block ends in a 2x2, stride 2, SAME pooling layer, 'avgpoolN' (average,
     the assignment's) or 'maxpoolN'. W and b are `tf.constant`s, as in the
     assignment, or whatever the function `hold(array)` makes of them.

@@ -5,8 +5,12 @@ Run from the repository root (outside CI; it runs for as long as it is told):
     .venv/bin/python bench/fuzz.py [--seconds 60] [--target images|weights|both] [--seed N]
 
 The targets are `nst.images.read_rgb(path)` ("images") and
-`nst.weights.read_vgg19(path)` ("weights"). Each starts from valid seed files
-this script makes itself:
+`nst.weights_guard.read_vgg19(path)` ("weights"), the readers the program
+uses; "weights-parser" is `nst.weights.parse_vgg19(path)`, the parser that
+read_vgg19 runs in a child process for any unpublished file, called here in
+this process, so that its crashes show what the .mat structure walk still
+lets through to scipy ("both" is images and weights). Each starts from valid
+seed files this script makes itself:
 
 * images: small PNG (RGB, RGBA, palette with transparency, 16-bit grey), JPEG
   (baseline with an EXIF orientation, progressive, CMYK, grey), GIF
@@ -28,10 +32,13 @@ change gets past them. Each input is written to a file and read in-process
 with a time limit (SIGALRM); the outcome is one of:
 
 * a clear error: `nst.errors.InputError` (ImageError, WeightsError);
+* a contained crash (weights only): a ReaderCrashError, the clear error
+  read_vgg19 reports when its child reader was killed by a signal or hung;
 * a successful read: a uint8 (H, W, 3) array with H, W > 0, or a dict of the
   sixteen conv layers' finite float32 kernels (3, 3, in, out) and biases (out,);
-* anything else, a failure: another exception, a result of another form, an
-  input still running after --timeout seconds, or a crash of the process.
+* anything else, a failure: another exception (also one in the child reader,
+  which ends it with a non-zero status), a result of another form, an input
+  still running after --timeout seconds, or a crash of the process.
 
 The inputs run in a worker subprocess that the main process watches: if it
 crashes (a signal such as SIGSEGV) or stops making progress for --timeout
@@ -79,8 +86,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 DEFAULT_FAILURES = ROOT / "bench" / "fuzz_failures"
-TARGETS = ("images", "weights")
-OUTCOMES = ("error", "read", "other")
+TARGETS = ("images", "weights", "weights-parser")
+OUTCOMES = ("error", "contained", "read", "other")
 HEADER_BYTES = 1024  # mutations favour the first bytes, where the headers are
 STALL_GRACE_SECONDS = 5.0  # a worker silent for --timeout plus this long is killed
 WEIGHTS_SUFFIXES = (".mat", ".h5")
@@ -223,18 +230,6 @@ def image_seeds() -> list[Seed]:
     return seeds
 
 
-def _tiny_kernels(conv_layers) -> dict:
-    """The sixteen conv layers' names with small random kernels (3, 3, 2, 2) and biases (2,)."""
-    import numpy as np
-
-    rng = np.random.default_rng(1)
-    return {
-        name: (rng.standard_normal((3, 3, 2, 2)).astype(np.float32),
-               rng.standard_normal(2).astype(np.float32))
-        for name, _, _ in conv_layers
-    }  # fmt: skip
-
-
 def _dataset_offsets(path: Path) -> list[int]:
     """Each contiguous dataset's data offset in the .h5 file at `path`."""
     import h5py
@@ -266,11 +261,9 @@ def _array_spans(data: bytes, arrays) -> list[int]:
 def weights_seeds(folder: Path) -> list[Seed]:
     """Stand-in VGG-19 weight files (see the module's docstring), written into `folder`."""
     import numpy as np
-    from matconvnet_files import random_kernels, write_keras_h5, write_vgg_mat
+    from matconvnet_files import random_kernels, tiny_kernels, write_keras_h5, write_vgg_mat
 
-    from nst.weights import CONV_LAYERS
-
-    tiny = _tiny_kernels(CONV_LAYERS)
+    tiny = tiny_kernels()
     full = random_kernels(seed=0)
     zeros = {name: (np.zeros_like(W), np.zeros_like(b)) for name, (W, b) in full.items()}
     seeds = []
@@ -512,7 +505,11 @@ def _reader(target: str):
         from nst.images import read_rgb
 
         return read_rgb, image_problem
-    from nst.weights import read_vgg19
+    if target == "weights-parser":
+        from nst.weights import parse_vgg19
+
+        return parse_vgg19, kernels_problem
+    from nst.weights_guard import read_vgg19
 
     return read_vgg19, kernels_problem
 
@@ -533,10 +530,11 @@ def _where(tb) -> str:
 def run_one(target: str, path: Path, timeout: float) -> tuple[str, str, str]:
     """Read `path` with the target's reader: (outcome, kind, details).
 
-    outcome is 'error', 'read' or 'other'; for 'other', kind names the failure
-    (exception type and place, or what is wrong) and details hold the traceback.
+    outcome is 'error', 'contained', 'read' or 'other'; for 'other', kind names the
+    failure (exception type and place, or what is wrong) and details hold the traceback.
     """
     from nst.errors import InputError
+    from nst.weights_guard import ReaderCrashError
 
     read, problem = _reader(target)
     signal.setitimer(signal.ITIMER_REAL, timeout)
@@ -547,6 +545,10 @@ def run_one(target: str, path: Path, timeout: float) -> tuple[str, str, str]:
             signal.setitimer(signal.ITIMER_REAL, 0)
     except Hang:
         return "other", f"hang: still running after {timeout:g} s", traceback.format_exc()
+    except ReaderCrashError as e:
+        if e.returncode is not None and e.returncode >= 0:  # an exception in the child
+            return "other", f"the child reader failed: {e}", e.log
+        return "contained", "", ""
     except InputError:
         return "error", "", ""
     except (Exception, SystemExit) as e:
@@ -760,14 +762,19 @@ def report(state: dict) -> str:
         f"{state['target']}: {tried:,} inputs in {state['seconds']:.1f} s "
         f"(seed {state['run_seed']}, {state['restarts']} worker restarts)",
         f"  clear error (InputError)  {total['error']:>9,}",
+        f"  contained reader crash    {total['contained']:>9,}",
         f"  read successfully         {total['read']:>9,}",
         f"  anything else (failures)  {total['other']:>9,}",
-        f"  {'seed file':<30}{'tried':>9}{'error':>9}{'read':>9}{'other':>9}{'ms/input':>10}",
+        f"  {'seed file':<30}{'tried':>9}{'error':>9}{'contain':>9}{'read':>9}{'other':>9}"
+        f"{'ms/input':>10}",
     ]
     for name, c in counts.items():
         n = sum(c.values())
         ms = f"{1000 * state['busy_seconds'][name] / n:10.1f}" if n else f"{'-':>10}"
-        lines.append(f"  {name:<30}{n:>9,}{c['error']:>9,}{c['read']:>9,}{c['other']:>9,}{ms}")
+        lines.append(
+            f"  {name:<30}{n:>9,}{c['error']:>9,}{c['contained']:>9,}{c['read']:>9,}"
+            f"{c['other']:>9,}{ms}"
+        )
     if state["kinds"]:
         lines.append("  kinds of failure (count, kind, first saved input):")
         for kind, entry in sorted(state["kinds"].items(), key=lambda kv: -kv[1]["count"]):
@@ -796,7 +803,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     """The command line (the worker's own options are hidden from --help)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="time per target (60)")
-    parser.add_argument("--target", choices=("images", "weights", "both"), default="both")
+    parser.add_argument("--target", choices=(*TARGETS, "both"), default="both")
     parser.add_argument("--seed", type=int, default=None, help="run seed (default: random)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per input (10)")
     parser.add_argument("--failures", default=str(DEFAULT_FAILURES),
@@ -825,7 +832,7 @@ def main(argv=None) -> int:
     if options.replay:
         return replay(options)
     run_seed = options.seed if options.seed is not None else random.randrange(10**6)
-    targets = TARGETS if options.target == "both" else (options.target,)
+    targets = TARGETS[:2] if options.target == "both" else (options.target,)
     print(
         f"Fuzzing {', '.join(targets)} for {options.seconds:g} s each, seed {run_seed} "
         f"(repeat with --seed {run_seed}), {options.timeout:g} s per input",

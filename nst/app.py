@@ -47,8 +47,9 @@ from nst.transfer import (
     stylize,
 )
 from nst.visuals import animation, contact_sheet, plot_costs, side_by_side
-from nst.weights import WEIGHTS_URL, read_vgg19
+from nst.weights import WEIGHTS_URL
 from nst.weights_check import describe_weights
+from nst.weights_guard import read_vgg19
 from nst.weights_sources import WeightsNotFoundError, cached_weights_file, digests, find_weights
 
 

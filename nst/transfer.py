@@ -32,7 +32,7 @@ from nst.optimize import Iterate, Objective, adam_steps, cost_graph, lbfgs_steps
 from nst.pixels import PIXEL_SPACES, PixelSpace
 from nst.settings import Settings
 from nst.tf1 import tf as tf1
-from nst.weights import read_vgg19
+from nst.weights_guard import read_vgg19
 from nst.weights_sources import find_weights
 from nst_utils import generate_noise_image, load_vgg_model
 

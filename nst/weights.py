@@ -1,6 +1,6 @@
-"""Reading and checking VGG-19 weights: MatConvNet's .mat and Keras' .h5.
+"""Parsing and checking VGG-19 weights: MatConvNet's .mat and Keras' .h5.
 
-`read_vgg19(path)` tells the two formats apart by their first bytes and returns
+`parse_vgg19(path)` tells the two formats apart by their first bytes and returns
 the sixteen conv layers' kernels in the assignment's convention: RGB input
 (with the RGB means subtracted), each kernel (3, 3, in, out) as MatConvNet
 stores it, each bias (out,).
@@ -19,6 +19,9 @@ stores it, each bias (out,).
 Whatever is wrong with a file is reported as a `WeightsError` whose message
 names the file and the problem. Weights are read as data only: nothing is
 unpickled, and a NumPy, pickle or ZIP (.npz) file is refused by its first bytes.
+scipy and h5py are C code that some damaged files crash, so the program reads
+weights with `nst.weights_guard.read_vgg19`, which runs this parser in a child
+process for any file that is not a published one.
 """
 
 from __future__ import annotations
@@ -82,17 +85,20 @@ def file_format(path: str | os.PathLike) -> str | None:
     return "mat" if head.startswith(b"MATLAB") else None
 
 
-def read_vgg19(path: str | os.PathLike) -> Kernels:
-    """Read and check the conv kernels and biases of a MatConvNet .mat or Keras .h5 VGG-19."""
+def parse_vgg19(path: str | os.PathLike, published: bool = False) -> Kernels:
+    """Read and check the conv kernels and biases of a MatConvNet .mat or Keras .h5 VGG-19,
+    in this process (see nst.weights_guard for files that may be damaged). `published`:
+    the file's checksum is a published one, so its .mat structure needs no walk."""
     if file_format(path) == "h5":
         return read_vgg19_h5(path)
-    return read_vgg19_mat(path)
+    return read_vgg19_mat(path, published)
 
 
-def read_vgg19_mat(path: str | os.PathLike) -> Kernels:
-    """Read and check the conv kernels and biases of a MatConvNet VGG-19 file."""
+def read_vgg19_mat(path: str | os.PathLike, published: bool = False) -> Kernels:
+    """Read and check the conv kernels and biases of a MatConvNet VGG-19 file (`published`:
+    as in parse_vgg19)."""
     path = Path(path)
-    records = _named_records(_load_layers(path))
+    records = _named_records(_load_layers(path, published))
     convs = {
         name
         for name, record in records.items()
@@ -156,13 +162,14 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
-def _load_layers(path: Path) -> np.ndarray:
+def _load_layers(path: Path, published: bool) -> np.ndarray:
     problem = _sniff(_read_head(path))
     if problem:
         raise WeightsError(f"weights file {path} {problem}; download {WEIGHTS_URL} again")
     size = path.stat().st_size
     try:
-        check_mat_structure(path)  # scipy would crash or exhaust memory on some damaged files
+        if not published:  # scipy would crash or exhaust memory on some damaged files
+            check_mat_structure(path)
     except ValueError as e:
         raise WeightsError(
             f"weights file {path} ({size:,} bytes) is incomplete or damaged: {e}; "
@@ -221,17 +228,19 @@ def _mat_arrays(path: Path, name: str, record: np.void) -> list[np.ndarray]:
     return [np.asarray(c) for c in cells]
 
 
-def _h5_arrays(group: h5py.Group) -> list[np.ndarray]:
-    """The group's datasets, kernel (4-D) first, bias (1-D) second, whatever their names."""
+def _h5_arrays(group: h5py.Group) -> list[h5py.Dataset]:
+    """The group's datasets, kernel (4-D) first, bias (1-D) second, whatever their names
+    (not read yet: _checked reads them once their shapes are VGG-19's)."""
     datasets: list[h5py.Dataset] = []
     group.visititems(
         lambda _, item: datasets.append(item) if isinstance(item, h5py.Dataset) else None
     )
-    return [d[()] for d in sorted(datasets, key=lambda d: -d.ndim)]
+    return sorted(datasets, key=lambda d: -d.ndim)
 
 
-def _checked(path: Path, name: str, arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(kernel, bias) as float32 after checking their count, shapes and values."""
+def _checked(path: Path, name: str, arrays: list) -> tuple[np.ndarray, np.ndarray]:
+    """(kernel, bias) as float32 after checking their count, shapes and values; `arrays` are
+    NumPy arrays or h5py datasets (read only after their shapes and types are checked)."""
     n_in, n_out = next((i, o) for n, i, o in CONV_LAYERS if n == name)
     where = f"weights file {path}, layer {name}"
     if len(arrays) != 2:
@@ -241,12 +250,12 @@ def _checked(path: Path, name: str, arrays: list[np.ndarray]) -> tuple[np.ndarra
         raise WeightsError(
             f"{where}: kernel has shape {kernel.shape}, VGG-19 has (3, 3, {n_in}, {n_out})"
         )
-    if bias.size != n_out or max(bias.shape) != n_out:
+    if bias.size != n_out or n_out not in bias.shape:
         raise WeightsError(f"{where}: bias has shape {bias.shape}, VGG-19 has ({n_out},)")
     if not (np.issubdtype(kernel.dtype, np.floating) and np.issubdtype(bias.dtype, np.floating)):
         raise WeightsError(f"{where}: weights are {kernel.dtype}, not floating point")
-    kernel = kernel.astype(np.float32)
-    bias = bias.reshape(n_out).astype(np.float32)
+    kernel = np.asarray(kernel, dtype=np.float32)
+    bias = np.asarray(bias, dtype=np.float32).reshape(n_out)
     for label, array in (("kernel", kernel), ("bias", bias)):
         bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
         if bad:

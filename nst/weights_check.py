@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import scipy.io
-
-from nst.weights import WeightsError, file_format, read_vgg19
+from nst.mat_structure import check_mat_structure
+from nst.weights import WeightsError, file_format
+from nst.weights_guard import read_vgg19
 from nst.weights_sources import digests, published_match
 
 
@@ -43,9 +43,9 @@ def _format_description(path: Path) -> str:
     if kind is None:
         return "neither MATLAB .mat nor HDF5"
     try:
-        variables = {name for name, _, _ in scipy.io.whosmat(str(path))}
-    except Exception:  # whatever a damaged header makes scipy raise
-        return "MATLAB .mat, unreadable"
+        variables = set(check_mat_structure(path))  # not scipy's whosmat: it trusts the file
+    except ValueError as e:
+        return f"MATLAB .mat, damaged ({e})"
     if "meta" in variables:
         return "MatConvNet .mat, current layout"
     if "normalization" in variables:

@@ -15,6 +15,7 @@ that exists is used:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sys
@@ -136,7 +137,15 @@ def find_weights(
 
 
 def digests(path: Path) -> tuple[str, str]:
-    """(MD5, SHA-256) hex digests of a file, read in 1 MiB blocks."""
+    """(MD5, SHA-256) hex digests of a file, read in 1 MiB blocks; remembered while the file
+    keeps its size, times and inode (a run asks twice: to trust it, then for the manifest)."""
+    status = Path(path).stat()
+    identity = (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino)
+    return _digests(Path(path).resolve(), *identity)
+
+
+@functools.lru_cache(maxsize=4)
+def _digests(path: Path, *identity: int) -> tuple[str, str]:
     md5, sha256 = hashlib.md5(), hashlib.sha256()
     with path.open("rb") as f:
         while block := f.read(1 << 20):

@@ -52,6 +52,19 @@ def random_kernels(seed: int = 0, blocks=VGG19_BLOCKS) -> dict[str, tuple[np.nda
     return kernels
 
 
+def tiny_kernels(seed: int = 1, blocks=VGG19_BLOCKS) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """VGG's conv layer names with small random kernels (3, 3, 2, 2) and biases (2,): files
+    that are fast to read and reach the shape check (bench/fuzz.py's seed files)."""
+    rng = np.random.default_rng(seed)
+    return {
+        name: (
+            rng.standard_normal((3, 3, 2, 2)).astype(np.float32),
+            rng.standard_normal(2).astype(np.float32),
+        )
+        for name in conv_shapes(blocks)
+    }
+
+
 def layer_sequence(kernels) -> list[tuple[str, str]]:
     """(name, type) of every layer, conv/relu pairs with a pool closing each block."""
     sequence = []

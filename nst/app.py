@@ -24,6 +24,7 @@ from nst.errors import InputError
 from nst.files import WriteError
 from nst.images import read_rgb, resize, write_image
 from nst.memory import available_bytes, check_memory
+from nst.notebook_run import run_notebook
 from nst.progress import StatusLine, cost_lines
 from nst.run_folder import (
     ANIMATION,
@@ -90,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     """The command line; returns the exit status."""
     command = parse_args(argv)
     settings = command.settings
+    if command.run_notebook is not None:  # Ctrl-C interrupts the cell, as in Jupyter
+        return _run_notebook(command)
     stop = StopRequests()
     in_main_thread = threading.current_thread() is threading.main_thread()
     if in_main_thread:
@@ -116,6 +119,17 @@ def main(argv: list[str] | None = None) -> int:
                 signal.signal(sig, handler)
     print(f"Done: {final}")
     return 0
+
+
+def _run_notebook(command: Command) -> int:
+    try:
+        return run_notebook(command.run_notebook, command.executed, command.settings.overwrite)
+    except InputError as e:
+        print(f"neural_art.py: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nneural_art.py: interrupted", file=sys.stderr)
+        return 130
 
 
 def run(command: Command, stop: StopRequests | None = None) -> Path:

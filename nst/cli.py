@@ -49,6 +49,8 @@ class Command:
     resume: Path | None = None
     resume_iterations: int | None = None  # --iterations given with --resume
     show_preset: bool = False
+    run_notebook: Path | None = None
+    executed: Path | None = None
 
 
 def layer_name(name: str) -> str:
@@ -297,6 +299,21 @@ def build_parser(given_only: bool = False) -> argparse.ArgumentParser:
         help="continue the run in RUN_DIR from its last checkpoint, with its settings "
         "(--iterations may raise the number of iterations)",
     )
+    add(
+        "--run-notebook",
+        type=Path,
+        metavar="PATH",
+        help="run a TF 1.x notebook (.ipynb) or script (.py) unchanged in its own folder, "
+        "as Jupyter would, with TF 1.x's API and random numbers, then compare each cell's "
+        "output with the stored one (see the README)",
+    )
+    add(
+        "--executed",
+        type=Path,
+        metavar="OUT",
+        help="with --run-notebook: where the executed copy goes (default: "
+        "<name>.executed.ipynb beside the notebook)",
+    )
     add("--width", type=_checked(_size), default=d.width, help="image width in pixels")
     add("--height", type=_checked(_size), default=d.height, help="image height in pixels")
     add(
@@ -473,6 +490,8 @@ _COMMAND_ONLY = (
     "download_weights",
     "weights_url",
     "resume",
+    "run_notebook",
+    "executed",
 )
 
 
@@ -493,6 +512,8 @@ def parse_args(argv: list[str] | None = None) -> Command:
         resume=ns.resume,
         resume_iterations=given.get("iterations") if ns.resume else None,
         show_preset=ns.show_preset,
+        run_notebook=ns.run_notebook,
+        executed=ns.executed,
     )
     _check(parser, command, given)
     return command
@@ -501,13 +522,18 @@ def parse_args(argv: list[str] | None = None) -> Command:
 def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> None:
     """The checks that concern several options at once."""
     s = command.settings
+    if command.executed is not None and command.run_notebook is None:
+        parser.error("--executed names the executed copy of --run-notebook PATH; give that too")
+    if command.run_notebook is not None:
+        extra = _given_besides(given, {"run_notebook", "executed", "overwrite"})
+        if extra:
+            parser.error(
+                "--run-notebook runs the notebook with its own settings; only --executed and "
+                f"--overwrite may be given with it, not {', '.join(extra)}"
+            )
+        return
     if command.resume is not None:
-        allowed = {"resume", "iterations", "weights", "weights_url"}
-        extra = [
-            name.upper() if name in ("content", "styles") else "--" + name.replace("_", "-")
-            for name, value in given.items()
-            if name not in allowed and value not in (None, [])
-        ]
+        extra = _given_besides(given, {"resume", "iterations", "weights", "weights_url"})
         if extra:
             parser.error(
                 "--resume continues with the run's own settings; only --iterations (and "
@@ -534,6 +560,15 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
         )
     if s.clip and s.optimizer == "lbfgs":
         parser.error("--clip works with --optimizer adam only; add --no-clip")
+
+
+def _given_besides(given: dict, allowed: set[str]) -> list[str]:
+    """The options and arguments given on the command line other than `allowed`."""
+    return [
+        name.upper() if name in ("content", "styles") else "--" + name.replace("_", "-")
+        for name, value in given.items()
+        if name not in allowed and value not in (None, [])
+    ]
 
 
 def prepare_output_dir(settings: Settings, planned: list[str]) -> None:

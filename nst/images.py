@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -31,6 +33,15 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     transparent pixels are composited over white; 16-bit samples are scaled
     to 8 bits (v * 255 / 65535).
     """
+    with open_image(path) as image:
+        return _to_rgb(ImageOps.exif_transpose(image))
+
+
+@contextmanager
+def open_image(path: str | os.PathLike) -> Iterator[Image.Image]:
+    """The image file at `path` opened with Pillow at its first frame, after checking that
+    it exists and is at most MAX_PIXELS large; whatever fails, also while the caller
+    decodes it, is an ImageError naming the file."""
     path = Path(path)
     if not path.exists():
         raise ImageError(f"image {path} does not exist")
@@ -49,8 +60,7 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
                         f"{MAX_PIXELS:,} this program reads"
                     )
                 image.seek(0)
-                image = ImageOps.exif_transpose(image)
-                return _to_rgb(image)
+                yield image
     except ImageError:
         raise
     except UnidentifiedImageError:

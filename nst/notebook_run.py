@@ -86,7 +86,7 @@ class Recorder:
 
     def result(self, value: Any) -> None:
         """The cell's value: Out[n]."""
-        text = repr(value)
+        text = jupyter_repr(value)
         self.streams["stdout"].write(f"Out[{self.number}]: {text}\n")
         self.outputs.append({"output_type": "execute_result", "execution_count": self.number,
                              "data": {"text/plain": text}, "metadata": {}})  # fmt: skip
@@ -94,9 +94,10 @@ class Recorder:
     def display(self, *values: Any) -> None:
         """IPython's display(): each value's repr, shown and kept."""
         for value in values:
-            self.streams["stdout"].write(repr(value) + "\n")
+            text = jupyter_repr(value)
+            self.streams["stdout"].write(text + "\n")
             self.outputs.append({"output_type": "display_data",
-                                 "data": {"text/plain": repr(value)}, "metadata": {}})  # fmt: skip
+                                 "data": {"text/plain": text}, "metadata": {}})  # fmt: skip
 
     def figures(self) -> None:
         """The figures the cell left open, kept as PNG pictures and closed (as Jupyter's
@@ -126,6 +127,15 @@ class Recorder:
         self.outputs.append({"output_type": "error", "ename": type(error).__name__,
                              "evalue": str(error),
                              "traceback": "".join(lines).splitlines()})  # fmt: skip
+
+
+def jupyter_repr(value: Any) -> str:
+    """repr(value), but as IPython shows an object without a repr of its own:
+    `<matplotlib.image.AxesImage at 0x7f3c...>`, not `<... object at 0x7f3c...>`."""
+    kind = type(value)
+    if kind.__repr__ is object.__repr__:
+        return f"<{kind.__module__}.{kind.__qualname__} at {hex(id(value))}>"
+    return repr(value)
 
 
 class _Stream(io.TextIOBase):

@@ -146,6 +146,22 @@ def compute_layer_style_cost(a_S, a_G):
     GG = gram_matrix(a_G)
     return tf.reduce_sum(tf.square(tf.subtract(GS, GG))) / (4 * n_C**2 * (n_H * n_W)**2)"""
 
+GRAM_TEST = """\
+tf.reset_default_graph()
+
+with tf.Session() as test:
+    tf.set_random_seed(1)
+    A = tf.random_normal([3, 2*1], mean=1, stddev=4)
+    GA = gram_matrix(A)
+
+    print("GA = " + str(GA.eval()))"""
+
+STORED_GA = """\
+GA = [[  6.42230511  -4.42912197  -2.09668207]
+ [ -4.42912197  19.46583748  19.56387138]
+ [ -2.09668207  19.56387138  20.6864624 ]]
+"""
+
 STYLE_TEST = """\
 tf.reset_default_graph()
 
@@ -214,6 +230,7 @@ CELLS = [
     (CONTENT_COST, None),
     (CONTENT_TEST, "J_content = 6.76559\n"),
     (STYLE_COST, None),
+    (GRAM_TEST, STORED_GA),
     (STYLE_TEST, "J_style_layer = 9.19028\n"),
     (TOTAL_COST, "J = 35.34667875478276\n"),
     (IMAGES, ("(30, 40, 3) uint8\n", "(15, 20, 3)")),

@@ -59,8 +59,8 @@ def test_every_stored_output_is_printed_again_character_for_character(course_run
 def test_each_cells_output_is_shown_as_it_runs(course_run):
     _, _, _, out, _ = course_run
     shown = out.split("The executed notebook is")[0]
-    assert shown.index("In [3]:\nJ_content = 6.76559\n") < shown.index("In [5]:\nJ_style_layer")
-    assert "In [7]:\n(30, 40, 3) uint8\nOut[7]: (15, 20, 3)\n" in shown
+    assert shown.index("In [3]:\nJ_content = 6.76559\n") < shown.index("In [6]:\nJ_style_layer")
+    assert "In [8]:\n(30, 40, 3) uint8\nOut[8]: (15, 20, 3)\n" in shown
 
 
 def test_the_executed_copy_holds_the_outputs_and_the_notebook_is_unchanged(course_run):
@@ -73,7 +73,7 @@ def test_the_executed_copy_holds_the_outputs_and_the_notebook_is_unchanged(cours
     assert code[2]["outputs"] == [
         {"output_type": "stream", "name": "stdout", "text": "J_content = 6.76559\n"}
     ]
-    pictures = [o for o in code[6]["outputs"] if "image/png" in o.get("data", {})]
+    pictures = [o for o in code[7]["outputs"] if "image/png" in o.get("data", {})]
     assert len(pictures) == 1  # imshow's figure, kept as Jupyter's inline backend keeps it
 
 
@@ -152,6 +152,13 @@ def test_results_and_display_are_outputs_and_a_semicolon_hides_the_result(tmp_pa
     assert status == 0, err
     assert "Out[1]: 4\n" in out and "Out[2]" not in out
     assert "  In [1]: identical" in out
+
+
+def test_an_object_without_a_repr_of_its_own_is_shown_as_ipython_shows_it(tmp_path):
+    cells = [("class Thing:\n    pass\n\nThing()", ("", "<__main__.Thing at 0x7f9f36829be0>"))]
+    status, out, err = run_captured("--run-notebook", write_notebook(tmp_path, cells))
+    assert status == 0, err
+    assert "Out[1]: <__main__.Thing at 0x" in out and "  In [1]: identical" in out
 
 
 def test_a_differing_output_is_shown_side_by_side(tmp_path):

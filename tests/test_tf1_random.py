@@ -4,7 +4,9 @@ TF 1.x's rule, when only the graph-level seed is set: a random op gets the seed
 pair (graph seed, number of operations in the graph when the seed is drawn),
 which is after the op's shape and parameter constants are made. The draws are
 compared with TensorFlow's own ops given that seed pair explicitly, which TF 1.x
-and TF 2 treat alike.
+and TF 2 treat alike: uniform numbers bit for bit, normal ones within the 1 to 3
+units in the last place by which TF 1.x's rounding differs from TF 2's (that
+TF 1.x's are the exact ones is tests/test_tf1_draws.py's subject).
 """
 
 import random
@@ -13,6 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as stock_tf
 
+from nst.tf1 import tf1_operation_count
 from nst_utils import tf
 
 stock = stock_tf.compat.v1  # TF 2's own compat.v1, without the layer
@@ -55,7 +58,7 @@ def draw_sequence(graph_seed: int, steps: list) -> list[tuple[int, str, np.ndarr
         for step in steps:
             if isinstance(step, str):
                 ours, _, kwargs, constants = DRAWS[step]
-                op_seed = len(graph.get_operations()) + constants
+                op_seed = tf1_operation_count(graph) + constants
                 draws.append((op_seed, step, ours([2, 3], **kwargs)))
             else:
                 OTHER_OPS[step]()
@@ -83,7 +86,10 @@ def test_any_sequence_draws_what_tf1_drew(case):
     steps = random_steps(rng, 12) + [next(iter(DRAWS))]
     for op_seed, name, values in draw_sequence(graph_seed, steps):
         expected = draw_with_explicit_seed(graph_seed, op_seed, name)
-        np.testing.assert_array_equal(values, expected, err_msg=f"{name} at op seed {op_seed}")
+        if "normal" in name:
+            np.testing.assert_array_max_ulp(values, expected, maxulp=3)
+        else:
+            np.testing.assert_array_equal(values, expected, err_msg=f"{name} at {op_seed}")
 
 
 @pytest.mark.parametrize("name", list(DRAWS))
@@ -95,7 +101,10 @@ def test_each_draw_adds_the_operations_tf1_added(name):
         # TF 1.x: 3 constants, the random op, then mul and add (normal, truncated
         # normal), sub, mul and add (float uniform), nothing more (int uniform).
         expected = {"random_uniform int": 4}.get(name, 7 if "uniform" in name else 6)
-        assert len(graph.get_operations()) == expected
+        assert tf1_operation_count(graph) == expected
+        # A normal's numbers take one operation more, the NumPy function of TF 1.x's rounding.
+        made = len(graph.get_operations())
+        assert made == expected + (0 if "uniform" in name else 1)
 
 
 def test_tensor_arguments_make_no_constants():
@@ -109,7 +118,7 @@ def test_tensor_arguments_make_no_constants():
     with stock.Graph().as_default(), stock.Session() as sess:
         stock.set_random_seed(5)
         expected = sess.run(stock.random_normal([4], mean=2.0, stddev=3.0, seed=op_seed))
-    np.testing.assert_array_equal(values, expected)
+    np.testing.assert_array_max_ulp(values, expected, maxulp=3)
 
 
 def test_explicit_op_seeds_keep_working():

@@ -22,6 +22,11 @@ MAX_PIXELS = 100_000_000
 """Largest image (width x height) read; a bigger one is refused before it is decoded."""
 
 
+SIXTEEN_TO_EIGHT_BITS = ((np.arange(65536, dtype=np.uint32) + 128) // 257).astype(np.uint8)
+"""A 16-bit sample v as 8 bits, round(v * 255 / 65535) (v / 257 is never halfway): a table,
+so that a large 16-bit image is converted in one pass."""
+
+
 class ImageError(InputError):
     """An image file that is missing, unreadable or not an image."""
 
@@ -74,21 +79,25 @@ def open_image(path: str | os.PathLike) -> Iterator[Image.Image]:
 
 
 def _to_rgb(image: Image.Image) -> np.ndarray:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+    if image.mode in ("I;16", "I;16B", "I;16L"):
+        return _grey_to_rgb(SIXTEEN_TO_EIGHT_BITS[np.asarray(image)])
+    if image.mode == "I":
         samples = np.asarray(image, dtype=np.float64)
-        if image.mode != "I" or samples.max(initial=0) > 255:
+        if samples.max(initial=0) > 255:
             samples = samples * 255.0 / 65535.0
-        gray = np.clip(np.round(samples), 0, 255).astype(np.uint8)
-        return np.repeat(gray[..., None], 3, axis=2)
+        return _grey_to_rgb(np.clip(np.round(samples), 0, 255).astype(np.uint8))
     if image.mode == "F":
-        gray = np.clip(np.round(np.asarray(image) * 255.0), 0, 255).astype(np.uint8)
-        return np.repeat(gray[..., None], 3, axis=2)
+        return _grey_to_rgb(np.clip(np.round(np.asarray(image) * 255.0), 0, 255).astype(np.uint8))
     has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
     if has_alpha:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
     return np.asarray(image.convert("RGB"))
+
+
+def _grey_to_rgb(grey: np.ndarray) -> np.ndarray:
+    return np.repeat(grey[..., None], 3, axis=2)
 
 
 def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -103,7 +103,7 @@ def _old_scipy_misc() -> dict[str, Any]:
     return {name: getattr(scipy_misc, name) for name in SCIPY_MISC_NAMES}
 
 
-def _scipy_misc() -> types.ModuleType | dict:
+def _scipy_misc() -> types.ModuleType:
     """scipy.misc, imported without its deprecation warning (a new one where SciPy has none)."""
     import scipy
 

@@ -141,3 +141,13 @@ def test_save_image_adds_the_means_back_and_clips(tmp_path):
     np.testing.assert_array_equal(written[1:], PIXELS[1:])
     assert tuple(written[0, 0]) == (255, 0, 103)
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]  # no temporary file left
+
+
+def test_16_bit_samples_become_the_nearest_8_bit_level():
+    """v -> round(v * 255 / 65535), the formula read_rgb promises, for every 16-bit v."""
+    from fractions import Fraction
+
+    from nst.images import SIXTEEN_TO_EIGHT_BITS
+
+    nearest = [int(Fraction(v * 255, 65535) + Fraction(1, 2)) for v in range(65536)]
+    assert SIXTEEN_TO_EIGHT_BITS.tolist() == nearest

@@ -25,6 +25,7 @@ from nst.files import WriteError
 from nst.images import read_rgb, resize, write_image
 from nst.memory import available_bytes, check_memory
 from nst.notebook_run import run_notebook
+from nst.program import program_command
 from nst.progress import StatusLine, cost_lines
 from nst.run_folder import (
     ANIMATION,
@@ -196,7 +197,7 @@ def _paint(
             raise type(e)("interrupted before the first iteration; nothing was saved") from None
         raise type(e)(
             f"interrupted after iteration {last.i}; the image so far is {kept}; "
-            f"continue with: python neural_art.py --resume {out}"
+            f"continue with: {program_command('--resume', out)}"
         ) from None
     except NonFiniteCostError as e:
         status.clear()
@@ -282,7 +283,7 @@ def _resume_hint(folder: RunFolder, settings: Settings) -> str:
         return ""
     return (
         f"; the checkpoint of iteration {last['iteration']} is kept: continue with: "
-        f"python neural_art.py --resume {folder.path}"
+        f"{program_command('--resume', folder.path)}"
     )
 
 

@@ -226,6 +226,7 @@ def build_parser(given_only: bool = False) -> argparse.ArgumentParser:
     d = Settings()
     parser = _Parser(
         prog="neural_art.py",
+        allow_abbrev=False,  # --iteration is a typo, not --iterations
         description="Paint CONTENT in the style of STYLE with neural style transfer "
         "(Gatys et al. 2015). The defaults are the deeplearning.ai assignment's; --preset "
         "changes them (see --show-preset).",
@@ -551,7 +552,8 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
     weights = s.style_blend_weights
     if weights is not None and len(weights) != len(s.styles):
         parser.error(
-            f"--style-blend-weights gives {len(weights)} weights for {len(s.styles)} style images"
+            f"--style-blend-weights gives {_plural(len(weights), 'weight')} for "
+            f"{_plural(len(s.styles), 'style image')}"
         )
     if s.coarse_levels and s.coarse_levels * s.coarse_iterations >= s.iterations:
         parser.error(
@@ -560,6 +562,11 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
         )
     if s.clip and s.optimizer == "lbfgs":
         parser.error("--clip works with --optimizer adam only; add --no-clip")
+
+
+def _plural(n: int, thing: str) -> str:
+    """'1 weight', '2 weights'."""
+    return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
 def _given_besides(given: dict, allowed: set[str]) -> list[str]:

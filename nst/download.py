@@ -11,6 +11,7 @@ trustworthy.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import time
@@ -20,7 +21,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nst.errors import InputError
-from nst.weights_sources import PublishedFile, digests, published_match
+from nst.weights_sources import (
+    ENV_VAR,
+    PRETRAINED_DIR,
+    PublishedFile,
+    digests,
+    published_match,
+)
 
 TIMEOUT_SECONDS = 30.0
 """Longest wait for the connection, and for each block of data once connected."""
@@ -45,10 +52,22 @@ def download(
     `accepted` are the files it may be (default: every published VGG-19 file).
     """
     partial = destination.with_name(destination.name + ".part")
+    made = [p for p in (destination.parent, *destination.parent.parents) if not p.exists()]
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise DownloadError(f"cannot create {destination.parent}: {e.strerror}") from None
+    try:
+        return _fetch(url, destination, partial, accepted, progress, timeout)
+    except DownloadError:
+        for folder in made:  # the folders made for it, if they stayed empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _fetch(url, destination: Path, partial: Path, accepted, progress, timeout) -> PublishedFile:
+    """download's work, once the destination's folder exists."""
     start = partial.stat().st_size if partial.exists() else 0
     headers = {"User-Agent": "neural-art", "Accept-Encoding": "identity"}
     if start:
@@ -118,7 +137,8 @@ def _verify(url: str, partial: Path, destination: Path, accepted) -> PublishedFi
 def _failed(url: str, destination: Path, why: str) -> str:
     return (
         f"cannot download {url}: {why}. Download it by hand (with a browser or "
-        f"`curl -fLO {url}`) and move it to {destination}, or pass --weights PATH"
+        f"`curl -fLO {url}`) and move it to {destination} or into {PRETRAINED_DIR}, "
+        f"or name it with ${ENV_VAR} or --weights PATH"
     )
 
 

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from nst.program import program_command
 from nst.weights import KERAS_FILENAME, WEIGHTS_FILENAME, WEIGHTS_URL, WeightsError
 
 ENV_VAR = "NEURAL_ART_WEIGHTS"
@@ -131,7 +132,7 @@ def find_weights(
             )
     raise WeightsNotFoundError(
         f"no VGG-19 weights found (looked for {', '.join(str(p) for _, p in places)}): "
-        f"run `python neural_art.py --download-weights`, or download {WEIGHTS_URL} "
+        f"run `{program_command('--download-weights')}`, or download {WEIGHTS_URL} "
         f"(510 MiB) to {cached_weights_file(environ)}, or pass --weights PATH"
     )
 

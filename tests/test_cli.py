@@ -160,6 +160,7 @@ BAD_OPTIONS = [
     (["--coarse-iterations", "0"], "--coarse-iterations: must be at least 1"),
     (["--threads", "0"], "--threads: must be at least 1"),
     (["--precision", "float8"], "--precision: invalid choice"),
+    (["--iteration", "3"], "unrecognized arguments: --iteration 3"),  # no abbreviations
 ]
 
 
@@ -285,3 +286,14 @@ def test_a_run_with_lbfgs_total_variation_two_styles_and_kept_colours(
     assert "24x18 pixels" in out
     assert len(re.findall(r"^total variation cost = \S+$", out, re.MULTILINE)) == 2  # i = 0, 2
     assert Image.open(tmp_path / "o" / "generated_image.jpg").size == (24, 18)
+
+
+def test_hints_name_the_python_running_and_the_script_as_a_shell_reads_them(tmp_path):
+    """A hint run as printed must reach this Python (a bare `python` may be another one)."""
+    import shlex
+
+    from nst.program import SCRIPT, program_command
+
+    words = shlex.split(program_command("--resume", tmp_path / "a run"))
+    assert words[0] == sys.executable and words[2:] == ["--resume", str(tmp_path / "a run")]
+    assert Path(words[1]).resolve() == SCRIPT

@@ -97,6 +97,15 @@ def test_an_unreachable_server(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+def test_a_failed_download_leaves_no_folder_it_made(tmp_path):
+    cache = tmp_path / "home" / ".cache" / "neural-art"
+    with pytest.raises(DownloadError) as caught:
+        download(closed_port_url(), cache / "w.mat", [GENUINE])
+    assert not (tmp_path / "home").exists()
+    message = str(caught.value)
+    assert "pretrained-model" in message and "$NEURAL_ART_WEIGHTS" in message
+
+
 def test_a_server_that_never_answers_times_out(tmp_path):
     silent = SilentServer()
     try:

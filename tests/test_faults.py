@@ -38,6 +38,7 @@ from PIL import Image
 import nst.app
 import nst.run_folder
 from nst.errors import InputError
+from nst.program import program_command
 from nst.run_folder import LOCK, lock_folder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,7 +194,7 @@ def test_a_full_disk_keeps_the_earlier_files_and_ends_the_run_with_one_line(
         assert "--resume" not in err
         return
     assert f"the checkpoint of iteration {kept_checkpoint} is kept" in err
-    assert err.endswith(f"continue with: python neural_art.py --resume {out}\n")
+    assert err.endswith(f"continue with: {program_command('--resume', out)}\n")
     disk.full = False  # room again
     assert run_cli("--resume", out) == 0
     m = manifest(out)

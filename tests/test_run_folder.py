@@ -434,7 +434,7 @@ def test_an_option_given_overrides_the_preset(capsys):
 
 BAD_COMBINATIONS = [
     (["--size", "40"], "give --size, or --width and --height, not both"),
-    (["--style-blend-weights", "1,2"], "--style-blend-weights gives 2 weights for 1 style images"),
+    (["--style-blend-weights", "1,2"], "--style-blend-weights gives 2 weights for 1 style image"),
     (["--preset", "tf2", "--optimizer", "lbfgs"], "--clip works with --optimizer adam only"),
     (["--init", "{tmp}/missing.png"], "--init: '{tmp}/missing.png' is none of"),
     (["--style-scale", "0"], "--style-scale: must be a number > 0"),

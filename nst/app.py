@@ -38,6 +38,7 @@ from nst.run_folder import (
     RunFolder,
     lock_folder,
     planned_files,
+    remove_earlier_run,
 )
 from nst.settings import Settings, settings_to_dict
 from nst.transfer import (
@@ -269,6 +270,8 @@ def _start(
     prepare_output_dir(settings, planned_files(settings))
     if not locked:  # prepare_output_dir made the folder
         lock.enter_context(lock_folder(out, "--output-dir"))
+    if settings.overwrite:
+        remove_earlier_run(out)
     folder = RunFolder.create(out, settings, command.argv)
     folder.set_weights(weights, digests(weights)[1])
     return folder, settings, None, kernels, size

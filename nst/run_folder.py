@@ -52,6 +52,21 @@ def planned_files(settings: Settings) -> list[str]:
     return saved + [FINAL_IMAGE, MANIFEST, CHECKPOINT] + pictures
 
 
+def remove_earlier_run(folder: Path) -> None:
+    """Delete what an earlier run wrote into `folder`, by its manifest: its files, checkpoint
+    and manifest (for --overwrite: none of its images is left beside the new run's). Files
+    it did not write stay, and so does everything when there is no readable manifest."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        written = [*manifest["files"], CHECKPOINT, MANIFEST]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    for name in written:
+        if isinstance(name, str) and name and Path(name).name == name:  # only plain names
+            with contextlib.suppress(FileNotFoundError):
+                (folder / name).unlink()
+
+
 def library_versions() -> dict[str, str]:
     """Python's and each library's installed version."""
     versions = {"python": platform.python_version()}

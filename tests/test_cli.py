@@ -74,6 +74,16 @@ def test_an_earlier_runs_images_are_kept_unless_overwrite_is_given(run_args, tmp
     assert (tmp_path / "out" / "4.png").read_bytes() != before["4.png"]
 
 
+def test_overwrite_leaves_none_of_the_earlier_runs_files_but_keeps_the_users(run_args, tmp_path):
+    assert run_cli(*run_args(seed=1)) == 0  # 0.png, 2.png, 4.png
+    (tmp_path / "out" / "notes.txt").write_text("mine", encoding="utf-8")
+    shorter = run_args(seed=2)
+    shorter[shorter.index("--iterations") + 1] = 2
+    assert run_cli(*shorter, "--overwrite") == 0  # 0.png only
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert files == sorted(["0.png", "notes.txt", *RUN_FILES])
+
+
 def test_options_reach_the_run(tiny_images, vgg19_mat, tmp_path, capsys):
     content, style = tiny_images
     status = run_cli(content, style, "--weights", vgg19_mat, "--width", 20, "--height", 28,

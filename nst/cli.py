@@ -291,7 +291,8 @@ def build_parser(given_only: bool = False) -> argparse.ArgumentParser:
     add(
         "--overwrite",
         action="store_true",
-        help="replace files an earlier run left in the output folder",
+        help="replace an earlier run in the output folder: the files its manifest lists are "
+        "removed first; files it did not write stay",
     )
     add(
         "--resume",

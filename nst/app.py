@@ -39,6 +39,7 @@ from nst.run_folder import (
     lock_folder,
     planned_files,
     remove_earlier_run,
+    saved_nothing,
 )
 from nst.settings import Settings, settings_to_dict
 from nst.transfer import (
@@ -267,7 +268,10 @@ def _start(
     kernels = read_vgg19(weights)
     seed = settings.seed if settings.seed is not None else secrets.randbelow(2**32)
     settings = settings.replace(weights=weights, seed=seed)
-    prepare_output_dir(settings, planned_files(settings))
+    planned = planned_files(settings)
+    if saved_nothing(out):  # stopped while starting: its manifest may be replaced
+        planned.remove(MANIFEST)
+    prepare_output_dir(settings, planned)
     if not locked:  # prepare_output_dir made the folder
         lock.enter_context(lock_folder(out, "--output-dir"))
     if settings.overwrite:

@@ -52,6 +52,16 @@ def planned_files(settings: Settings) -> list[str]:
     return saved + [FINAL_IMAGE, MANIFEST, CHECKPOINT] + pictures
 
 
+def saved_nothing(folder: Path) -> bool:
+    """Whether `folder` holds the manifest of a run that saved no iteration (stopped while
+    starting): such a folder does not block a new run."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        return manifest["files"] == [] and not (folder / CHECKPOINT).exists()
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def remove_earlier_run(folder: Path) -> None:
     """Delete what an earlier run wrote into `folder`, by its manifest: its files, checkpoint
     and manifest (for --overwrite: none of its images is left beside the new run's). Files
@@ -179,6 +189,8 @@ class RunFolder:
                 return Checkpoint(int(data["i"]), data["image"], state)
         except FileNotFoundError:
             message = f"--resume {self.path}: there is no {CHECKPOINT} to continue from"
+            if saved_nothing(self.path):
+                message += " (the run stopped before its first iteration: run it again)"
             raise InputError(message) from None
         except (OSError, ValueError, KeyError) as e:
             raise InputError(f"--resume {self.path}: {CHECKPOINT} cannot be read ({e})") from None

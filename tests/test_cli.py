@@ -74,6 +74,24 @@ def test_an_earlier_runs_images_are_kept_unless_overwrite_is_given(run_args, tmp
     assert (tmp_path / "out" / "4.png").read_bytes() != before["4.png"]
 
 
+def test_a_run_stopped_while_starting_does_not_block_its_folder(
+    run_args, tmp_path, monkeypatch, capsys
+):
+    def stopped_while_starting(*args, **kwargs):
+        raise KeyboardInterrupt
+        yield
+
+    with monkeypatch.context() as patch:
+        patch.setattr("nst.app.stylize", stopped_while_starting)
+        assert run_cli(*run_args()) == 130
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.json"]
+    capsys.readouterr()
+    assert run_cli("--resume", tmp_path / "out") == 2
+    assert "stopped before its first iteration: run it again" in capsys.readouterr().err
+    assert run_cli(*run_args()) == 0  # the same command again
+    assert (tmp_path / "out" / "4.png").is_file()
+
+
 def test_overwrite_leaves_none_of_the_earlier_runs_files_but_keeps_the_users(run_args, tmp_path):
     assert run_cli(*run_args(seed=1)) == 0  # 0.png, 2.png, 4.png
     (tmp_path / "out" / "notes.txt").write_text("mine", encoding="utf-8")

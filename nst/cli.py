@@ -286,7 +286,9 @@ def build_parser(given_only: bool = False) -> argparse.ArgumentParser:
         default=d.output_dir,
         metavar="DIR",
         help="the run folder: <i>.png, generated_image.jpg, manifest.json, checkpoint.npz, "
-        "costs.png, contact_sheet.png, progress.gif, side_by_side.png (created if missing)",
+        "costs.png, contact_sheet.png, progress.gif, side_by_side.png (created if missing); "
+        "without it, each run gets a new folder in output/ named after its images "
+        "(output/cat-stone, then output/cat-stone-2, ...)",
     )
     add(
         "--overwrite",
@@ -504,6 +506,8 @@ def parse_args(argv: list[str] | None = None) -> Command:
     given = vars(build_parser(given_only=True).parse_args(argv))
     options = {k: v for k, v in given.items() if k not in _COMMAND_ONLY}
     options.update(content=ns.content, styles=tuple(ns.styles))
+    if "output_dir" not in given and ns.content and ns.styles and not ns.resume:
+        options["output_dir"] = new_run_folder(ns.output_dir, ns.content, ns.styles)
     settings = Settings.preset_settings(ns.preset, **options)
     command = Command(
         settings,
@@ -563,6 +567,16 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
         )
     if s.clip and s.optimizer == "lbfgs":
         parser.error("--clip works with --optimizer adam only; add --no-clip")
+
+
+def new_run_folder(base: Path, content: Path, styles: list[Path]) -> Path:
+    """Where a run goes without --output-dir: base/<content>-<style>, or with -2, -3, ...
+    when that already holds something, so that each run keeps its own folder."""
+    name = f"{content.stem}-{'+'.join(style.stem for style in styles)}"
+    folder, n = base / name, 2
+    while folder.exists() and not (folder.is_dir() and not any(folder.iterdir())):
+        folder, n = base / f"{name}-{n}", n + 1
+    return folder
 
 
 def _plural(n: int, thing: str) -> str:

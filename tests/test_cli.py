@@ -246,8 +246,25 @@ def test_the_script_runs_end_to_end_quietly(tiny_images, vgg19_mat_beta16, tmp_p
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # none of TensorFlow's start-up chatter
     assert [b[0] for b in COST_BLOCK.findall(done.stdout)] == ["0"]
-    assert sorted(p.name for p in (tmp_path / "output").iterdir()) == ["0.png", *RUN_FILES]
-    assert np.asarray(Image.open(tmp_path / "output" / "generated_image.jpg")).shape == (16, 24, 3)
+    run = tmp_path / "output" / "content-style"
+    assert sorted(p.name for p in run.iterdir()) == ["0.png", *RUN_FILES]
+    assert np.asarray(Image.open(run / "generated_image.jpg")).shape == (16, 24, 3)
+
+
+def test_without_output_dir_each_run_gets_its_own_folder(
+    tiny_images, vgg19_mat, tmp_path, monkeypatch
+):
+    content, style = tiny_images
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "output" / "content-style-2").mkdir(parents=True)  # empty: it is used
+    argv = [content, style, "--weights", vgg19_mat, "--width", 16, "--height", 12,
+            "--iterations", 1]  # fmt: skip
+    for _ in range(3):
+        assert run_cli(*argv) == 0
+    runs = sorted(p.name for p in (tmp_path / "output").iterdir())
+    assert runs == ["content-style", "content-style-2", "content-style-3"]
+    for run in runs:
+        assert (tmp_path / "output" / run / "generated_image.jpg").is_file()
 
 
 def test_on_a_terminal_a_status_line_shows_progress_cost_speed_and_time_left(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nst.config import CONFIG
 from nst.costs import (
     compute_content_cost,
     compute_style_cost,
@@ -23,7 +24,6 @@ from nst.costs import (
 )
 from nst.lbfgs import lbfgs
 from nst.tf1 import tf as tf1
-from nst_utils import CONFIG
 
 
 @dataclass

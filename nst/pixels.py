@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nst_utils import CONFIG, reshape_and_normalize_image
+from nst.assignment import reshape_and_normalize_image
+from nst.config import CONFIG
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nst_utils import CONFIG
+from nst.config import CONFIG
 
 ASSIGNMENT_STYLE_LAYERS = list(CONFIG.STYLE_LAYERS)
 EIGHT_STYLE_LAYERS = [

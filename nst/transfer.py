@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from nst.assignment import generate_noise_image, load_vgg_model
 from nst.colors import preserve_colors
 from nst.compute import DEFAULT_COMPUTE, Compute
 from nst.costs import activation_gram
@@ -34,7 +35,6 @@ from nst.settings import Settings
 from nst.tf1 import tf as tf1
 from nst.weights_guard import read_vgg19
 from nst.weights_sources import find_weights
-from nst_utils import generate_noise_image, load_vgg_model
 
 COST_NAMES = ("total", "content", "style", "total variation")
 NOISE_AMPLITUDE = 20.0  # the assignment's uniform(-20, 20), in 0..255 pixel units

@@ -10,7 +10,10 @@ Every 20th iterate goes to output/<i>.png, the last to output/generated_image.jp
 
 This module holds the assignment's names: the cost functions (defined in
 nst/costs.py), `build_cost_graph`, `CostGraph` and `model_nn`, the training
-loop. The command line itself is nst/app.py. Importing this module runs nothing.
+loop. The command line itself is nst/cli.py and nst/app.py. Importing this
+module runs nothing, and imports TensorFlow only when one of the names that
+need it is first used, so that `python neural_art.py --help` (or a typo)
+answers at once.
 """
 
 from __future__ import annotations
@@ -18,38 +21,35 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nst.costs import (
-    compute_content_cost,
-    compute_layer_style_cost,
-    compute_style_cost,
-    gram_matrix,
-    total_cost,
-    total_variation_cost,
-)
-from nst.optimize import CostGraph, Iterate, build_cost_graph, optimize
-from nst.progress import StatusLine, cost_lines
-from nst_utils import CONFIG, save_image
+from nst.config import CONFIG
 
-__all__ = [
-    "STYLE_LAYERS",
-    "CostGraph",
-    "Iterate",
-    "build_cost_graph",
-    "compute_content_cost",
-    "compute_layer_style_cost",
-    "compute_style_cost",
-    "gram_matrix",
-    "main",
-    "model_nn",
-    "optimize",
-    "total_cost",
-    "total_variation_cost",
-]
+if TYPE_CHECKING:
+    from nst.optimize import CostGraph
 
 STYLE_LAYERS = CONFIG.STYLE_LAYERS
+COST_NAMES = ("compute_content_cost", "compute_layer_style_cost", "compute_style_cost",
+              "gram_matrix", "total_cost", "total_variation_cost")  # fmt: skip
+"""Defined in nst/costs.py."""
+GRAPH_NAMES = ("CostGraph", "Iterate", "build_cost_graph", "optimize")
+"""Defined in nst/optimize.py."""
+__all__ = ["STYLE_LAYERS", "main", "model_nn", *COST_NAMES, *GRAPH_NAMES]
+
+
+def __getattr__(name: str) -> Any:
+    """The names of COST_NAMES and GRAPH_NAMES, imported (with TensorFlow) on first use."""
+    if name in COST_NAMES:
+        from nst import costs
+
+        return getattr(costs, name)
+    if name in GRAPH_NAMES:
+        from nst import optimize
+
+        return getattr(optimize, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def model_nn(
@@ -67,6 +67,10 @@ def model_nn(
 
     With show_progress, a status line on stderr counts the iterations between prints.
     """
+    from nst.assignment import save_image
+    from nst.optimize import optimize
+    from nst.progress import StatusLine, cost_lines
+
     output_dir = Path(output_dir)
     status = StatusLine(num_iterations) if show_progress else None
     for it in optimize(sess, graph, input_image, num_iterations, save_every):
@@ -84,10 +88,10 @@ def model_nn(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The command line (nst/app.py); returns the exit status."""
-    from nst.app import main as app_main
+    """The command line (nst/cli.py); returns the exit status."""
+    from nst.cli import main as command_line
 
-    return app_main(argv)
+    return command_line(argv)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from nst.cli import Command, parse_args, prepare_output_dir
+from nst.cli import Command, prepare_output_dir
 from nst.compute import gpu_present
 from nst.download import ProgressBar, download
 from nst.errors import InputError
@@ -90,9 +90,8 @@ def _interruption(signum: int) -> BaseException:
     return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """The command line; returns the exit status."""
-    command = parse_args(argv)
+def run_command(command: Command) -> int:
+    """Carry out a parsed command line (nst.cli.main); returns the exit status."""
     settings = command.settings
     if command.run_notebook is not None:  # Ctrl-C interrupts the cell, as in Jupyter
         return _run_notebook(command)

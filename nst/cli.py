@@ -12,13 +12,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from nst.compute import PRECISIONS
 from nst.errors import InputError
+from nst.images import open_image
 from nst.settings import (
     ASSIGNMENT_STYLE_LAYERS,
     EIGHT_STYLE_LAYERS,
     INITS,
     OPTIMIZERS,
+    PRECISIONS,
     PRESETS,
     Settings,
 )
@@ -497,6 +498,31 @@ _COMMAND_ONLY = (
     "run_notebook",
     "executed",
 )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line; returns the exit status. The options and the image files are checked
+    before TensorFlow is loaded (which takes seconds), then nst.app carries the command out."""
+    command = parse_args(argv)
+    try:
+        check_images(command)
+    except InputError as e:
+        print(f"neural_art.py: error: {e}", file=sys.stderr)
+        return 2
+    from nst.app import run_command  # TensorFlow and the rest, only now
+
+    return run_command(command)
+
+
+def check_images(command: Command) -> None:
+    """InputError for a content, style or --init image of a new run that is missing or is
+    not an image file (read from its header only; decoding comes later)."""
+    s = command.settings
+    if command.resume or command.run_notebook or s.content is None:
+        return
+    for path in (s.content, *s.styles, *([s.init] if isinstance(s.init, Path) else [])):
+        with open_image(path):
+            pass
 
 
 def parse_args(argv: list[str] | None = None) -> Command:

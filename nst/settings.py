@@ -12,6 +12,9 @@ from pathlib import Path
 
 from nst.config import CONFIG
 
+PRECISIONS = ("float32", "bfloat16")
+"""--precision's choices: what convolutions and matrix products compute in."""
+
 ASSIGNMENT_STYLE_LAYERS = list(CONFIG.STYLE_LAYERS)
 EIGHT_STYLE_LAYERS = [
     (name, 0.125)

@@ -342,3 +342,20 @@ def test_hints_name_the_python_running_and_the_script_as_a_shell_reads_them(tmp_
     words = shlex.split(program_command("--resume", tmp_path / "a run"))
     assert words[0] == sys.executable and words[2:] == ["--resume", str(tmp_path / "a run")]
     assert Path(words[1]).resolve() == SCRIPT
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["--iteration", "3"], ["nope.jpg", "images/stone.jpg"], ["images/cat.jpg"]],
+)
+def test_options_and_images_are_checked_before_tensorflow_is_loaded(argv):
+    """A typo or a missing image is answered without the seconds TensorFlow takes to load."""
+    code = (
+        "import sys, neural_art\n"
+        "try:\n    status = neural_art.main(sys.argv[1:])\n"
+        "except SystemExit as e:\n    status = e.code\n"
+        "print(status, 'tensorflow' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert done.stdout.splitlines()[-1] in ("0 False", "2 False")

@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from nst.cli import Command, prepare_output_dir
+from nst.cli import Command, check_output_dir, prepare_output_dir
 from nst.compute import gpu_present
 from nst.download import ProgressBar, download
 from nst.errors import InputError
@@ -262,14 +262,15 @@ def _start(
         lock.enter_context(lock_folder(out, "--output-dir"))
     size = output_size(settings, _check_images(settings))  # bad images before the weights
     _check_memory(settings, size)
+    planned = planned_files(settings)
+    if saved_nothing(out):  # stopped while starting: its manifest may be replaced
+        planned.remove(MANIFEST)
+    check_output_dir(settings, planned)  # and the output folder too
     weights = _weights(settings.weights, command.weights_url)
     print(f"Loading VGG-19 from {weights}", flush=True)
     kernels = read_vgg19(weights)
     seed = settings.seed if settings.seed is not None else secrets.randbelow(2**32)
     settings = settings.replace(weights=weights, seed=seed)
-    planned = planned_files(settings)
-    if saved_nothing(out):  # stopped while starting: its manifest may be replaced
-        planned.remove(MANIFEST)
     prepare_output_dir(settings, planned)
     if not locked:  # prepare_output_dir made the folder
         lock.enter_context(lock_folder(out, "--output-dir"))

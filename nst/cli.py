@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -619,23 +620,19 @@ def _given_besides(given: dict, allowed: set[str]) -> list[str]:
     ]
 
 
-def prepare_output_dir(settings: Settings, planned: list[str]) -> None:
-    """Create the output folder and make sure the run destroys nothing of an earlier one.
-
-    `planned` are the file names this run will write. Raises InputError when the
-    folder cannot be made or written, or already holds one of them (unless
-    --overwrite).
-    """
+def check_output_dir(settings: Settings, planned: list[str]) -> None:
+    """What prepare_output_dir would refuse, found without writing anything (so that it is
+    said before the weights are loaded): a file where the folder should be, a folder that
+    cannot be made or written (by the permissions of the nearest one that exists), or one
+    holding files of `planned` (unless --overwrite)."""
     out = settings.output_dir
     if out.exists() and not out.is_dir():
         raise InputError(f"--output-dir {out} is a file, not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".neural_art_write_test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise InputError(f"--output-dir {out} cannot be written: {e.strerror}") from None
+    nearest = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not nearest.is_dir():
+        raise InputError(f"--output-dir {out} cannot be made: {nearest} is a file")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise InputError(f"--output-dir {out} cannot be written: {nearest} is not writable")
     existing = [name for name in planned if (out / name).exists()]
     if existing and not settings.overwrite:
         shown = ", ".join(existing[:3]) + (", ..." if len(existing) > 3 else "")
@@ -643,3 +640,21 @@ def prepare_output_dir(settings: Settings, planned: list[str]) -> None:
             f"--output-dir {out} already holds {shown} from an earlier run; "
             "choose another --output-dir, or pass --overwrite to replace them"
         )
+
+
+def prepare_output_dir(settings: Settings, planned: list[str]) -> None:
+    """Create the output folder and make sure the run destroys nothing of an earlier one.
+
+    `planned` are the file names this run will write. Raises InputError when the
+    folder cannot be made or written, or already holds one of them (unless
+    --overwrite).
+    """
+    check_output_dir(settings, planned)
+    out = settings.output_dir
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".neural_art_write_test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise InputError(f"--output-dir {out} cannot be written: {e.strerror}") from None

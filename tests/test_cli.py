@@ -67,8 +67,9 @@ def test_an_earlier_runs_images_are_kept_unless_overwrite_is_given(run_args, tmp
     capsys.readouterr()
     changed = run_args(seed=9)
     assert run_cli(*changed) == 2
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert "already holds 0.png" in err and "--overwrite" in err
+    assert "Loading VGG-19" not in out  # said before the weights are read
     assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
     assert run_cli(*changed, "--overwrite") == 0
     assert (tmp_path / "out" / "4.png").read_bytes() != before["4.png"]
@@ -90,6 +91,17 @@ def test_a_run_stopped_while_starting_does_not_block_its_folder(
     assert "stopped before its first iteration: run it again" in capsys.readouterr().err
     assert run_cli(*run_args()) == 0  # the same command again
     assert (tmp_path / "out" / "4.png").is_file()
+
+
+def test_an_output_folder_that_cannot_be_made_is_refused_before_the_weights(
+    run_args, tmp_path, capsys
+):
+    (tmp_path / "a file").write_text("", encoding="utf-8")
+    argv = run_args(output="a file/run")
+    assert run_cli(*argv) == 2
+    out, err = capsys.readouterr()
+    assert f"--output-dir {tmp_path / 'a file' / 'run'} cannot be made" in err
+    assert "Loading VGG-19" not in out
 
 
 def test_overwrite_leaves_none_of_the_earlier_runs_files_but_keeps_the_users(run_args, tmp_path):

@@ -228,7 +228,7 @@ def test_bad_files(small_run, tmp_path, capsys):
         ([content, style], ["--weights", vgg16], "weights file {} holds VGG-16", vgg16),
         ([content, style], ["--weights", html], "weights file {} is an HTML page", html),
         ([content, style], ["--output-dir", a_file], "--output-dir {} is a file", a_file),
-        ([content, style], ["--output-dir", a_file / "sub"], "--output-dir {} cannot be written",
+        ([content, style], ["--output-dir", a_file / "sub"], "--output-dir {} cannot be made",
          a_file / "sub"),
     ]  # fmt: skip
     for inputs, options, message, subject in cases:

@@ -223,11 +223,19 @@ class _Adder:
         self.parser.add_argument(*names, **kwargs)
 
 
+USAGE = """
+  neural_art.py CONTENT STYLE [STYLE ...] [options]    paint CONTENT in the style of STYLE
+  neural_art.py --resume RUN_DIR [--iterations N]      continue a stopped run
+  neural_art.py --run-notebook PATH [--executed OUT]   run a TF 1.x notebook unchanged
+  neural_art.py --check-weights | --download-weights   the VGG-19 weights file"""
+
+
 def build_parser(given_only: bool = False) -> argparse.ArgumentParser:
     """The argument parser, with every option's default (the assignment preset's) in its help."""
     d = Settings()
     parser = _Parser(
         prog="neural_art.py",
+        usage=USAGE,
         allow_abbrev=False,  # --iteration is a typo, not --iterations
         description="Paint CONTENT in the style of STYLE with neural style transfer "
         "(Gatys et al. 2015). The defaults are the deeplearning.ai assignment's; --preset "

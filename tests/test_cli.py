@@ -356,6 +356,15 @@ def test_hints_name_the_python_running_and_the_script_as_a_shell_reads_them(tmp_
     assert Path(words[1]).resolve() == SCRIPT
 
 
+def test_the_usage_shows_what_each_way_of_running_needs(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    usage = capsys.readouterr().out.split("\n\n")[0]
+    assert "neural_art.py CONTENT STYLE [STYLE ...] [options]" in usage
+    assert "--resume RUN_DIR" in usage and "--run-notebook PATH" in usage
+    assert "[CONTENT]" not in usage  # CONTENT is not optional for a run
+
+
 @pytest.mark.parametrize(
     "argv",
     [["--help"], ["--iteration", "3"], ["nope.jpg", "images/stone.jpg"], ["images/cat.jpg"]],

@@ -101,7 +101,7 @@ def run_command(command: Command) -> int:
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if command.show_preset:
-            print(json.dumps(settings_to_dict(settings), indent=2))
+            print(_one_setting_a_line(settings_to_dict(settings)))
             return 0
         if command.download_weights:
             fetch_weights(command.weights_url, settings.weights or cached_weights_file())
@@ -121,6 +121,12 @@ def run_command(command: Command) -> int:
                 signal.signal(sig, handler)
     print(f"Done: {final}")
     return 0
+
+
+def _one_setting_a_line(settings: dict) -> str:
+    """The settings as a JSON object, each on one line (--show-preset)."""
+    lines = (f"  {json.dumps(name)}: {json.dumps(value)}" for name, value in settings.items())
+    return "{\n" + ",\n".join(lines) + "\n}"
 
 
 def _run_notebook(command: Command) -> int:

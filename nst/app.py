@@ -218,6 +218,10 @@ def _paint(
         status.clear()
         raise
     status.clear()
+    if last.costs is not None and last.i % settings.save_every:  # not printed yet
+        c = last.costs
+        print(f"Final costs (iteration {last.i}): total cost = {c['total']}, content cost = "
+              f"{c['content']}, style cost = {c['style']}", flush=True)  # fmt: skip
     steps_after_first = last.i - (resume.i + 1 if resume else 0)
     if steps_after_first > 0:
         per_step = (time.monotonic() - first_done) / steps_after_first

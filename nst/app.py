@@ -358,13 +358,15 @@ def _finish(folder: RunFolder, settings: Settings, last: Step) -> None:
     pictures = [FINAL_IMAGE, PLOT, CONTACT_SHEET, ANIMATION, SIDE_BY_SIDE]
     iterates = [name for name in folder.manifest["files"] if name not in pictures]
     height, width = last.image.shape[:2]  # coarse levels' iterates are smaller
+    result = f"result (iteration {last.i})"
     saved = [
         (f"iteration {Path(name).stem}", resize(read_rgb(out / name), width, height))
         for name in iterates
+        if name != f"{last.i}.png"  # the result, shown once as such
     ]
-    saved.append(("result", last.image))
+    saved.append((result, last.image))
     contact_sheet(out / CONTACT_SHEET, saved)
-    animation(out / ANIMATION, [image for _, image in saved])
+    animation(out / ANIMATION, [image for _, image in saved], labels=[t for t, _ in saved])
     side_by_side(
         out / SIDE_BY_SIDE,
         read_rgb(settings.content),

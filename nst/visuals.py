@@ -155,13 +155,16 @@ def animation(
     path: str | os.PathLike,
     frames: list[np.ndarray],
     seconds_per_frame: float = 0.5,
+    labels: list[str] | None = None,
 ) -> None:
     """Write an animated GIF of `frames` that loops forever.
 
     Each frame (uint8 RGB, shape (height, width, 3), all of the same size) is
     shown for `seconds_per_frame`, the last one four times as long so the result
     lingers. GIF stores delays in hundredths of a second, so durations are
-    rounded to 10 ms. Each frame gets its own 256-colour palette.
+    rounded to 10 ms. Each frame gets its own 256-colour palette. With `labels`
+    (one per frame, e.g. "iteration 20"), each frame has its label under it on a
+    white band.
 
     Pillow's GIF writer merges consecutive identical frames into one frame
     showing for their combined time, so such a GIF has fewer frames than given.
@@ -177,9 +180,14 @@ def animation(
     if len(shapes) > 1:
         raise ValueError(f"the frames of an animation differ in size: {sorted(shapes)}")
 
+    if labels is not None and len(labels) != len(frames):
+        raise ValueError(f"{len(labels)} labels for {len(frames)} frames")
+
     milliseconds = max(10, round(seconds_per_frame * 100) * 10)
     durations = [milliseconds] * (len(frames) - 1) + [4 * milliseconds]
     images = [Image.fromarray(frame, "RGB") for frame in frames]
+    if labels is not None:
+        images = [_with_label(image, label) for image, label in zip(images, labels, strict=True)]
 
     def write(file: BinaryIO) -> None:
         images[0].save(
@@ -281,6 +289,16 @@ def _text_height(font: ImageFont.ImageFont | ImageFont.FreeTypeFont) -> int:
     """Height of a line of text in `font`, the same for every label so rows line up."""
     _, top, _, bottom = font.getbbox("Agjpqy|")
     return math.ceil(bottom) + max(0, -math.floor(top))
+
+
+def _with_label(image: Image.Image, label: str) -> Image.Image:
+    """`image` on a white canvas with room for `label` centred under it."""
+    font = ImageFont.load_default()
+    canvas = Image.new("RGB", (image.width, image.height + 2 * _LABEL_GAP + _text_height(font)),
+                       _WHITE)  # fmt: skip
+    canvas.paste(image, (0, 0))
+    _draw_label(ImageDraw.Draw(canvas), font, label, 0, image.width, image.height + _LABEL_GAP)
+    return canvas
 
 
 def _draw_label(

@@ -218,7 +218,13 @@ def test_a_finished_run_leaves_pictures_that_open(finished):
 def test_the_animation_has_a_frame_per_saved_iterate_and_one_for_the_result(finished):
     with Image.open(finished.folder / "progress.gif") as gif:
         assert gif.n_frames == 4  # 0.png, 2.png, 4.png and iterate 5, all different
-        assert gif.size == (32, 24)
+        assert gif.width == 32 and gif.height > 24  # each frame's label is under it
+
+
+def test_a_last_iterate_that_was_saved_is_shown_once_as_the_result(run_args):
+    assert run_cli(*run_args(iterations=5)) == 0  # saves 0, 2, 4; 4 is the result
+    with Image.open(run_args()[-1] / "progress.gif") as gif:
+        assert gif.n_frames == 3
 
 
 # 3. --resume

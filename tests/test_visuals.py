@@ -222,6 +222,21 @@ def test_animation_is_a_looping_gif_with_the_last_frame_held_longer(tmp_path):
     assert folder_holds_only(path)
 
 
+def test_animation_frames_can_carry_their_labels_on_a_white_band(tmp_path):
+    path = tmp_path / "iterations.gif"
+    animation(path, [solid(RED, 30, 40), solid(BLUE, 30, 40)], labels=["iteration 0", "result"])
+    with Image.open(path) as image:
+        assert image.width == 40 and image.height > 30  # the band is under the picture
+        for index, colour in enumerate((RED, BLUE)):
+            image.seek(index)
+            frame = np.asarray(image.convert("RGB"))
+            assert tuple(frame[15, 20]) == colour
+            band = frame[30:]
+            assert (band == 255).all(axis=2).mean() > 0.5 and (band < 100).all(axis=2).any()
+    with pytest.raises(ValueError, match="1 labels for 2 frames"):
+        animation(tmp_path / "other.gif", [solid(RED, 8, 8)] * 2, labels=["one"])
+
+
 def test_animation_of_one_frame(tmp_path):
     path = tmp_path / "iterations.gif"
     animation(path, [solid(RED, 10, 10)])

@@ -1,7 +1,7 @@
-% Writes octave-v6.mat (uncompressed) and octave-v7.mat (compressed) with GNU Octave 7.3:
-% a MatConvNet-like layer list and one array of each kind a level-5 .mat file holds, so
-% that tests/test_mat_structure.py checks the structure walk against a second writer.
-%   octave --no-gui -q tests/data/octave_types.m   (run in tests/data)
+% Writes octave-v6.mat (uncompressed) and octave-v7.mat (compressed) with GNU Octave: a
+% MatConvNet-like layer list and one array of each kind a level-5 .mat file holds, so that
+% tests/test_mat_structure.py checks the structure walk against a second writer. The test
+% runs it in a temporary folder:  octave --no-gui -q octave_types.m
 rand('seed', 1); randn('seed', 1);
 l = {};
 l{1} = struct('name', 'conv1_1', 'type', 'conv', ...

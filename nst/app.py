@@ -91,7 +91,8 @@ def _interruption(signum: int) -> BaseException:
 
 
 def run_command(command: Command) -> int:
-    """Carry out a parsed command line (nst.cli.main); returns the exit status."""
+    """Carry out a parsed command line (nst.cli.main); returns the exit status. Bad input and
+    write failures are raised, for nst.cli.main to report."""
     settings = command.settings
     if command.run_notebook is not None:  # Ctrl-C interrupts the cell, as in Jupyter
         return _run_notebook(command)
@@ -109,9 +110,6 @@ def run_command(command: Command) -> int:
         if command.check_weights:
             return check_weights(settings.weights)
         final = run(command, stop)
-    except (InputError, WriteError) as e:
-        print(f"neural_art.py: error: {e}", file=sys.stderr)
-        return 2
     except (KeyboardInterrupt, Terminated) as e:
         print(f"\nneural_art.py: {e or 'interrupted'}", file=sys.stderr)
         return 143 if isinstance(e, Terminated) else 130
@@ -132,9 +130,6 @@ def _one_setting_a_line(settings: dict) -> str:
 def _run_notebook(command: Command) -> int:
     try:
         return run_notebook(command.run_notebook, command.executed, command.settings.overwrite)
-    except InputError as e:
-        print(f"neural_art.py: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("\nneural_art.py: interrupted", file=sys.stderr)
         return 130

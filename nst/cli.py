@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nst.errors import InputError
+from nst.files import WriteError
 from nst.images import open_image
 from nst.settings import (
     ASSIGNMENT_STYLE_LAYERS,
@@ -511,16 +512,17 @@ _COMMAND_ONLY = (
 
 def main(argv: list[str] | None = None) -> int:
     """The command line; returns the exit status. The options and the image files are checked
-    before TensorFlow is loaded (which takes seconds), then nst.app carries the command out."""
+    before TensorFlow is loaded (which takes seconds), then nst.app carries the command out.
+    Bad input and write failures end it with one line and status 2."""
     command = parse_args(argv)
     try:
         check_images(command)
-    except InputError as e:
+        from nst.app import run_command  # TensorFlow and the rest, only now
+
+        return run_command(command)
+    except (InputError, WriteError) as e:
         print(f"neural_art.py: error: {e}", file=sys.stderr)
         return 2
-    from nst.app import run_command  # TensorFlow and the rest, only now
-
-    return run_command(command)
 
 
 def check_images(command: Command) -> None:

@@ -52,26 +52,29 @@ def planned_files(settings: Settings) -> list[str]:
     return saved + [FINAL_IMAGE, MANIFEST, CHECKPOINT] + pictures
 
 
+def _files_of_earlier_run(folder: Path) -> list | None:
+    """The "files" an earlier run's manifest in `folder` lists; None without a readable one."""
+    try:
+        files = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return files if isinstance(files, list) else None
+
+
 def saved_nothing(folder: Path) -> bool:
     """Whether `folder` holds the manifest of a run that saved no iteration (stopped while
     starting): such a folder does not block a new run."""
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        return manifest["files"] == [] and not (folder / CHECKPOINT).exists()
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
+    return _files_of_earlier_run(folder) == [] and not (folder / CHECKPOINT).exists()
 
 
 def remove_earlier_run(folder: Path) -> None:
     """Delete what an earlier run wrote into `folder`, by its manifest: its files, checkpoint
     and manifest (for --overwrite: none of its images is left beside the new run's). Files
     it did not write stay, and so does everything when there is no readable manifest."""
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        written = [*manifest["files"], CHECKPOINT, MANIFEST]
-    except (OSError, ValueError, KeyError, TypeError):
+    files = _files_of_earlier_run(folder)
+    if files is None:
         return
-    for name in written:
+    for name in [*files, CHECKPOINT, MANIFEST]:
         if isinstance(name, str) and name and Path(name).name == name:  # only plain names
             with contextlib.suppress(FileNotFoundError):
                 (folder / name).unlink()

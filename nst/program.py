@@ -1,4 +1,4 @@
-"""The command that runs this program again, for the hints it prints."""
+"""Where this program lies, and the command that runs it again, for the hints it prints."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import shlex
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parent.parent / "neural_art.py"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The folder of neural_art.py, nst/ and pretrained-model/."""
+SCRIPT = PROJECT_ROOT / "neural_art.py"
 
 
 def program_command(*args: str | os.PathLike) -> str:

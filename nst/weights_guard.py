@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nst.program import PROJECT_ROOT
 from nst.weights import (
     CONV_LAYERS,
     WEIGHTS_URL,
@@ -41,7 +42,6 @@ from nst.weights import (
 )
 from nst.weights_sources import digests, published_match
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 CHILD_COMMAND = (sys.executable, "-m", "nst.weights_guard")
 """The child's command line, before the file's path."""
 OK, ERROR = b"OK\n", b"ERROR\n"
@@ -78,7 +78,7 @@ def read_vgg19(path: str | os.PathLike) -> Kernels:
 def read_in_child(path: Path) -> Kernels:
     """parse_vgg19(path), run in a child process; its crash raises ReaderCrashError."""
     timeout = CHILD_SECONDS + path.stat().st_size / CHILD_BYTES_PER_SECOND
-    pythonpath = (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH", ""))
+    pythonpath = (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", ""))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, pythonpath))}
     try:
         child = subprocess.run(

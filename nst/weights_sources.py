@@ -23,11 +23,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nst.program import program_command
+from nst.program import PROJECT_ROOT, program_command
 from nst.weights import KERAS_FILENAME, WEIGHTS_FILENAME, WEIGHTS_URL, WeightsError
 
 ENV_VAR = "NEURAL_ART_WEIGHTS"
-PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained-model"
+PRETRAINED_DIR = PROJECT_ROOT / "pretrained-model"
 
 
 class WeightsNotFoundError(WeightsError):

@@ -86,18 +86,22 @@ with tf.Session() as test_a:
     print("boxes.shape = " + str(boxes.shape))
     print("classes.shape = " + str(classes.shape))"""  # noqa: E501
 
-YOLO_NMS = """\
-with tf.Session() as test_b:
-    scores = tf.random_normal([54,], mean=1, stddev=4, seed = 1)
-    boxes = tf.random_normal([54, 4], mean=1, stddev=4, seed = 1)
-    classes = tf.random_normal([54,], mean=1, stddev=4, seed = 1)
-    scores, boxes, classes = yolo_non_max_suppression(scores, boxes, classes)
+YOLO_PRINTS = """
     print("scores[2] = " + str(scores[2].eval()))
     print("boxes[2] = " + str(boxes[2].eval()))
     print("classes[2] = " + str(classes[2].eval()))
     print("scores.shape = " + str(scores.eval().shape))
     print("boxes.shape = " + str(boxes.eval().shape))
     print("classes.shape = " + str(classes.eval().shape))"""
+"""The last lines of the non-max-suppression and yolo_eval cells, alike in the notebook."""
+
+YOLO_NMS = """\
+with tf.Session() as test_b:
+    scores = tf.random_normal([54,], mean=1, stddev=4, seed = 1)
+    boxes = tf.random_normal([54, 4], mean=1, stddev=4, seed = 1)
+    classes = tf.random_normal([54,], mean=1, stddev=4, seed = 1)
+    scores, boxes, classes = yolo_non_max_suppression(scores, boxes, classes)"""
+YOLO_NMS += YOLO_PRINTS
 
 YOLO_EVAL = """\
 with tf.Session() as test_b:
@@ -105,13 +109,8 @@ with tf.Session() as test_b:
                     tf.random_normal([19, 19, 5, 2], mean=1, stddev=4, seed = 1),
                     tf.random_normal([19, 19, 5, 2], mean=1, stddev=4, seed = 1),
                     tf.random_normal([19, 19, 5, 80], mean=1, stddev=4, seed = 1))
-    scores, boxes, classes = yolo_eval(yolo_outputs)
-    print("scores[2] = " + str(scores[2].eval()))
-    print("boxes[2] = " + str(boxes[2].eval()))
-    print("classes[2] = " + str(classes[2].eval()))
-    print("scores.shape = " + str(scores.eval().shape))
-    print("boxes.shape = " + str(boxes.eval().shape))
-    print("classes.shape = " + str(classes.eval().shape))"""
+    scores, boxes, classes = yolo_eval(yolo_outputs)"""
+YOLO_EVAL += YOLO_PRINTS
 
 TRIPLET = """\
 import tensorflow as tf

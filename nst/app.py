@@ -17,40 +17,37 @@ import threading
 import time
 from pathlib import Path
 
-from nst.cli import Command, check_output_dir, prepare_output_dir
+from nst.checkpoint import Checkpoint
+from nst.cli import Command
 from nst.compute import gpu_present
 from nst.download import ProgressBar, download
 from nst.errors import InputError
 from nst.files import WriteError
-from nst.images import read_rgb, resize, write_image
+from nst.images import Inputs
 from nst.memory import available_bytes, check_memory
 from nst.notebook_run import run_notebook
 from nst.program import program_command
 from nst.progress import StatusLine, cost_lines
 from nst.run_folder import (
-    ANIMATION,
     CHECKPOINT,
-    CONTACT_SHEET,
     FINAL_IMAGE,
     MANIFEST,
-    PLOT,
-    SIDE_BY_SIDE,
     RunFolder,
+    check_output_dir,
     lock_folder,
     planned_files,
+    prepare_output_dir,
     remove_earlier_run,
     saved_nothing,
 )
 from nst.settings import Settings, settings_to_dict
 from nst.transfer import (
-    Checkpoint,
     NonFiniteCostError,
     Step,
     output_size,
     schedule,
     stylize,
 )
-from nst.visuals import animation, contact_sheet, plot_costs, side_by_side
 from nst.weights import WEIGHTS_URL
 from nst.weights_check import describe_weights
 from nst.weights_guard import read_vgg19
@@ -90,9 +87,9 @@ def _interruption(signum: int) -> BaseException:
     return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
-def run_command(command: Command) -> int:
-    """Carry out a parsed command line (nst.cli.main); returns the exit status. Bad input and
-    write failures are raised, for nst.cli.main to report."""
+def run_command(command: Command, inputs: Inputs | None = None) -> int:
+    """Carry out a parsed command line (nst.cli.main) with its images, when read; returns
+    the exit status. Bad input and write failures are raised, for nst.cli.main to report."""
     settings = command.settings
     if command.run_notebook is not None:  # Ctrl-C interrupts the cell, as in Jupyter
         return _run_notebook(command)
@@ -109,7 +106,7 @@ def run_command(command: Command) -> int:
             return 0
         if command.check_weights:
             return check_weights(settings.weights)
-        final = run(command, stop)
+        final = run(command, inputs, stop)
     except (KeyboardInterrupt, Terminated) as e:
         print(f"\nneural_art.py: {e or 'interrupted'}", file=sys.stderr)
         return 143 if isinstance(e, Terminated) else 130
@@ -135,22 +132,30 @@ def _run_notebook(command: Command) -> int:
         return 130
 
 
-def run(command: Command, stop: StopRequests | None = None) -> Path:
-    """One run (new or resumed): optimize, save the iterates and the run folder's files.
+def run(command: Command, inputs: Inputs | None = None, stop: StopRequests | None = None) -> Path:
+    """One run (new or resumed), from top to bottom: check its inputs and folder, read the
+    weights, optimize while saving the iterates, and leave the pictures; the final image.
 
-    `stop` (installed as the signal handler) ends the loop after an iteration. The
-    run holds its folder's lock until it ends, however it ends. A file that cannot
-    be written (a full disk, a removed folder) ends it with a WriteError that says
-    how to continue, when it can be."""
+    `inputs` are the images if already read (nst.cli reads them before TensorFlow
+    loads). `stop` (installed as the signal handler) ends the loop after an
+    iteration. The run holds its folder's lock until it ends, however it ends. A
+    file that cannot be written (a full disk, a removed folder) ends it with a
+    WriteError that says how to continue, when it can be."""
     stop = stop or StopRequests()
     with contextlib.ExitStack() as lock:
-        folder, settings, resume, kernels, size = _start(command, lock)
+        if command.resume is not None:
+            folder, settings, resume, inputs, kernels = _reopen(command, lock)
+        else:
+            folder, settings, inputs, kernels = _create(command, inputs, lock)
+            resume = None
         try:
-            return _paint(folder, settings, resume, kernels, size, stop)
+            last = _paint(folder, settings, resume, kernels, inputs, stop)
+            folder.write_result(inputs, last.i, last.image, last.costs, last.checkpoint)
         except WriteError as e:
             with contextlib.suppress(WriteError):  # the manifest may not be writable either
                 folder.finish("failed", str(e))
             raise WriteError(f"{e}{_resume_hint(folder, settings)}") from None
+    return folder.path / FINAL_IMAGE
 
 
 def _paint(
@@ -158,34 +163,23 @@ def _paint(
     settings: Settings,
     resume: Checkpoint | None,
     kernels: dict,
-    size: tuple[int, int],
+    inputs: Inputs,
     stop: StopRequests,
-) -> Path:
-    """The optimization loop with its saves, then the pictures at the end; the final image."""
-    out = folder.path
-    width, height = size
-    coarse = ", ".join(
-        f"{len(steps)} at {w}x{h}" for (w, h), steps in schedule(settings, size)[:-1]
-    )
-    print(
-        f"Painting {settings.content} in the style of "
-        f"{' and '.join(map(str, settings.styles))}: {width}x{height} pixels, "
-        f"{settings.iterations} iterations{f' ({coarse} first)' if coarse else ''}, "
-        f"images to {out}",
-        flush=True,
-    )
-    status = StatusLine(settings.iterations, resume.i + 1 if resume else 0)
-    timings = folder.manifest["timings"]
-    started = time.monotonic()
+) -> Step:
+    """The optimization loop: each step's J noted, the saved steps printed and kept; the
+    last step. An interruption or an overflow keeps the latest image and says so."""
+    first = resume.i + 1 if resume else 0
+    _announce(settings, folder.path, output_size(settings, inputs.content.shape))
+    status = StatusLine(settings.iterations, first)
+    timer = _Timer(folder.manifest["timings"], first)
     last: Step | None = None
     try:
-        for step in stylize(settings, resume, kernels):
-            if last is None:
-                timings["until_first_iteration_seconds"] = round(time.monotonic() - started, 3)
-                first_done = time.monotonic()
-                stop.in_loop = True
+        for step in stylize(settings, resume, kernels, inputs):
+            stop.in_loop = True
+            timer.step(step.i)
+            _note_totals(folder, step)
             last = step
-            status.update(step.i + 1, step.J_before)
+            status.update(step.i + 1, folder.totals[-1] if folder.totals else None)
             if step.i % settings.save_every == 0:
                 status.clear()
                 _report(folder, step)
@@ -193,14 +187,7 @@ def _paint(
         stop.in_loop = False
     except (KeyboardInterrupt, Terminated) as e:
         status.clear()
-        kept = _keep(folder, last)
-        folder.finish("interrupted")
-        if kept is None:
-            raise type(e)("interrupted before the first iteration; nothing was saved") from None
-        raise type(e)(
-            f"interrupted after iteration {last.i}; the image so far is {kept}; "
-            f"continue with: {program_command('--resume', out)}"
-        ) from None
+        raise _interrupted(folder, last, e) from None
     except NonFiniteCostError as e:
         status.clear()
         kept = _keep(folder, e.last_good)
@@ -214,63 +201,90 @@ def _paint(
         raise
     status.clear()
     if last.costs is not None and last.i % settings.save_every:  # not printed yet
-        c = last.costs
-        print(f"Final costs (iteration {last.i}): total cost = {c['total']}, content cost = "
-              f"{c['content']}, style cost = {c['style']}", flush=True)  # fmt: skip
-    steps_after_first = last.i - (resume.i + 1 if resume else 0)
-    if steps_after_first > 0:
-        per_step = (time.monotonic() - first_done) / steps_after_first
-        timings["seconds_per_iteration"] = round(per_step, 4)
-    _finish(folder, settings, last)
-    return out / FINAL_IMAGE
+        print(f"Final costs (iteration {last.i}): {_costs_text(last.costs)}", flush=True)
+    return last
 
 
-def _start(
-    command: Command, lock: contextlib.ExitStack
-) -> tuple[RunFolder, Settings, Checkpoint | None, dict, tuple[int, int]]:
-    """The run folder, the settings, the checkpoint to continue from (when resuming), the
-    weights and the output size, each checked before the folder is written. The folder's
-    lock goes on `lock`: taken first when the folder exists, so that a second run into it
-    is refused at once."""
-    if command.resume is not None:
-        if command.resume.is_dir():  # if not, open() says there is no run folder there
-            lock.enter_context(lock_folder(command.resume, "--resume"))
-        folder = RunFolder.open(command.resume)
-        recorded = folder.settings()
-        size = output_size(recorded, _check_images(recorded))
-        _check_memory(recorded, size)
-        given = command.settings
-        settings = recorded.replace(
-            output_dir=command.resume,
-            iterations=command.resume_iterations or recorded.iterations,
-            weights=given.weights or recorded.weights,
-        )
-        resume = folder.load_checkpoint()
-        folder.catch_up(resume.i)
-        if resume.i + 1 >= settings.iterations:
-            raise InputError(
-                f"--resume {command.resume}: the run already did its {settings.iterations} "
-                "iterations; give --iterations N with a larger N to continue it"
-            )
-        weights = _weights(settings.weights, command.weights_url)
-        kernels = read_vgg19(weights)
-        settings = settings.replace(weights=weights)
-        folder.set_weights(weights, digests(weights)[1])
-        folder.manifest["settings"]["iterations"] = settings.iterations
-        folder.manifest["status"] = "running"
-        folder.manifest.setdefault("resumed", []).append(resume.i)
-        return folder, settings, resume, kernels, size
+def _announce(settings: Settings, out: Path, size: tuple[int, int]) -> None:
+    """The line that starts the painting: the images, the size, the steps and the folder."""
+    width, height = size
+    coarse = ", ".join(
+        f"{len(steps)} at {w}x{h}" for (w, h), steps in schedule(settings, size)[:-1]
+    )
+    print(
+        f"Painting {settings.content} in the style of "
+        f"{' and '.join(map(str, settings.styles))}: {width}x{height} pixels, "
+        f"{settings.iterations} iterations{f' ({coarse} first)' if coarse else ''}, "
+        f"images to {out}",
+        flush=True,
+    )
+
+
+class _Timer:
+    """The run's timings in the manifest: seconds until the first iteration was done, and
+    seconds per iteration after it (from the first to the latest)."""
+
+    def __init__(self, timings: dict, first: int):
+        self.timings, self.first = timings, first
+        self.started = time.monotonic()
+        self.first_done: float | None = None
+
+    def step(self, i: int) -> None:
+        """Iteration i is done."""
+        now = time.monotonic()
+        if self.first_done is None:
+            self.first_done = now
+            self.timings["until_first_iteration_seconds"] = round(now - self.started, 3)
+        elif i > self.first:
+            per_step = (now - self.first_done) / (i - self.first)
+            self.timings["seconds_per_iteration"] = round(per_step, 4)
+
+
+def _note_totals(folder: RunFolder, step: Step) -> None:
+    """Note the J each step knows: that of the image it started from (iteration i - 1's),
+    and its own when evaluated. The status line shows the latest, so at a saved
+    iteration it shows the J printed there."""
+    if step.i > 0:
+        folder.note_total(step.i - 1, step.J_before)
+    if step.costs is not None:
+        folder.note_total(step.i, step.costs["total"])
+
+
+def _costs_text(costs: dict[str, float]) -> str:
+    """'total cost = J, content cost = J_content, style cost = J_style'."""
+    return ", ".join(f"{name} cost = {value}" for name, value in costs.items())
+
+
+def _interrupted(folder: RunFolder, last: Step | None, e: BaseException) -> BaseException:
+    """Ctrl-C or SIGTERM: the latest iterate kept, the manifest closed, and the message that
+    says where the image is and how to continue."""
+    kept = _keep(folder, last)
+    folder.finish("interrupted")
+    if kept is None:
+        return type(e)("interrupted before the first iteration; nothing was saved")
+    return type(e)(
+        f"interrupted after iteration {last.i}; the image so far is {kept}; "
+        f"continue with: {program_command('--resume', folder.path)}"
+    )
+
+
+def _create(
+    command: Command, inputs: Inputs | None, lock: contextlib.ExitStack
+) -> tuple[RunFolder, Settings, Inputs, dict]:
+    """A new run's folder, settings (with the weights and the seed), images and weights,
+    each checked before the folder is written. The folder's lock goes on `lock`: taken
+    first when the folder exists, so that a second run into it is refused at once."""
     settings = command.settings
     out = settings.output_dir
     locked = out.is_dir()
     if locked:
         lock.enter_context(lock_folder(out, "--output-dir"))
-    size = output_size(settings, _check_images(settings))  # bad images before the weights
-    _check_memory(settings, size)
+    inputs = inputs or Inputs.read(settings.content, settings.styles, settings.init_file)
+    _check_memory(settings, output_size(settings, inputs.content.shape))
     planned = planned_files(settings)
     if saved_nothing(out):  # stopped while starting: its manifest may be replaced
         planned.remove(MANIFEST)
-    check_output_dir(settings, planned)  # and the output folder too
+    check_output_dir(settings, planned)  # before the weights
     weights = _weights(settings.weights, command.weights_url)
     print(f"Loading VGG-19 from {weights}", flush=True)
     kernels = read_vgg19(weights)
@@ -283,7 +297,40 @@ def _start(
         remove_earlier_run(out)
     folder = RunFolder.create(out, settings, command.argv)
     folder.set_weights(weights, digests(weights)[1])
-    return folder, settings, None, kernels, size
+    return folder, settings, inputs, kernels
+
+
+def _reopen(
+    command: Command, lock: contextlib.ExitStack
+) -> tuple[RunFolder, Settings, Checkpoint, Inputs, dict]:
+    """A stopped run's folder (locked on `lock`), settings (--iterations and --weights
+    applied), checkpoint, images and weights, each checked before the folder is written."""
+    if command.resume.is_dir():  # if not, open() says there is no run folder there
+        lock.enter_context(lock_folder(command.resume, "--resume"))
+    folder = RunFolder.open(command.resume)
+    recorded = folder.settings()
+    inputs = Inputs.read(recorded.content, recorded.styles, recorded.init_file)
+    _check_memory(recorded, output_size(recorded, inputs.content.shape))
+    settings = recorded.replace(
+        output_dir=command.resume,
+        iterations=command.resume_iterations or recorded.iterations,
+        weights=command.settings.weights or recorded.weights,
+    )
+    resume = folder.load_checkpoint()
+    folder.catch_up(resume.i)
+    if resume.i + 1 >= settings.iterations:
+        raise InputError(
+            f"--resume {command.resume}: the run already did its {settings.iterations} "
+            "iterations; give --iterations N with a larger N to continue it"
+        )
+    weights = _weights(settings.weights, command.weights_url)
+    kernels = read_vgg19(weights)
+    settings = settings.replace(weights=weights)
+    folder.set_weights(weights, digests(weights)[1])
+    folder.manifest["settings"]["iterations"] = settings.iterations
+    folder.manifest["status"] = "running"
+    folder.manifest.setdefault("resumed", []).append(resume.i)
+    return folder, settings, resume, inputs, kernels
 
 
 def _resume_hint(folder: RunFolder, settings: Settings) -> str:
@@ -306,14 +353,6 @@ def _check_memory(settings: Settings, size: tuple[int, int]) -> None:
         check_memory(settings, size, available_bytes())
 
 
-def _check_images(settings: Settings) -> tuple[int, ...]:
-    """Read each image once to report a bad one early; returns the content's shape."""
-    shape = read_rgb(settings.content).shape
-    for path in settings.styles:
-        read_rgb(path)
-    return shape
-
-
 def _report(folder: RunFolder, step: Step) -> None:
     """At a save point: the assignment's lines, then <i>.png, the checkpoint and the manifest."""
     if step.costs is not None:
@@ -327,49 +366,11 @@ def _report(folder: RunFolder, step: Step) -> None:
 
 
 def _keep(folder: RunFolder, step: Step | None) -> Path | None:
-    """Save `step` as <i>.png with its checkpoint and note it in the manifest (written by the
-    caller); returns the image's path, or None when there is no step."""
+    """Save `step` with its checkpoint (the manifest is written by the caller); its image's
+    path, or None when there is no step."""
     if step is None:
         return None
-    image = folder.path / f"{step.i}.png"
-    write_image(image, step.image)
-    folder.save_checkpoint(step.checkpoint)
-    folder.record(step.i, step.costs, image.name)
-    return image
-
-
-def _finish(folder: RunFolder, settings: Settings, last: Step) -> None:
-    """generated_image.jpg, the cost plot, the contact sheet, the animation, the side-by-side."""
-    out = folder.path
-    write_image(out / FINAL_IMAGE, last.image)
-    folder.save_checkpoint(last.checkpoint)
-    folder.record(last.i, last.costs, None)
-    points = [c for c in folder.manifest["checkpoints"] if "costs" in c]
-    plot_costs(  # every point has the same costs: the settings are the run's throughout
-        out / PLOT,
-        [c["iteration"] for c in points],
-        {name: [c["costs"][name] for c in points] for name in last.costs},
-    )
-    pictures = [FINAL_IMAGE, PLOT, CONTACT_SHEET, ANIMATION, SIDE_BY_SIDE]
-    iterates = [name for name in folder.manifest["files"] if name not in pictures]
-    height, width = last.image.shape[:2]  # coarse levels' iterates are smaller
-    result = f"result (iteration {last.i})"
-    saved = [
-        (f"iteration {Path(name).stem}", resize(read_rgb(out / name), width, height))
-        for name in iterates
-        if name != f"{last.i}.png"  # the result, shown once as such
-    ]
-    saved.append((result, last.image))
-    contact_sheet(out / CONTACT_SHEET, saved)
-    animation(out / ANIMATION, [image for _, image in saved], labels=[t for t, _ in saved])
-    side_by_side(
-        out / SIDE_BY_SIDE,
-        read_rgb(settings.content),
-        [read_rgb(path) for path in settings.styles],
-        last.image,
-    )
-    folder.manifest["files"] = iterates + pictures
-    folder.finish("finished")
+    return folder.save_iterate(step.i, step.image, step.costs, step.checkpoint)
 
 
 def _weights(path: Path | None, url: str) -> Path:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -40,6 +41,25 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     """
     with open_image(path) as image:
         return _to_rgb(ImageOps.exif_transpose(image))
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """A run's images, each decoded once (uint8 RGB, (H, W, 3)): the content, the style
+    images, and the --init image when it is a file (else None)."""
+
+    content: np.ndarray
+    styles: list[np.ndarray]
+    init: np.ndarray | None = None
+
+    @classmethod
+    def read(cls, content: Path, styles: Sequence[Path], init: Path | None = None) -> Inputs:
+        """The images at these paths; ImageError naming the first that cannot be read."""
+        return cls(
+            read_rgb(content),
+            [read_rgb(path) for path in styles],
+            None if init is None else read_rgb(init),
+        )
 
 
 @contextmanager

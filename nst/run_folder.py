@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import platform
 import time
@@ -24,10 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
+from nst.checkpoint import Checkpoint
 from nst.errors import InputError
 from nst.files import atomic_path
+from nst.images import Inputs, read_rgb, resize, write_image
 from nst.settings import Settings, settings_from_dict, settings_to_dict
-from nst.transfer import Checkpoint
+from nst.visuals import animation, contact_sheet, plot_costs, side_by_side
 
 try:
     import fcntl
@@ -80,6 +83,56 @@ def remove_earlier_run(folder: Path) -> None:
                 (folder / name).unlink()
 
 
+def new_run_folder(base: Path, content: Path, styles: list[Path]) -> Path:
+    """Where a run goes without --output-dir: base/<content>-<style>, or with -2, -3, ...
+    when that already holds something, so that each run keeps its own folder."""
+    name = f"{content.stem}-{'+'.join(style.stem for style in styles)}"
+    folder, n = base / name, 2
+    while folder.exists() and not (folder.is_dir() and not any(folder.iterdir())):
+        folder, n = base / f"{name}-{n}", n + 1
+    return folder
+
+
+def check_output_dir(settings: Settings, planned: list[str]) -> None:
+    """What prepare_output_dir would refuse, found without writing anything (so that it is
+    said before the weights are loaded): a file where the folder should be, a folder that
+    cannot be made or written (by the permissions of the nearest one that exists), or one
+    holding files of `planned` (unless --overwrite)."""
+    out = settings.output_dir
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--output-dir {out} is a file, not a folder")
+    nearest = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not nearest.is_dir():
+        raise InputError(f"--output-dir {out} cannot be made: {nearest} is a file")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise InputError(f"--output-dir {out} cannot be written: {nearest} is not writable")
+    existing = [name for name in planned if (out / name).exists()]
+    if existing and not settings.overwrite:
+        shown = ", ".join(existing[:3]) + (", ..." if len(existing) > 3 else "")
+        raise InputError(
+            f"--output-dir {out} already holds {shown} from an earlier run; "
+            "choose another --output-dir, or pass --overwrite to replace them"
+        )
+
+
+def prepare_output_dir(settings: Settings, planned: list[str]) -> None:
+    """Create the output folder and make sure the run destroys nothing of an earlier one.
+
+    `planned` are the file names this run will write. Raises InputError when the
+    folder cannot be made or written, or already holds one of them (unless
+    --overwrite).
+    """
+    check_output_dir(settings, planned)
+    out = settings.output_dir
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".neural_art_write_test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise InputError(f"--output-dir {out} cannot be written: {e.strerror}") from None
+
+
 def library_versions() -> dict[str, str]:
     """Python's and each library's installed version."""
     versions = {"python": platform.python_version()}
@@ -99,6 +152,8 @@ class RunFolder:
         self.manifest = manifest
         self._resumed_at = time.monotonic()
         self._elapsed_before = manifest["timings"].get("run_seconds", 0.0)
+        self.totals: list[float] = []
+        """J at every iteration so far (NaN where unknown), kept in checkpoint.npz."""
 
     @classmethod
     def create(cls, path: Path, settings: Settings, argv: list[str]) -> RunFolder:
@@ -165,12 +220,72 @@ class RunFolder:
             if file not in self.manifest["files"]:
                 self.manifest["files"].append(file)
 
+    def note_total(self, i: int, J: float) -> None:
+        """Keep J, the total cost of iteration i's image, for the cost plot."""
+        self.totals.extend([math.nan] * (i + 1 - len(self.totals)))
+        self.totals[i] = J
+
+    def save_iterate(
+        self, i: int, image: np.ndarray, costs: dict | None, checkpoint: Checkpoint
+    ) -> Path:
+        """Save iteration i: <i>.png, the checkpoint, and i's costs and file in the manifest
+        (written by the caller); returns the image's path."""
+        path = self.path / f"{i}.png"
+        write_image(path, image)
+        self.save_checkpoint(checkpoint)
+        self.record(i, costs, path.name)
+        return path
+
     def save_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """Write checkpoint.npz and point the manifest's last_checkpoint at it."""
+        """Write checkpoint.npz (with J so far) and point the manifest's last_checkpoint at it."""
         arrays = {f"state_{k}": np.asarray(v) for k, v in enumerate(checkpoint.state)}
+        totals = np.asarray(self.totals[: checkpoint.i + 1], dtype=np.float64)
         with atomic_path(self.path / CHECKPOINT) as tmp, tmp.open("wb") as f:
-            np.savez(f, i=np.int64(checkpoint.i), image=checkpoint.image, **arrays)
+            np.savez(f, i=np.int64(checkpoint.i), image=checkpoint.image, totals=totals, **arrays)
         self.manifest["last_checkpoint"] = {"iteration": checkpoint.i, "file": CHECKPOINT}
+
+    def write_result(
+        self,
+        inputs: Inputs,
+        i: int,
+        image: np.ndarray,
+        costs: dict | None,
+        checkpoint: Checkpoint,
+    ) -> None:
+        """The run's end, iteration i: generated_image.jpg, the checkpoint, costs.png (J at
+        every iteration, each part at the saved ones), contact_sheet.png and progress.gif
+        (the saved iterates, then the result, labelled), side_by_side.png; then the
+        manifest says the run finished."""
+        write_image(self.path / FINAL_IMAGE, image)
+        self.save_checkpoint(checkpoint)
+        self.record(i, costs, None)
+        self._plot_costs(list(costs or {"total": None}))
+        pictures = [FINAL_IMAGE, PLOT, CONTACT_SHEET, ANIMATION, SIDE_BY_SIDE]
+        iterates = [name for name in self.manifest["files"] if name not in pictures]
+        height, width = image.shape[:2]  # coarse levels' iterates are smaller
+        frames = [
+            (f"iteration {Path(name).stem}", resize(read_rgb(self.path / name), width, height))
+            for name in iterates
+            if name != f"{i}.png"  # the result, shown once as such
+        ]
+        frames.append((f"result (iteration {i})", image))
+        contact_sheet(self.path / CONTACT_SHEET, frames)
+        animation(self.path / ANIMATION, [f for _, f in frames], labels=[t for t, _ in frames])
+        side_by_side(self.path / SIDE_BY_SIDE, inputs.content, inputs.styles, image)
+        self.manifest["files"] = iterates + pictures
+        self.finish("finished")
+
+    def _plot_costs(self, names: list[str]) -> None:
+        """costs.png: the total cost J at every iteration; the other costs where saved."""
+        saved = {c["iteration"]: c["costs"] for c in self.manifest["checkpoints"] if "costs" in c}
+        iterations = sorted(set(range(len(self.totals))) | set(saved))
+        series = {
+            name: [saved.get(i, {}).get(name, math.nan) for i in iterations] for name in names
+        }
+        for k, i in enumerate(iterations):
+            if i < len(self.totals) and not math.isnan(self.totals[i]):
+                series["total"][k] = self.totals[i]
+        plot_costs(self.path / PLOT, iterations, series)
 
     def catch_up(self, i: int) -> None:
         """Note iteration i, that of checkpoint.npz, when the manifest stops short of it
@@ -189,6 +304,8 @@ class RunFolder:
             with np.load(file, allow_pickle=False) as data:
                 count = sum(1 for key in data.files if key.startswith("state_"))
                 state = tuple(data[f"state_{k}"] for k in range(count))
+                if "totals" in data.files:
+                    self.totals = [float(J) for J in data["totals"]]
                 return Checkpoint(int(data["i"]), data["image"], state)
         except FileNotFoundError:
             message = f"--resume {self.path}: there is no {CHECKPOINT} to continue from"

@@ -96,6 +96,11 @@ class Settings:
             output_dir=self.output_dir.absolute(),
         )
 
+    @property
+    def init_file(self) -> Path | None:
+        """The --init image file, when init is one (else None)."""
+        return self.init if isinstance(self.init, Path) else None
+
     def blend_weights(self) -> list[float]:
         """Each style image's share of J_style: the given weights scaled to sum to 1."""
         weights = self.style_blend_weights or [1.0] * len(self.styles)

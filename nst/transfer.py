@@ -17,17 +17,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
 from nst.assignment import generate_noise_image, load_vgg_model
+from nst.checkpoint import Checkpoint
 from nst.colors import preserve_colors
 from nst.compute import DEFAULT_COMPUTE, Compute
 from nst.costs import activation_gram
 from nst.errors import InputError
-from nst.images import read_rgb, resize
+from nst.images import Inputs, resize
 from nst.layer_shapes import positions
 from nst.optimize import Iterate, Objective, adam_steps, cost_graph, lbfgs_steps
 from nst.pixels import PIXEL_SPACES, PixelSpace
@@ -39,15 +39,6 @@ from nst.weights_sources import find_weights
 COST_NAMES = ("total", "content", "style", "total variation")
 NOISE_AMPLITUDE = 20.0  # the assignment's uniform(-20, 20), in 0..255 pixel units
 JITTER_AMPLITUDE = 63.75  # the TF 2 edition's uniform(-0.25, 0.25) of [0, 1] pixels
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """What a run needs to continue after step i: the image (network input) and Adam's state."""
-
-    i: int
-    image: np.ndarray
-    state: tuple[np.ndarray, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,20 +78,23 @@ def output_size(settings: Settings, content_shape: tuple[int, ...]) -> tuple[int
 
 
 def stylize(
-    settings: Settings, resume: Checkpoint | None = None, kernels: dict | None = None
+    settings: Settings,
+    resume: Checkpoint | None = None,
+    kernels: dict | None = None,
+    inputs: Inputs | None = None,
 ) -> Iterator[Step]:
     """Yield Step i for i in 0 .. settings.iterations - 1 (from resume.i + 1 when resuming).
 
     `kernels` are the VGG-19 weights if already read (nst.weights.read_vgg19),
-    else they are read from settings.weights or the first file found. With
+    else they are read from settings.weights or the first file found; `inputs` are
+    the images if already read, else they are read from settings' paths. With
     coarse levels (see `schedule`) the first steps' images are smaller. Raises
     InputError for unreadable images or weights, and NonFiniteCostError when a
     cost becomes infinite or NaN. Closing the generator stops the run.
     """
     s = settings
-    content_source = read_rgb(s.content)
-    size = output_size(s, content_source.shape)
-    styles_source = [read_rgb(path) for path in s.styles]
+    inputs = inputs or Inputs.read(s.content, s.styles, s.init_file)
+    size = output_size(s, inputs.content.shape)
     kernels = kernels or read_vgg19(s.weights or find_weights())
     first = resume.i + 1 if resume else 0
     image, state = (resume.image, resume.state) if resume else (None, ())
@@ -113,8 +107,7 @@ def stylize(
         for last in _level_steps(
             s,
             kernels,
-            content_source,
-            styles_source,
+            inputs,
             (width, height),
             image,
             range(max(first, steps.start), steps.stop),
@@ -155,8 +148,7 @@ def upsample(image: np.ndarray, width: int, height: int) -> np.ndarray:
 def _level_steps(
     settings: Settings,
     kernels: dict,
-    content_source: np.ndarray,
-    styles_source: list[np.ndarray],
+    inputs: Inputs,
     size: tuple[int, int],
     image: np.ndarray | None,
     steps: range,
@@ -168,15 +160,15 @@ def _level_steps(
     width, height = size
     space = PIXEL_SPACES[s.pixels]
     compute = Compute(s.threads, s.xla, s.precision)
-    content_rgb = resize(content_source, width, height)
+    content_rgb = resize(inputs.content, width, height)
     content = space.to_network(content_rgb)
     a_C = activations(kernels, content, [s.content_layer], s.pooling, compute)[0]
     style_size = max(1, round(width * s.style_scale)), max(1, round(height * s.style_scale))
     style_names = [name for name, _ in s.style_layers]
-    styles = [space.to_network(resize(rgb, *style_size)) for rgb in styles_source]
+    styles = [space.to_network(resize(rgb, *style_size)) for rgb in inputs.styles]
     grams = [style_grams(kernels, style, style_names, s.pooling, size, compute) for style in styles]
     if image is None:
-        image = initial_image(s, space, content, size)
+        image = initial_image(s, space, content, inputs)
     objective = Objective(
         s.content_layer, s.style_layers, s.blend_weights(), s.alpha, s.beta, s.tv_weight
     )
@@ -269,14 +261,15 @@ def style_grams(
 
 
 def initial_image(
-    settings: Settings, space: PixelSpace, content: np.ndarray, size: tuple[int, int]
+    settings: Settings, space: PixelSpace, content: np.ndarray, inputs: Inputs
 ) -> np.ndarray:
     """The image the optimization starts from, as network input (1, H, W, 3).
 
     noise: the assignment's noise_ratio * uniform(-20, 20) + (1 - noise_ratio) * content;
     content; style: the first style image at the output size; random: uniform
     0..255 pixels; jitter: content + uniform(-63.75, 63.75) (the TF 2 edition's
-    ±0.25 of [0, 1]), clipped to 0..255; a path: that image at the output size.
+    ±0.25 of [0, 1]), clipped to 0..255; a path: that image (inputs.init) at the
+    content's size.
     Random numbers come from NumPy's global generator, seeded with settings.seed.
     """
     s = settings
@@ -294,8 +287,9 @@ def initial_image(
         amplitude = JITTER_AMPLITUDE * space.scale
         noise = np.random.uniform(-amplitude, amplitude, content.shape).astype(np.float32)
         return np.clip(content + noise, low, high)
-    path = s.styles[0] if s.init == "style" else Path(s.init)
-    return space.to_network(resize(read_rgb(path), *size))
+    source = inputs.styles[0] if s.init == "style" else inputs.init
+    _, height, width, _ = content.shape
+    return space.to_network(resize(source, width, height))
 
 
 def _checked_steps(

@@ -11,7 +11,8 @@ from cli_runs import COST_BLOCK, run_cli
 from matconvnet_files import VGG16_BLOCKS, random_kernels, write_vgg_mat
 from PIL import Image
 
-from nst.cli import STYLE_LAYER_PRESETS, parse_args
+from nst.cli import parse_args
+from nst.options import STYLE_LAYER_PRESETS
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_FILES = ["checkpoint.npz", "contact_sheet.png", "costs.png", "generated_image.jpg",

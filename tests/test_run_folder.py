@@ -40,6 +40,8 @@ import tensorflow as tf
 from cli_runs import COST_BLOCK, run_cli
 from PIL import Image
 
+import nst.app
+import nst.run_folder
 from nst.app import StopRequests, Terminated
 from nst.cli import parse_args
 from nst.settings import Settings
@@ -225,6 +227,47 @@ def test_a_last_iterate_that_was_saved_is_shown_once_as_the_result(run_args):
     assert run_cli(*run_args(iterations=5)) == 0  # saves 0, 2, 4; 4 is the result
     with Image.open(run_args()[-1] / "progress.gif") as gif:
         assert gif.n_frames == 3
+
+
+def test_costs_png_plots_the_total_cost_of_every_iteration(run_args, monkeypatch, capsys):
+    plotted = {}
+
+    def record_plot(path, iterations, costs):
+        plotted.update(iterations=iterations, costs=costs)
+
+    monkeypatch.setattr(nst.run_folder, "plot_costs", record_plot)
+    assert run_cli(*run_args(iterations=6)) == 0  # prints and saves 0, 2 and 4 only
+    assert plotted["iterations"] == [0, 1, 2, 3, 4, 5]
+    totals = plotted["costs"]["total"]
+    assert all(np.isfinite(totals))
+    for i, J, content, style in COST_BLOCK.findall(capsys.readouterr().out):
+        assert totals[int(i)] == pytest.approx(float(J), rel=1e-6)
+        assert plotted["costs"]["content"][int(i)] == pytest.approx(float(content), rel=1e-6)
+        assert plotted["costs"]["style"][int(i)] == pytest.approx(float(style), rel=1e-6)
+    assert np.isnan(plotted["costs"]["style"][1])  # the parts are known where saved
+
+
+def test_the_status_line_shows_at_a_saved_iteration_the_total_printed_there(
+    run_args, monkeypatch, capsys
+):
+    shown = {}
+
+    class RecordedStatus:
+        def __init__(self, total, first=0):
+            pass
+
+        def update(self, done, cost=None):
+            shown[done - 1] = cost  # the status after iteration done - 1
+
+        def clear(self):
+            pass
+
+    monkeypatch.setattr(nst.app, "StatusLine", RecordedStatus)
+    assert run_cli(*run_args(iterations=6)) == 0
+    blocks = COST_BLOCK.findall(capsys.readouterr().out)
+    assert [int(i) for i, *_ in blocks] == [0, 2, 4]
+    for i, J, _, _ in blocks:
+        assert shown[int(i)] == pytest.approx(float(J), rel=1e-6)
 
 
 # 3. --resume

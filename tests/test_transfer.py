@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst.images import read_rgb, resize
+from nst.images import Inputs, read_rgb, resize
 from nst.optimize import build_cost_graph, optimize
 from nst.pixels import PIXEL_SPACES
 from nst.settings import Settings
@@ -139,7 +139,8 @@ class TestInitialImages:
         settings = settings.replace(init=init, **changes)
         space = PIXEL_SPACES[settings.pixels]
         content = space.to_network(resize(read_rgb(settings.content), W, H))
-        return content, initial_image(settings, space, content, (W, H))
+        inputs = Inputs.read(settings.content, settings.styles, settings.init_file)
+        return content, initial_image(settings, space, content, inputs)
 
     def test_noise_is_the_assignments_blend_of_noise_and_content(self, settings):
         content, start = self.start(settings, "noise", seed=11)

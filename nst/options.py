@@ -1,0 +1,344 @@
+"""Every command-line option, defined once: its flag, the values it accepts, and its help.
+
+An option named after a `Settings` field takes its default from that field
+(the assignment preset's value; `--preset` changes it); any other option from
+the `Command` field of its name (nst/cli.py). nst/cli.py builds the parser
+from `OPTIONS`, so that the help, the parsing, the presets and --show-preset
+all read the same definitions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from nst.settings import (
+    ASSIGNMENT_STYLE_LAYERS,
+    EIGHT_STYLE_LAYERS,
+    INITS,
+    OPTIMIZERS,
+    PRECISIONS,
+    PRESETS,
+)
+from nst.weights import CONV_NAMES
+from nst.weights_sources import ENV_VAR
+
+MAX_ITERATIONS = 1_000_000
+"""Most optimizer steps a run may have (--iterations, --save-every, --coarse-iterations):
+at a second per step, eleven days; a bigger number is a typing mistake."""
+MAX_THREADS = 1024
+"""Most threads an op may use (--threads); TensorFlow stores the number as a 32-bit int."""
+MAX_PIXELS = 16384
+"""Longest image side this program handles (--width, --height, --size), in pixels."""
+
+STYLE_LAYER_PRESETS: dict[str, list[tuple[str, float]]] = {
+    "assignment": ASSIGNMENT_STYLE_LAYERS,
+    "eight": EIGHT_STYLE_LAYERS,
+}
+
+
+def layer_name(name: str) -> str:
+    """VGG-19 conv layer name in the assignment's spelling; Keras' blockX_convY is convX_Y."""
+    text = name.strip()
+    if text.startswith("block") and "_conv" in text:
+        block, conv = text[len("block") :].split("_conv", 1)
+        text = f"conv{block}_{conv}"
+    if text not in CONV_NAMES:
+        raise ValueError(
+            f"unknown layer {name!r}; VGG-19's conv layers are conv1_1, conv1_2, conv2_1, "
+            "conv2_2, conv3_1 .. conv3_4, conv4_1 .. conv4_4, conv5_1 .. conv5_4 "
+            "(Keras spelling block1_conv1 .. block5_conv4 also accepted)"
+        )
+    return text
+
+
+def style_layers(text: str) -> list[tuple[str, float]]:
+    """A preset name, or 'layer:weight,...' (without weights, the layers share 1 equally)."""
+    if text in STYLE_LAYER_PRESETS:
+        return list(STYLE_LAYER_PRESETS[text])
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise ValueError("no layers given")
+    layers = []
+    for item in items:
+        name, _, weight = item.partition(":")
+        layers.append((layer_name(name), _weight(weight, item) if weight else None))
+    names = [name for name, _ in layers]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"layer {', '.join(duplicates)} is listed more than once")
+    if any(w is None for _, w in layers):
+        if not all(w is None for _, w in layers):
+            raise ValueError("give a weight for every layer or for none")
+        layers = [(name, 1.0 / len(layers)) for name in names]
+    if not any(w > 0 for _, w in layers):
+        raise ValueError("at least one layer needs a positive weight")
+    return layers
+
+
+def _weight(text: str, item: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"weight of {item!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"weight of {item!r} must be a finite number >= 0")
+    return value
+
+
+def whole_number(low: int, high: int, above: str = "") -> Callable[[str], int]:
+    """A parser of whole numbers from `low` to `high`. `above` ends the message about a
+    number above `high` ("N <above>"); without it, the message gives both bounds."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a whole number") from None
+        if above and value > high:
+            raise ValueError(f"{value} {above}")
+        if above and value < low:
+            raise ValueError(f"must be at least {low}, not {value}")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}, not {value}")
+        return value
+
+    return parse
+
+
+def number(low: float, high: float, low_open: bool = False) -> Callable[[str], float]:
+    """A parser of finite numbers in [low, high], or (low, high] when `low_open`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a number") from None
+        too_low = value <= low if low_open else value < low
+        if not math.isfinite(value) or too_low or value > high:
+            bound = ">" if low_open else ">="
+            raise ValueError(f"must be a number {bound} {low:g} and <= {high:g}, not {text}")
+        return value
+
+    return parse
+
+
+def initial_image(text: str) -> str | Path:
+    """One of INITS, or the path of an existing file."""
+    if text in INITS:
+        return text
+    path = Path(text)
+    if not path.is_file():
+        raise ValueError(f"{text!r} is none of {', '.join(INITS)}, nor an image file")
+    return path
+
+
+def blend_weights(text: str) -> tuple[float, ...]:
+    """'w1,w2,...': numbers >= 0, at least one of them positive."""
+    weights = tuple(_weight(item.strip(), item.strip()) for item in text.split(","))
+    if not any(w > 0 for w in weights):
+        raise ValueError("at least one style image needs a positive weight")
+    return weights
+
+
+iteration_count = whole_number(
+    1, MAX_ITERATIONS, f"is more than the {MAX_ITERATIONS:,} iterations a run may have"
+)
+pixel_count = whole_number(
+    1, MAX_PIXELS, f"pixels is more than the {MAX_PIXELS} this program handles"
+)
+weight = number(0, 1e12)
+thread_count = whole_number(
+    1, MAX_THREADS, f"is more than the {MAX_THREADS:,} threads an op may use"
+)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option. `flag` is "--name" (or a positional's name); `kind` is "value" (takes
+    a value, read by `parse` or one of `choices`), "flag" (on when given) or "switch"
+    (--name / --no-name); `nargs` is for positionals; `shown_default` replaces the
+    default in the help when the value itself would not read well."""
+
+    flag: str
+    help: str
+    parse: Callable[[str], object] | None = None
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+    kind: str = "value"
+    nargs: str | None = None
+    shown_default: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The attribute the value goes to: --save-every is save_every."""
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("content", "content image (any format)", Path, metavar="CONTENT", nargs="?"),
+    Option("styles", "style image(s); several are blended", Path, metavar="STYLE", nargs="*"),
+    Option(
+        "--preset",
+        "assignment: the TF 1.x assignment; eight: seed 004's eight style layers; tf2: the "
+        "TF 2 edition (400x400, [0, 1] pixels clipped, conv5_4, max pooling, Adam 0.01, 1000 "
+        "steps)",
+        choices=tuple(PRESETS),
+    ),
+    Option(
+        "--show-preset",
+        "print the preset's settings (other options applied), then exit",
+        kind="flag",
+    ),
+    Option(
+        "--weights",
+        f"VGG-19 weights, MatConvNet's .mat or Keras' .h5 (default: the first found of "
+        f"${ENV_VAR}, pretrained-model/, the per-user cache, Keras' cache)",
+        Path,
+        metavar="PATH",
+    ),
+    Option(
+        "--check-weights", "report the weights file's format, checksums and structure", kind="flag"
+    ),
+    Option(
+        "--download-weights",
+        "fetch the weights into the per-user cache (or --weights PATH), then exit",
+        kind="flag",
+    ),
+    Option(
+        "--weights-url",
+        "where to fetch the weights from (kept only when the checksum is a published one)",
+        metavar="URL",
+    ),
+    Option(
+        "--output-dir",
+        "the run folder; without it, each run gets a new one named after its images "
+        "(output/cat-stone, output/cat-stone-2, ...)",
+        Path,
+        metavar="DIR",
+    ),
+    Option(
+        "--overwrite", "replace the earlier run in --output-dir (the files it wrote)", kind="flag"
+    ),
+    Option(
+        "--resume", "continue the run in RUN_DIR from its last checkpoint", Path, metavar="RUN_DIR"
+    ),
+    Option(
+        "--run-notebook",
+        "run a TF 1.x notebook (.ipynb) or script (.py) unchanged and "
+        "compare each cell's output with the stored one",
+        Path,
+        metavar="PATH",
+    ),
+    Option(
+        "--executed",
+        "with --run-notebook: where the executed copy goes (default: "
+        "<name>.executed.ipynb beside it)",
+        Path,
+        metavar="OUT",
+    ),
+    Option("--width", "image width in pixels", pixel_count, metavar="PX"),
+    Option("--height", "image height in pixels", pixel_count, metavar="PX"),
+    Option(
+        "--size",
+        "longest side in pixels, the other following the content's aspect "
+        "ratio (replaces --width and --height)",
+        pixel_count,
+        metavar="PIXELS",
+    ),
+    Option("--iterations", "optimizer steps", iteration_count, metavar="N"),
+    Option(
+        "--save-every",
+        "print the costs and save <i>.png when i %% N == 0",
+        iteration_count,
+        metavar="N",
+    ),
+    Option(
+        "--optimizer",
+        "adam: the assignment's; lbfgs: SciPy's L-BFGS-B (Gatys et al.'s "
+        "choice), lower costs in fewer steps",
+        choices=OPTIMIZERS,
+    ),
+    Option("--learning-rate", "Adam's step size", number(0, 1e6, low_open=True), metavar="RATE"),
+    Option("--alpha", "weight of the content cost in J", weight, metavar="A"),
+    Option("--beta", "weight of the style cost in J", weight, metavar="B"),
+    Option(
+        "--tv-weight",
+        "weight of the total variation cost in J (e.g. 1e-3 smooths noise)",
+        weight,
+        metavar="W",
+    ),
+    Option(
+        "--style-blend-weights",
+        "each style image's share of the style cost (default: equal)",
+        blend_weights,
+        metavar="W1,W2,...",
+    ),
+    Option(
+        "--style-scale",
+        "style image size relative to the output (below 1: smaller strokes)",
+        number(0, 8, low_open=True),
+        metavar="S",
+    ),
+    Option(
+        "--init",
+        f"initial image: {', '.join(INITS)} (see the README), or an image file",
+        initial_image,
+        metavar="INIT",
+    ),
+    Option(
+        "--noise-ratio",
+        "share of noise in the initial image with --init noise",
+        number(0, 1),
+        metavar="R",
+    ),
+    Option(
+        "--seed",
+        "seed of the initial image's noise (default: a new one each run, "
+        "recorded in manifest.json)",
+        whole_number(0, 2**32 - 1),
+        metavar="N",
+    ),
+    Option("--content-layer", "layer the content cost compares", layer_name, metavar="LAYER"),
+    Option(
+        "--style-layers",
+        "'assignment' (five conv*_1 at 0.2), 'eight' (eight layers at 0.125), or a list "
+        "like conv1_1:0.5,conv3_1:0.5",
+        style_layers,
+        metavar="LAYERS",
+        shown_default="assignment",
+    ),
+    Option("--pooling", "pooling between blocks", choices=("avg", "max")),
+    Option(
+        "--pixels",
+        "network input: caffe = 0..255 minus the mean colour, unit = [0, 1]",
+        choices=("caffe", "unit"),
+    ),
+    Option(
+        "--clip",
+        "keep the image in the pixel range (clipped after each Adam step, bounds for L-BFGS)",
+        kind="switch",
+    ),
+    Option(
+        "--coarse-levels",
+        "coarse-to-fine: first L sizes each half the next; 0 = off",
+        whole_number(0, 8),
+        metavar="L",
+    ),
+    Option("--coarse-iterations", "iterations at each coarse level", iteration_count, metavar="N"),
+    Option(
+        "--threads",
+        "threads each TensorFlow op may use (default: one per core)",
+        thread_count,
+        metavar="N",
+    ),
+    Option("--xla", "compile the graph with XLA (see bench/README.md)", kind="flag"),
+    Option(
+        "--precision",
+        "bfloat16: about twice as fast on CPUs with AVX512_BF16 or AMX, slightly different results",
+        choices=PRECISIONS,
+    ),
+    Option("--preserve-colors", "keep the content's colours (the result's luminance)", kind="flag"),
+)

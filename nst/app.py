@@ -20,7 +20,7 @@ from pathlib import Path
 from nst.checkpoint import Checkpoint
 from nst.cli import Command
 from nst.compute import gpu_present
-from nst.download import ProgressBar, download
+from nst.download import DownloadBar, download
 from nst.errors import InputError
 from nst.files import WriteError
 from nst.images import Inputs
@@ -391,17 +391,8 @@ def _weights(path: Path | None, url: str) -> Path:
 def fetch_weights(url: str, destination: Path) -> Path:
     """Download the weights from `url` to `destination`, showing progress on stderr."""
     print(f"Downloading VGG-19 weights (about 510 MiB) from {url} to {destination}", flush=True)
-    if sys.stderr.isatty():
-        bar = ProgressBar(
-            lambda text: print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
-        )
-    else:
-        bar = ProgressBar(lambda text: print(text, file=sys.stderr, flush=True), min_interval=10)
-    try:
+    with DownloadBar() as bar:
         published = download(url, destination, progress=bar)
-    finally:
-        if sys.stderr.isatty():
-            print(file=sys.stderr)
     print(f"Saved {destination}: the published {published.description} (MD5 {published.md5})")
     return destination
 

@@ -14,13 +14,16 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from nst.errors import InputError
+from nst.progress import Bar
 from nst.weights_sources import (
     ENV_VAR,
     PRETRAINED_DIR,
@@ -33,7 +36,8 @@ TIMEOUT_SECONDS = 30.0
 """Longest wait for the connection, and for each block of data once connected."""
 
 Progress = Callable[[int, int | None], None]
-"""progress(bytes done, total bytes or None when the server does not say)."""
+"""progress(bytes done, total bytes or None when the server does not say): called first with
+the bytes an earlier attempt left (0 for a fresh start), then after each block."""
 
 
 class DownloadError(InputError):
@@ -101,12 +105,14 @@ def _fetch(url, destination: Path, partial: Path, accepted, progress, timeout) -
 def _receive(url, response, partial: Path, start: int, total, progress) -> int:
     """Append the response body to `partial`; returns the bytes it then holds."""
     done = start
+    if progress is not None:
+        progress(start, total)
     try:
         with partial.open("ab" if start else "wb") as f:
             while block := response.read(1 << 20):
                 f.write(block)
                 done += len(block)
-                if progress:
+                if progress is not None:
                     progress(done, total)
     except (http.client.HTTPException, OSError):
         raise DownloadError(_interrupted(url, done, total)) from None
@@ -142,29 +148,36 @@ def _failed(url: str, destination: Path, why: str) -> str:
     )
 
 
-class ProgressBar:
-    """A one-line progress report: size done and total, speed, and time left."""
+class DownloadBar(Bar):
+    """A `Progress` for download(): the bytes done and total (K, M, G: powers of 1024), the
+    speed (tqdm's kB/s, MB/s: powers of 1000) and the time left (minutes:seconds). A live bar
+    on `stream` (default stderr) when that is a terminal, else a line there at most every
+    10 s. Use it in a `with` block, which ends the live bar's line."""
 
-    def __init__(self, write: Callable[[str], None], min_interval: float = 0.2):
-        self._write = write
-        self._started = time.monotonic()
-        self._shown = 0.0
-        self._min_interval = min_interval
-        self._first: int | None = None
+    def __init__(
+        self, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        stream = stream or sys.stderr
+        self.started = False
+        super().__init__(
+            None,
+            file=stream,
+            plain=stream,
+            quiet_seconds=10.0,
+            clock=clock,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            mininterval=0.2,
+        )
 
     def __call__(self, done: int, total: int | None) -> None:
-        now = time.monotonic()
-        if self._first is None:
-            self._first = done
-        if now - self._shown < self._min_interval and done != total:
+        self.total = total
+        if self.started:
+            self.update(done - self.n)
             return
-        self._shown = now
-        speed = (done - self._first) / max(now - self._started, 1e-6)
-        text = f"{done / 2**20:7.1f} MiB"
-        if total:
-            text += f" of {total / 2**20:.1f} MiB ({100 * done / total:3.0f}%)"
-        text += f"  {speed / 2**20:5.1f} MiB/s"
-        if total and speed > 0:
-            left = (total - done) / speed
-            text += f"  {int(left // 60)}:{int(left % 60):02d} left"
-        self._write(text)
+        # The first report is where the download starts: an earlier attempt's bytes count
+        # in the bar but not in the speed (tqdm's speed is of the bytes after `initial`).
+        self.started = True
+        self.initial = self.n = self.last_print_n = done
+        self.refresh()

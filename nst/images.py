@@ -120,11 +120,32 @@ def _grey_to_rgb(grey: np.ndarray) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=2)
 
 
-def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """uint8 RGB `image` resized to width x height (Lanczos filter); unchanged if already so."""
+def resize(
+    image: np.ndarray,
+    width: int,
+    height: int,
+    resample: Image.Resampling = Image.Resampling.LANCZOS,
+) -> np.ndarray:
+    """`image` resized to width x height with Pillow's `resample` filter; `image` itself
+    when it has that size already.
+
+    uint8 images (grey (h, w), RGB (h, w, 3) or RGBA (h, w, 4)) are resized as the Pillow
+    image of that mode and stay uint8. Any other array, (h, w) or (h, w, channels), is
+    resized one channel at a time as float32 (Pillow's mode F) and comes out float32.
+    """
     if image.shape[:2] == (height, width):
         return image
-    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS))
+    if image.dtype == np.uint8:
+        return np.array(Image.fromarray(image).resize((width, height), resample))
+    planes = np.atleast_3d(image.astype(np.float32, copy=False))
+    resized = np.stack(
+        [
+            np.array(Image.fromarray(np.ascontiguousarray(plane)).resize((width, height), resample))
+            for plane in np.moveaxis(planes, 2, 0)
+        ],
+        axis=2,
+    )
+    return resized if image.ndim == 3 else resized[:, :, 0]
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray) -> None:

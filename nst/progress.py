@@ -1,10 +1,14 @@
-"""What a run shows while it works: the assignment's cost lines and a live status line."""
+"""What a run shows while it works: the assignment's cost lines, and progress bars (tqdm's)
+that become plain lines now and then when the output is not a terminal."""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from tqdm import tqdm
 
 
 def cost_lines(i: int, J, J_content, J_style) -> str:
@@ -12,11 +16,72 @@ def cost_lines(i: int, J, J_content, J_style) -> str:
     return f"Iteration {i} :\ntotal cost = {J}\ncontent cost = {J_content}\nstyle cost = {J_style}"
 
 
-class StatusLine:
-    """One line on a terminal, rewritten in place: the step, the latest total cost, the speed
-    (seconds per iteration) and the time left. When `stream` is not a terminal (a pipe, a
-    log file), the same facts go to `plain` as an ordinary line instead, but only when
-    nothing has been printed for `quiet_seconds`, so that long runs still show progress."""
+class Bar(tqdm):
+    """tqdm's bar, live on `file` when that is a terminal. Elsewhere (a pipe, a log file)
+    nothing is rewritten in place: the bar's numbers go to `plain` as an ordinary line,
+    but only when nothing has been printed for `quiet_seconds` (clear() counts as printing),
+    so that long work still shows progress. `plain_format` is a tqdm bar_format for that
+    line (default: tqdm's meter without the bar); `clock()` is the time in seconds."""
+
+    monitor_interval = 0  # no monitor thread: only update() redraws
+
+    def __init__(
+        self,
+        total: int | None,
+        *,
+        file: TextIO,
+        plain: TextIO,
+        quiet_seconds: float,
+        plain_format: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        leave: bool = True,
+        **options: Any,
+    ) -> None:
+        self.live = file.isatty()
+        self.plain, self.plain_format, self.quiet_seconds = plain, plain_format, quiet_seconds
+        self.clock = clock
+        self.last_output = clock()
+        # Off a terminal a bar that is left would end with a bare newline: it is not left.
+        super().__init__(
+            total=total, file=file, leave=leave and self.live, position=0, miniters=1, **options
+        )
+        self._time = clock  # tqdm's clock for the speed and the time left
+        self.start_t = self.last_print_t = clock()
+
+    def display(self, msg: str | None = None, pos: int | None = None) -> bool:
+        """On a terminal, draw (or with msg="", erase) the live bar; elsewhere print the plain
+        line when nothing has been printed for quiet_seconds. True when something was shown."""
+        if self.live:
+            return super().display(msg, pos)
+        if msg is not None or self.clock() - self.last_output < self.quiet_seconds:
+            return False
+        print(self.plain_line(), file=self.plain, flush=True)
+        self.last_output = self.clock()
+        return True
+
+    def plain_line(self) -> str:
+        """The bar's numbers as one line without the bar."""
+        if self.plain_format is None:
+            return self.format_meter(**{**self.format_dict, "ncols": 0}).strip()
+        return self.format_meter(**{**self.format_dict, "bar_format": self.plain_format})
+
+    def clear(self, nolock: bool = False) -> None:
+        """Erase the live bar so that ordinary output can follow, which counts as printing."""
+        if self.live:
+            super().clear(nolock)
+        self.last_output = self.clock()
+
+
+class StatusLine(Bar):
+    """The optimization's progress: iterations done of `total` (counted from `first`), the
+    latest total cost J, seconds per iteration and the time left (minutes:seconds). Live on
+    `stream` (default stderr) when that is a terminal; else a plain line on `plain` (default
+    stdout) whenever nothing has been printed for `quiet_seconds`."""
+
+    # unit_scale (below) prints the speed as "2.31s/it", without tqdm's padding; the counts
+    # are the raw {n} and {total}, which unit_scale does not change.
+    LIVE = "{percentage:3.0f}%|{bar}| {n}/{total}{postfix}, {rate_inv_fmt}, {remaining} left"
+    PLAIN = "iteration {n}/{total}{postfix}, {rate_inv_fmt}, {remaining} left"
 
     def __init__(
         self,
@@ -25,45 +90,25 @@ class StatusLine:
         stream: TextIO | None = None,
         plain: TextIO | None = None,
         quiet_seconds: float = 30.0,
-        clock=time.monotonic,
-    ):
-        self.total = total
-        self.first = first
-        self.stream = stream or sys.stderr
-        self.plain = plain or sys.stdout
-        self.enabled = self.stream.isatty()
-        self.quiet_seconds, self.clock = quiet_seconds, clock
-        self.started = self.last_output = clock()
-        self.shown = False
-
-    def update(self, done: int, cost: float | None = None) -> None:
-        """Show that `done` of `total` iterations are done; `cost` is the latest total cost."""
-        now = self.clock()
-        per_step = (now - self.started) / max(1, done - self.first)
-        left = per_step * (self.total - done)
-        if not self.enabled:
-            if now - self.last_output >= self.quiet_seconds:
-                cost_text = f", J {cost:.4g}" if cost is not None else ""
-                print(f"iteration {done}/{self.total}{cost_text}, {per_step:.2f} s/it, "
-                      f"{left // 60:.0f} min {left % 60:02.0f} s left", file=self.plain,
-                      flush=True)  # fmt: skip
-                self.last_output = now
-            return
-        width = len(str(self.total))
-        bar = "#" * (20 * done // self.total)
-        cost_text = f"  J {cost:.4g}" if cost is not None else ""
-        print(
-            f"\r\033[K[{bar:<20}] {done:>{width}}/{self.total}{cost_text}  {per_step:.2f} s/it  "
-            f"{left // 60:.0f} min {left % 60:02.0f} s left",
-            end="",
-            file=self.stream,
-            flush=True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(
+            total,
+            file=stream or sys.stderr,
+            plain=plain or sys.stdout,
+            quiet_seconds=quiet_seconds,
+            plain_format=self.PLAIN,
+            clock=clock,
+            leave=False,
+            initial=first,
+            bar_format=self.LIVE,
+            unit_scale=True,
+            mininterval=0,
         )
-        self.shown = True
 
-    def clear(self) -> None:
-        """Erase the line so that ordinary output can follow (which counts as output)."""
-        self.last_output = self.clock()
-        if self.shown:
-            print("\r\033[K", end="", file=self.stream, flush=True)
-            self.shown = False
+    def update(self, done: int, cost: float | None = None) -> bool | None:
+        """Show that `done` of `total` iterations are done (a count, not tqdm's increment);
+        `cost` is the latest total cost J."""
+        if cost is not None:
+            self.set_postfix_str(f"J {cost:.4g}", refresh=False)
+        return super().update(done - self.n)

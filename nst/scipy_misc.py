@@ -15,7 +15,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from nst.images import open_image
+from nst.images import open_image, resize
 
 RESAMPLING = {
     "nearest": Image.Resampling.NEAREST,
@@ -114,4 +114,4 @@ def imresize(
         width, height = (np.array(image.size) * size).astype(int)
     else:
         height, width = size[:2]
-    return fromimage(image.resize((int(width), int(height)), RESAMPLING[interp]))
+    return resize(fromimage(image), int(width), int(height), RESAMPLING[interp])

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
+from PIL import Image
 
 from nst.assignment import generate_noise_image, load_vgg_model
 from nst.checkpoint import Checkpoint
@@ -102,7 +102,8 @@ def stylize(
         if not steps or first > steps[-1]:
             continue
         if image is not None and image.shape[1:3] != (height, width):
-            image, state = upsample(image, width, height), ()  # a new level starts afresh
+            # a new level starts afresh, from the last image enlarged (bilinear)
+            image, state = resize(image[0], width, height, Image.Resampling.BILINEAR)[None], ()
         last = None
         for last in _level_steps(
             s,
@@ -136,13 +137,6 @@ def schedule(settings: Settings, size: tuple[int, int]) -> list[tuple[tuple[int,
         (size, range(min(s.coarse_levels * s.coarse_iterations, s.iterations), s.iterations))
     )
     return levels
-
-
-def upsample(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """image (1, h, w, 3) resized to (1, height, width, 3) by bilinear interpolation, in float32."""
-    _, h, w, _ = image.shape
-    zoom = (1, height / h, width / w, 1)
-    return ndimage.zoom(image.astype(np.float32), zoom, order=1, mode="nearest", grid_mode=True)
 
 
 def _level_steps(

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from nst.files import atomic_path
-from nst.images import write_image
+from nst.images import resize, write_image
 
 PLOT_SIZE = (800, 500)
 """Width and height in pixels of the PNG written by `plot_costs`."""
@@ -274,10 +274,7 @@ def _check_rgb(image: np.ndarray, what: str) -> np.ndarray:
 
 def _resized(image: np.ndarray, size: tuple[int, int]) -> Image.Image:
     """uint8 RGB `image` as a PIL image of `size` (width, height), Lanczos-filtered."""
-    picture = Image.fromarray(np.ascontiguousarray(image), "RGB")
-    if picture.size == size:
-        return picture
-    return picture.resize(size, Image.Resampling.LANCZOS)
+    return Image.fromarray(np.ascontiguousarray(resize(image, *size)), "RGB")
 
 
 def _text_width(font: ImageFont.ImageFont | ImageFont.FreeTypeFont, text: str) -> int:

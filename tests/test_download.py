@@ -1,14 +1,16 @@
 """Fetching weights from a local server: progress, resume, checksums, errors, nothing left over."""
 
 import hashlib
+import io
 
 import numpy as np
 import pytest
+from terminal import FakeTerminal, screen
 from weights_server import SilentServer, WeightsServer, closed_port_url
 
 import neural_art
 from nst import weights_sources
-from nst.download import DownloadError, ProgressBar, download
+from nst.download import DownloadBar, DownloadError, download
 from nst.weights_sources import PublishedFile
 
 PAYLOAD = np.random.default_rng(0).bytes(3 * 2**20 + 12345)
@@ -35,7 +37,7 @@ def test_a_full_download_reports_progress_and_lands_complete(server, tmp_path):
     assert result == GENUINE
     assert destination.read_bytes() == PAYLOAD
     assert leftovers(destination.parent) == ["w.mat"]
-    assert seen[-1] == (len(PAYLOAD), len(PAYLOAD))
+    assert seen[0] == (0, len(PAYLOAD)) and seen[-1] == (len(PAYLOAD), len(PAYLOAD))
     assert [d for d, _ in seen] == sorted(d for d, _ in seen) and len(seen) >= 4
 
 
@@ -49,8 +51,10 @@ def test_an_interrupted_download_keeps_its_part_and_resumes(server, tmp_path):
         download(server.url, destination, [GENUINE])
     assert leftovers(tmp_path) == ["w.mat.part"]  # never a partial file at the final path
     assert (tmp_path / "w.mat.part").read_bytes() == PAYLOAD[: 2**20]
-    download(server.url, destination, [GENUINE])
+    seen = []
+    download(server.url, destination, [GENUINE], progress=lambda d, t: seen.append((d, t)))
     assert server.ranges == [None, f"bytes={2**20}-"]
+    assert seen[0] == (2**20, len(PAYLOAD))  # the first report is where it starts
     assert destination.read_bytes() == PAYLOAD
     assert leftovers(tmp_path) == ["w.mat"]
 
@@ -116,15 +120,41 @@ def test_a_server_that_never_answers_times_out(tmp_path):
     assert leftovers(tmp_path) == []
 
 
-def test_progress_bar_shows_size_speed_and_time_left(monkeypatch):
-    lines = []
-    clock = iter([0.0, 0.0, 1.0, 2.0])
-    monkeypatch.setattr("nst.download.time.monotonic", lambda: next(clock))
-    bar = ProgressBar(lines.append, min_interval=0)
-    bar(0, 4 * 2**20)
-    bar(2**20, 4 * 2**20)
-    bar(2 * 2**20, 4 * 2**20)
-    assert lines[-1] == "    2.0 MiB of 4.0 MiB ( 50%)    1.0 MiB/s  0:02 left"
+def report_one_mib_a_second(stream, total, seconds=25):
+    """A DownloadBar on `stream` through a download that resumes after the 4 MiB an earlier
+    attempt left, then receives 1 MiB each second; the bar's `with` block ends with it."""
+    now = [0.0]
+    with DownloadBar(stream, clock=lambda: now[0]) as bar:
+        bar(4 * 2**20, total)
+        for second in range(1, seconds + 1):
+            now[0] = float(second)
+            bar((4 + second) * 2**20, total)
+        return screen(stream.getvalue())  # before the end of the block
+
+
+# tqdm's units: M is 2**20 bytes, MB/s 10**6 bytes a second (1 MiB/s = 1.05 MB/s).
+
+
+def test_on_a_terminal_the_download_bar_shows_size_speed_and_time_left():
+    terminal = FakeTerminal()
+    shown = report_one_mib_a_second(terminal, 40 * 2**20, seconds=20)
+    assert shown == [" 60%|######    | 24.0M/40.0M [00:20<00:16, 1.05MB/s]"]
+    assert screen(terminal.getvalue()) == [shown[0], ""]  # the bar stays, on its own line
+
+
+def test_off_a_terminal_the_download_prints_a_line_every_10_seconds():
+    stream = io.StringIO()
+    report_one_mib_a_second(stream, 40 * 2**20)
+    assert stream.getvalue().splitlines(keepends=True) == [
+        "35% 14.0M/40.0M [00:10<00:26, 1.05MB/s]\n",
+        "60% 24.0M/40.0M [00:20<00:16, 1.05MB/s]\n",
+    ]
+    stream = io.StringIO()
+    report_one_mib_a_second(stream, None)  # the server did not say the size
+    assert stream.getvalue().splitlines() == [
+        "14.0MB [00:10, 1.05MB/s]",
+        "24.0MB [00:20, 1.05MB/s]",
+    ]
 
 
 @pytest.fixture

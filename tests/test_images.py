@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst.images import ImageError, read_rgb
+from nst.images import ImageError, read_rgb, resize
 from nst_utils import (
     CONFIG,
     generate_noise_image,
@@ -34,6 +34,19 @@ def test_resized_to_the_target_size(tmp_path):
     assert image.shape == (CONFIG.IMAGE_HEIGHT, CONFIG.IMAGE_WIDTH, 3)
     assert image.dtype == np.uint8
     assert load_image(path, width=17, height=9).shape == (9, 17, 3)
+
+
+def test_float_images_are_resized_channel_by_channel_and_stay_float32():
+    flat = np.dstack([np.full((3, 4), v, np.float32) for v in (-7.5, 0.0, 120.25)])
+    assert np.array_equal(
+        resize(flat, 8, 6), np.dstack([np.full((6, 8), v) for v in (-7.5, 0, 120.25)])
+    )
+    ramp = np.tile(np.arange(4.0)[None, :, None], (2, 1, 3))  # float64 in
+    wide = resize(ramp, 8, 4, Image.Resampling.BILINEAR)
+    assert wide.shape == (4, 8, 3) and wide.dtype == np.float32
+    # Output pixel x samples the input at (x + 0.5) / 2 - 0.5, held at the first and last pixel.
+    assert np.array_equal(wide[0, :, 0], [0, 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 3])
+    assert resize(ramp[:, :, 0], 8, 4).shape == (4, 8)
 
 
 def test_grayscale_becomes_three_equal_channels(tmp_path):

@@ -99,6 +99,17 @@ def test_imresize_takes_a_percentage_a_fraction_or_a_height_and_width(size, shap
     assert scipy_misc.imresize(np.zeros((30, 40, 3), np.uint8), size).shape == shape
 
 
+def test_imresize_resizes_as_pillow_does_with_the_named_filter():
+    pixels = (np.random.default_rng(0).random((30, 40, 3)) * 255).astype(np.uint8)
+    smaller = scipy_misc.imresize(pixels, (15, 25), interp="bicubic")
+    assert np.array_equal(
+        smaller, np.asarray(Image.fromarray(pixels).resize((25, 15), Image.BICUBIC))
+    )
+    grey = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
+    bigger = scipy_misc.imresize(grey, 200, interp="nearest", mode="F")  # float32 kept
+    assert bigger.dtype == np.float32 and np.array_equal(bigger, grey.repeat(2, 0).repeat(2, 1))
+
+
 def test_toimage_finds_the_channel_axis():
     assert scipy_misc.toimage(np.zeros((3, 4, 5), np.uint8)).size == (5, 4)
     assert scipy_misc.toimage(np.zeros((4, 5, 4), np.uint8)).mode == "RGBA"

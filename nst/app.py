@@ -27,7 +27,7 @@ from nst.images import Inputs
 from nst.memory import available_bytes, check_memory
 from nst.notebook_run import run_notebook
 from nst.program import program_command
-from nst.progress import StatusLine, cost_lines
+from nst.progress import StatusLine, cost_lines, cost_text
 from nst.run_folder import (
     CHECKPOINT,
     FINAL_IMAGE,
@@ -252,7 +252,7 @@ def _note_totals(folder: RunFolder, step: Step) -> None:
 
 def _costs_text(costs: dict[str, float]) -> str:
     """'total cost = J, content cost = J_content, style cost = J_style'."""
-    return ", ".join(f"{name} cost = {value}" for name, value in costs.items())
+    return ", ".join(f"{name} cost = {cost_text(value)}" for name, value in costs.items())
 
 
 def _interrupted(folder: RunFolder, last: Step | None, e: BaseException) -> BaseException:
@@ -359,7 +359,7 @@ def _report(folder: RunFolder, step: Step) -> None:
         c = step.costs
         lines = cost_lines(step.i, c["total"], c["content"], c["style"])
         if "total variation" in c:
-            lines += f"\ntotal variation cost = {c['total variation']}"
+            lines += f"\ntotal variation cost = {cost_text(c['total variation'])}"
         print(lines, flush=True)
     _keep(folder, step)
     folder.write_manifest()

@@ -8,11 +8,19 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+import numpy as np
 from tqdm import tqdm
 
 
-def cost_lines(i: int, J, J_content, J_style) -> str:
-    """The assignment's four lines for iteration i (numbers printed as str() prints them)."""
+def cost_text(value: float) -> str:
+    """A cost as the assignment printed it: str() of the float32 its session returned (the
+    fewest digits that give back that float32), also when given as a Python float."""
+    return str(np.float32(value))
+
+
+def cost_lines(i: int, J: float, J_content: float, J_style: float) -> str:
+    """The assignment's four lines for iteration i."""
+    J, J_content, J_style = map(cost_text, (J, J_content, J_style))
     return f"Iteration {i} :\ntotal cost = {J}\ncontent cost = {J_content}\nstyle cost = {J_style}"
 
 

@@ -247,6 +247,18 @@ def test_costs_png_plots_the_total_cost_of_every_iteration(run_args, monkeypatch
     assert np.isnan(plotted["costs"]["style"][1])  # the parts are known where saved
 
 
+def test_costs_are_printed_as_the_assignment_printed_its_float32_costs(finished):
+    """The session's costs are float32; the assignment printed them with str(), so 5.05e+09,
+    not the float64 digits of the same number (5050000384.0)."""
+    saved = {c["iteration"]: c["costs"] for c in manifest(finished.folder)["checkpoints"]}
+    blocks = COST_BLOCK.findall(finished.stdout)
+    assert blocks
+    for i, *printed in blocks:
+        costs = saved[int(i)]
+        expected = [str(np.float32(costs[name])) for name in ("total", "content", "style")]
+        assert printed == expected
+
+
 def test_the_status_line_shows_at_a_saved_iteration_the_total_printed_there(
     run_args, monkeypatch, capsys
 ):

@@ -182,9 +182,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("styles", "style image(s); several are blended", Path, metavar="STYLE", nargs="*"),
     Option(
         "--preset",
-        "assignment: the TF 1.x assignment; eight: seed 004's eight style layers; tf2: the "
-        "TF 2 edition (400x400, [0, 1] pixels clipped, conv5_4, max pooling, Adam 0.01, 1000 "
-        "steps)",
+        "the defaults: the TF 1.x assignment's, with eight style layers (seed 004), or the "
+        "TF 2 edition's (see --show-preset and the README)",
         choices=tuple(PRESETS),
     ),
     Option(

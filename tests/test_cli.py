@@ -14,6 +14,7 @@ from terminal import screen
 
 from nst.cli import parse_args
 from nst.options import STYLE_LAYER_PRESETS
+from nst.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_FILES = ["checkpoint.npz", "contact_sheet.png", "costs.png", "generated_image.jpg",
@@ -367,6 +368,32 @@ def test_hints_name_the_python_running_and_the_script_as_a_shell_reads_them(tmp_
     words = shlex.split(program_command("--resume", tmp_path / "a run"))
     assert words[0] == sys.executable and words[2:] == ["--resume", str(tmp_path / "a run")]
     assert Path(words[1]).resolve() == SCRIPT
+
+
+def test_help_fits_on_two_screens_with_each_option_in_at_most_four_lines(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    assert run_cli("--help") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) <= 100
+    starts = [k for k, line in enumerate(lines) if line.startswith("  -")] + [len(lines)]
+    assert max(b - a for a, b in zip(starts, starts[1:], strict=False)) <= 4
+
+
+def test_every_option_is_defined_once_and_takes_its_default_from_the_settings():
+    """The parser is built from nst.options.OPTIONS: each flag once; an option left out
+    gets the Settings field's value (the assignment preset's), or the preset's."""
+    from nst.options import OPTIONS
+
+    flags = [option.flag for option in OPTIONS]
+    assert len(flags) == len(set(flags))
+    assert (
+        parse_args(["c.jpg", "s.jpg"]).settings.replace(
+            content=None, styles=(), output_dir=Settings().output_dir
+        )
+        == Settings()
+    )
+    tf2 = parse_args(["c.jpg", "s.jpg", "--preset", "tf2"]).settings
+    assert (tf2.width, tf2.iterations, tf2.clip) == (400, 1000, True)
 
 
 def test_the_usage_shows_what_each_way_of_running_needs(capsys):

@@ -10,7 +10,7 @@ Every 20th iterate goes to output/<i>.png, the last to output/generated_image.jp
 
 This module holds the assignment's names: the cost functions (defined in
 nst/costs.py), `build_cost_graph`, `CostGraph` and `model_nn`, the training
-loop. The command line itself is nst/cli.py and nst/app.py. Importing this
+loop. The command line itself is nst/cli/main.py and nst/run/app.py. Importing this
 module runs nothing, and imports TensorFlow only when one of the names that
 need it is first used, so that `python neural_art.py --help` (or a typo)
 answers at once.
@@ -69,7 +69,7 @@ def model_nn(
     """
     from nst.assignment import save_image
     from nst.optimize import optimize
-    from nst.progress import StatusLine, cost_lines
+    from nst.run.progress import StatusLine, cost_lines
 
     output_dir = Path(output_dir)
     status = StatusLine(num_iterations) if show_progress else None
@@ -88,8 +88,8 @@ def model_nn(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The command line (nst/cli.py); returns the exit status."""
-    from nst.cli import main as command_line
+    """The command line (nst/cli/main.py); returns the exit status."""
+    from nst.cli.main import main as command_line
 
     return command_line(argv)
 

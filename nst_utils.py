@@ -1,7 +1,7 @@
 """The assignment's helpers: CONFIG, the VGG-19 graph, and image preparation and saving.
 
 `from nst_utils import tf` gives TensorFlow 1.x's API on TensorFlow 2 (see
-`nst/tf1.py`), so the assignment's notebook code runs unchanged:
+`nst/tf1/api.py`), so the assignment's notebook code runs unchanged:
 
     from nst_utils import *
     tf.reset_default_graph()
@@ -20,7 +20,7 @@ from nst.assignment import (
     save_image,
 )
 from nst.config import CONFIG
-from nst.tf1 import tf
+from nst.tf1.api import tf
 
 __all__ = [
     "CONFIG",

@@ -5,8 +5,8 @@ Run from the repository root (outside CI; it runs for as long as it is told):
     .venv/bin/python bench/fuzz.py [--seconds 60] [--target images|weights|both] [--seed N]
 
 The targets are `nst.images.read_rgb(path)` ("images") and
-`nst.weights_guard.read_vgg19(path)` ("weights"), the readers the program
-uses; "weights-parser" is `nst.weights.parse_vgg19(path)`, the parser that
+`nst.weights.guard.read_vgg19(path)` ("weights"), the readers the program
+uses; "weights-parser" is `nst.weights.formats.parse_vgg19(path)`, the parser that
 read_vgg19 runs in a child process for any unpublished file, called here in
 this process, so that its crashes show what the .mat structure walk still
 lets through to scipy ("both" is images and weights). Each starts from valid
@@ -479,7 +479,7 @@ def kernels_problem(result) -> str | None:
     finite float32 kernels (3, 3, in, out) and biases (out,)."""
     import numpy as np
 
-    from nst.weights import CONV_LAYERS
+    from nst.weights.formats import CONV_LAYERS
 
     if not isinstance(result, dict):
         return f"returned a {type(result).__name__}, not a dict"
@@ -506,10 +506,10 @@ def _reader(target: str):
 
         return read_rgb, image_problem
     if target == "weights-parser":
-        from nst.weights import parse_vgg19
+        from nst.weights.formats import parse_vgg19
 
         return parse_vgg19, kernels_problem
-    from nst.weights_guard import read_vgg19
+    from nst.weights.guard import read_vgg19
 
     return read_vgg19, kernels_problem
 
@@ -534,7 +534,7 @@ def run_one(target: str, path: Path, timeout: float) -> tuple[str, str, str]:
     failure (exception type and place, or what is wrong) and details hold the traceback.
     """
     from nst.errors import InputError
-    from nst.weights_guard import ReaderCrashError
+    from nst.weights.guard import ReaderCrashError
 
     read, problem = _reader(target)
     signal.setitimer(signal.ITIMER_REAL, timeout)

@@ -128,7 +128,7 @@ def main() -> None:
         return
 
     from nst.images import read_rgb
-    from nst.visuals import contact_sheet
+    from nst.run.visuals import contact_sheet
 
     args.images.mkdir(parents=True, exist_ok=True)
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start")

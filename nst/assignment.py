@@ -1,7 +1,7 @@
 """The assignment's helpers: the VGG-19 graph, and image preparation and saving.
 
 These are the functions of the course's nst_utils.py, which re-exports them
-(with CONFIG from nst/config.py and `tf` from nst/tf1.py).
+(with CONFIG from nst/config.py and `tf` from nst/tf1/api.py).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import numpy as np
 
 from nst.config import CONFIG
 from nst.images import read_rgb, resize, write_image
-from nst.tf1 import tf
-from nst.weights import CONV_NAMES
-from nst.weights_guard import read_vgg19
+from nst.tf1.api import tf
+from nst.weights.formats import CONV_NAMES
+from nst.weights.guard import read_vgg19
 
 
 def load_vgg_model(
@@ -30,7 +30,7 @@ def load_vgg_model(
     holding a mean-subtracted RGB image; assign an image to it to run the net.
     'convX_Y' = relu(conv2d(previous, W, stride 1, SAME) + b), with W and b
     read from the VGG-19 weights at `path` (MatConvNet .mat or Keras .h5, or
-    the dict from layer name to (W, b) that `nst.weights_guard.read_vgg19` returns);
+    the dict from layer name to (W, b) that `nst.weights.guard.read_vgg19` returns);
     each block ends in a 2x2, stride 2, SAME pooling layer, 'avgpoolN' (average,
     the assignment's) or 'maxpoolN'. W and b are `tf.constant`s, as in the
     assignment, or whatever the function `hold(array)` makes of them.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from nst.quiet import tensorflow_quietly
 from nst.settings import PRECISIONS
-from nst.tf1 import tf as tf1
+from nst.tf1.api import tf as tf1
 
 XLA_CPU_FLAG = "--tf_xla_cpu_global_jit"  # without it XLA compiles nothing on a CPU
 

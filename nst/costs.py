@@ -7,7 +7,7 @@ them) and eagerly on TF 2 tensors. Activations have shape (1, n_H, n_W, n_C).
 from __future__ import annotations
 
 from nst.quiet import tensorflow_quietly
-from nst.tf1 import tf as tf1
+from nst.tf1.api import tf as tf1
 
 with tensorflow_quietly():
     import tensorflow as tf

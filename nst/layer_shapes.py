@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from nst.weights import CONV_LAYERS, CONV_NAMES
+from nst.weights.formats import CONV_LAYERS, CONV_NAMES
 
 
 class ConvShape(NamedTuple):

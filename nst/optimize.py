@@ -23,7 +23,7 @@ from nst.costs import (
     total_variation_cost,
 )
 from nst.lbfgs import lbfgs
-from nst.tf1 import tf as tf1
+from nst.tf1.api import tf as tf1
 
 
 @dataclass

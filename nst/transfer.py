@@ -32,9 +32,9 @@ from nst.layer_shapes import positions
 from nst.optimize import Iterate, Objective, adam_steps, cost_graph, lbfgs_steps
 from nst.pixels import PIXEL_SPACES, PixelSpace
 from nst.settings import Settings
-from nst.tf1 import tf as tf1
-from nst.weights_guard import read_vgg19
-from nst.weights_sources import find_weights
+from nst.tf1.api import tf as tf1
+from nst.weights.guard import read_vgg19
+from nst.weights.sources import find_weights
 
 COST_NAMES = ("total", "content", "style", "total variation")
 NOISE_AMPLITUDE = 20.0  # the assignment's uniform(-20, 20), in 0..255 pixel units
@@ -85,7 +85,7 @@ def stylize(
 ) -> Iterator[Step]:
     """Yield Step i for i in 0 .. settings.iterations - 1 (from resume.i + 1 when resuming).
 
-    `kernels` are the VGG-19 weights if already read (nst.weights.read_vgg19),
+    `kernels` are the VGG-19 weights if already read (nst.weights.formats.read_vgg19),
     else they are read from settings.weights or the first file found; `inputs` are
     the images if already read, else they are read from settings' paths. With
     coarse levels (see `schedule`) the first steps' images are smaller. Raises

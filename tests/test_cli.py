@@ -12,8 +12,8 @@ from matconvnet_files import VGG16_BLOCKS, random_kernels, write_vgg_mat
 from PIL import Image
 from terminal import screen
 
-from nst.cli import parse_args
-from nst.options import STYLE_LAYER_PRESETS
+from nst.cli.main import parse_args
+from nst.cli.options import STYLE_LAYER_PRESETS
 from nst.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +86,7 @@ def test_a_run_stopped_while_starting_does_not_block_its_folder(
         yield
 
     with monkeypatch.context() as patch:
-        patch.setattr("nst.app.stylize", stopped_while_starting)
+        patch.setattr("nst.run.app.stylize", stopped_while_starting)
         assert run_cli(*run_args()) == 130
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.json"]
     capsys.readouterr()
@@ -363,7 +363,7 @@ def test_hints_name_the_python_running_and_the_script_as_a_shell_reads_them(tmp_
     """A hint run as printed must reach this Python (a bare `python` may be another one)."""
     import shlex
 
-    from nst.program import SCRIPT, program_command
+    from nst.cli.program import SCRIPT, program_command
 
     words = shlex.split(program_command("--resume", tmp_path / "a run"))
     assert words[0] == sys.executable and words[2:] == ["--resume", str(tmp_path / "a run")]
@@ -380,9 +380,9 @@ def test_help_fits_on_two_screens_with_each_option_in_at_most_four_lines(capsys,
 
 
 def test_every_option_is_defined_once_and_takes_its_default_from_the_settings():
-    """The parser is built from nst.options.OPTIONS: each flag once; an option left out
+    """The parser is built from nst.cli.options.OPTIONS: each flag once; an option left out
     gets the Settings field's value (the assignment preset's), or the preset's."""
-    from nst.options import OPTIONS
+    from nst.cli.options import OPTIONS
 
     flags = [option.flag for option in OPTIONS]
     assert len(flags) == len(set(flags))

@@ -9,7 +9,7 @@ import pytest
 
 from nst.compute import Compute
 from nst.settings import Settings
-from nst.tf1 import tf as tf1
+from nst.tf1.api import tf as tf1
 from nst.transfer import stylize
 
 pytestmark = pytest.mark.usefixtures("kernels_in_memory")  # no weights file read

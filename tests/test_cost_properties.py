@@ -13,7 +13,7 @@ from nst.costs import (
     gram_matrix,
     total_cost,
 )
-from nst.tf1 import tf
+from nst.tf1.api import tf
 
 # Few examples, and no time limit per example: each builds a graph and a session.
 examples = settings(max_examples=50, deadline=None)

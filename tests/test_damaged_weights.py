@@ -7,9 +7,9 @@ and the mutations it recorded. Each must end a run, --check-weights and --resume
 with exit status 2 and one line naming the file, without a traceback.
 
 Two defences stand between such a file and a crash, and each is tested on its
-own: the .mat structure walk (nst.mat_structure) refuses these files before
+own: the .mat structure walk (nst.weights.mat_structure) refuses these files before
 scipy reads them, with a precise message; and any file whose checksum is not a
-published one is read in a child process (nst.weights_guard), so a file that
+published one is read in a child process (nst.weights.guard), so a file that
 got past the walk still ends in one clear line when the reader crashes on it.
 """
 
@@ -26,9 +26,9 @@ import pytest
 from cli_runs import run_cli
 from matconvnet_files import tiny_kernels, write_keras_h5, write_vgg_mat
 
-import nst.weights_guard
-from nst.weights_guard import ReaderCrashError, read_vgg19
-from nst.weights_sources import PublishedFile, digests
+import nst.weights.guard
+from nst.weights.guard import ReaderCrashError, read_vgg19
+from nst.weights.sources import PublishedFile, digests
 
 CRASHERS = {
     # name: ((layout, bias shape) of the seed file, mutations, what the walk says)
@@ -53,8 +53,8 @@ CRASHERS = {
 
 SMALL = ("--width", 16, "--height", 12, "--iterations", 2, "--save-every", 1, "--seed", 1)
 WALK_OFF = (
-    "import runpy, nst.mat_structure as walk; walk.check_mat_structure = lambda path: []; "
-    "runpy.run_module('nst.weights_guard', run_name='__main__')"
+    "import runpy, nst.weights.mat_structure as walk; walk.check_mat_structure = lambda path: []; "
+    "runpy.run_module('nst.weights.guard', run_name='__main__')"
 )
 """The guard's child with the .mat structure walk switched off: scipy gets any file."""
 
@@ -136,7 +136,7 @@ def test_a_reader_crash_that_gets_past_the_walk_becomes_one_clear_line(
     crasher, tiny_images, tmp_path, monkeypatch, capsys
 ):
     path, _ = crasher
-    monkeypatch.setattr(nst.weights_guard, "CHILD_COMMAND", (sys.executable, "-c", WALK_OFF))
+    monkeypatch.setattr(nst.weights.guard, "CHILD_COMMAND", (sys.executable, "-c", WALK_OFF))
     with pytest.raises(ReaderCrashError) as caught:
         read_vgg19(path)
     assert caught.value.returncode == -signal.SIGSEGV
@@ -174,8 +174,8 @@ def unpublished_file(request, tmp_path) -> Path:
 def test_however_the_child_ends_the_file_is_named_in_one_sentence(
     unpublished_file, monkeypatch, child, returncode, what
 ):
-    monkeypatch.setattr(nst.weights_guard, "CHILD_COMMAND", (sys.executable, "-c", child))
-    monkeypatch.setattr(nst.weights_guard, "CHILD_SECONDS", 1.0)
+    monkeypatch.setattr(nst.weights.guard, "CHILD_COMMAND", (sys.executable, "-c", child))
+    monkeypatch.setattr(nst.weights.guard, "CHILD_SECONDS", 1.0)
     reader = "HDF5" if unpublished_file.suffix == ".h5" else "MATLAB .mat"
     with pytest.raises(ReaderCrashError) as caught:
         read_vgg19(unpublished_file)
@@ -187,8 +187,8 @@ def test_however_the_child_ends_the_file_is_named_in_one_sentence(
 
 def test_a_child_that_cannot_start_is_one_clear_line(unpublished_file, tmp_path, monkeypatch):
     missing = tmp_path / "no-python"
-    monkeypatch.setattr(nst.weights_guard, "CHILD_COMMAND", (str(missing), "-m", "x"))
-    with pytest.raises(nst.weights_guard.WeightsError) as caught:
+    monkeypatch.setattr(nst.weights.guard, "CHILD_COMMAND", (str(missing), "-m", "x"))
+    with pytest.raises(nst.weights.guard.WeightsError) as caught:
         read_vgg19(unpublished_file)
     assert str(caught.value) == (
         f"weights file {unpublished_file} cannot be read: starting {missing} to read it "
@@ -198,7 +198,7 @@ def test_a_child_that_cannot_start_is_one_clear_line(unpublished_file, tmp_path,
 
 def test_the_childs_own_refusal_arrives_as_it_was_written(unpublished_file):
     """The tiny kernels have the wrong shapes: the child's WeightsError comes back whole."""
-    with pytest.raises(nst.weights_guard.WeightsError) as caught:
+    with pytest.raises(nst.weights.guard.WeightsError) as caught:
         read_vgg19(unpublished_file)
     assert not isinstance(caught.value, ReaderCrashError)
     assert str(caught.value) == (
@@ -211,7 +211,7 @@ def test_an_unpublished_file_is_read_in_a_child_process(vgg19_mat, vgg_kernels, 
     def in_this_process(*args, **kwargs):
         raise AssertionError("an unpublished file was parsed in the program's process")
 
-    monkeypatch.setattr(nst.weights_guard, "parse_vgg19", in_this_process)
+    monkeypatch.setattr(nst.weights.guard, "parse_vgg19", in_this_process)
     read = read_vgg19(vgg19_mat)
     for name, (W, b) in vgg_kernels.items():
         assert read[name][0].dtype == np.float32 and read[name][0].flags.writeable
@@ -225,13 +225,13 @@ def test_a_published_file_is_read_in_this_process_without_the_walk(
     """A file whose checksum is published is known to be good: no child, no structure walk."""
     md5 = hashlib.md5(vgg19_mat.read_bytes()).hexdigest()
     published = (PublishedFile("a stand-in, as if published", "file:///", md5=md5),)
-    monkeypatch.setattr("nst.weights_sources.PUBLISHED", published)
+    monkeypatch.setattr("nst.weights.sources.PUBLISHED", published)
 
     def refuse(*args, **kwargs):
         raise AssertionError("a published file was read in a child or walked")
 
     monkeypatch.setattr(subprocess, "run", refuse)
-    monkeypatch.setattr("nst.weights.check_mat_structure", refuse)
+    monkeypatch.setattr("nst.weights.formats.check_mat_structure", refuse)
     read = read_vgg19(vgg19_mat)
     np.testing.assert_array_equal(read["conv5_4"][0], vgg_kernels["conv5_4"][0])
 

@@ -9,9 +9,9 @@ from terminal import FakeTerminal, screen
 from weights_server import SilentServer, WeightsServer, closed_port_url
 
 import neural_art
-from nst import weights_sources
-from nst.download import DownloadBar, DownloadError, download
-from nst.weights_sources import PublishedFile
+from nst.weights import sources as weights_sources
+from nst.weights.download import DownloadBar, DownloadError, download
+from nst.weights.sources import PublishedFile
 
 PAYLOAD = np.random.default_rng(0).bytes(3 * 2**20 + 12345)
 GENUINE = PublishedFile(

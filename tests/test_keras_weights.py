@@ -5,8 +5,8 @@ import pytest
 from matconvnet_files import VGG16_BLOCKS, random_kernels, write_keras_h5
 from vgg_runs import model_activations
 
-from nst.weights import WeightsError, read_vgg19_h5
-from nst.weights_guard import read_vgg19
+from nst.weights.formats import WeightsError, read_vgg19_h5
+from nst.weights.guard import read_vgg19
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The .mat structure walk that protects scipy.io.loadmat from damaged files (nst.mat_structure).
+"""The .mat structure walk that protects scipy.io.loadmat from damaged files
+(nst.weights.mat_structure).
 
 Damaged files found by bench/fuzz.py made scipy crash the process or allocate
 gigabytes; they are refused here before scipy sees them. The walk must not
@@ -21,9 +22,9 @@ import scipy.io
 import scipy.sparse
 from matconvnet_files import random_kernels, write_vgg_mat
 
-from nst.mat_structure import check_mat_structure
-from nst.weights import WeightsError
-from nst.weights_guard import read_vgg19
+from nst.weights.formats import WeightsError
+from nst.weights.guard import read_vgg19
+from nst.weights.mat_structure import check_mat_structure
 
 
 def mat_bytes(compress: bool = False, **variables) -> bytearray:

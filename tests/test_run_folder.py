@@ -40,10 +40,10 @@ import tensorflow as tf
 from cli_runs import COST_BLOCK, run_cli
 from PIL import Image
 
-import nst.app
-import nst.run_folder
-from nst.app import StopRequests, Terminated
-from nst.cli import parse_args
+import nst.run.app
+import nst.run.folder
+from nst.cli.main import parse_args
+from nst.run.app import StopRequests, Terminated
 from nst.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -235,7 +235,7 @@ def test_costs_png_plots_the_total_cost_of_every_iteration(run_args, monkeypatch
     def record_plot(path, iterations, costs):
         plotted.update(iterations=iterations, costs=costs)
 
-    monkeypatch.setattr(nst.run_folder, "plot_costs", record_plot)
+    monkeypatch.setattr(nst.run.folder, "plot_costs", record_plot)
     assert run_cli(*run_args(iterations=6)) == 0  # prints and saves 0, 2 and 4 only
     assert plotted["iterations"] == [0, 1, 2, 3, 4, 5]
     totals = plotted["costs"]["total"]
@@ -274,7 +274,7 @@ def test_the_status_line_shows_at_a_saved_iteration_the_total_printed_there(
         def clear(self):
             pass
 
-    monkeypatch.setattr(nst.app, "StatusLine", RecordedStatus)
+    monkeypatch.setattr(nst.run.app, "StatusLine", RecordedStatus)
     assert run_cli(*run_args(iterations=6)) == 0
     blocks = COST_BLOCK.findall(capsys.readouterr().out)
     assert [int(i) for i, *_ in blocks] == [0, 2, 4]

@@ -34,7 +34,7 @@ import tensorflow as stock_tf
 from cli_runs import run_cli
 from course_files import notebook_json
 
-from nst import tf1_random
+from nst.tf1 import random_ops as tf1_random
 from nst_utils import tf
 
 YOLO_FUNCTIONS = """\

@@ -1,5 +1,5 @@
-"""The environment a TF 1.x notebook runs in (nst.tf1_environment) and SciPy's old image
-functions (nst.scipy_misc): what 2017's libraries did, for the length of a run only."""
+"""The environment a TF 1.x notebook runs in (nst.tf1.environment) and SciPy's old image
+functions (nst.tf1.scipy_misc): what 2017's libraries did, for the length of a run only."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import nst.tf1
-from nst import scipy_misc
-from nst.tf1_environment import tf1_environment
+import nst.tf1.api
+from nst.tf1 import scipy_misc
+from nst.tf1.environment import tf1_environment
 
 STORED_GA = (
     "[[  6.42230511  -4.42912197  -2.09668207]\n"
@@ -39,8 +39,8 @@ def test_import_tensorflow_gives_tf1_inside_and_tensorflow_2_after(tmp_path):
         import tensorflow as tf
         from tensorflow.python.framework import ops
 
-        assert tf.random_normal is nst.tf1.random_normal
-        assert tf.Session is nst.tf1.tf.Session and tf.train.AdamOptimizer
+        assert tf.random_normal is nst.tf1.api.random_normal
+        assert tf.Session is nst.tf1.api.tf.Session and tf.train.AdamOptimizer
         assert ops.reset_default_graph and tf.__version__.startswith("2.")
     import tensorflow as tf
 
@@ -59,8 +59,10 @@ def test_the_folders_own_modules_are_imported_and_forgotten_after(tmp_path):
 
 
 def test_a_notebook_in_the_project_folder_keeps_the_programs_modules():
-    project = Path(nst.tf1.__file__).parent.parent
-    modules = {name: sys.modules[name] for name in ("nst.tf1", "nst.weights", "nst_utils")}
+    project = Path(nst.tf1.api.__file__).parents[2]
+    modules = {
+        name: sys.modules[name] for name in ("nst.tf1.api", "nst.weights.formats", "nst_utils")
+    }
     with tf1_environment(project):
         importlib.import_module("nst_utils")
     assert {name: sys.modules[name] for name in modules} == modules

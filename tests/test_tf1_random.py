@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as stock_tf
 
-from nst.tf1 import tf1_operation_count
+from nst.tf1.api import tf1_operation_count
 from nst_utils import tf
 
 stock = stock_tf.compat.v1  # TF 2's own compat.v1, without the layer

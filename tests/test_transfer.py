@@ -10,7 +10,7 @@ from nst.images import Inputs, read_rgb, resize
 from nst.optimize import build_cost_graph, optimize
 from nst.pixels import PIXEL_SPACES
 from nst.settings import Settings
-from nst.tf1 import tf as tf1
+from nst.tf1.api import tf as tf1
 from nst.transfer import JITTER_AMPLITUDE, initial_image, output_size, stylize
 from nst_utils import generate_noise_image, load_image, load_vgg_model, reshape_and_normalize_image
 

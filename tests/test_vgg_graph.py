@@ -5,7 +5,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 from vgg_runs import model_activations
 
-from nst.weights import CONV_LAYERS
+from nst.weights.formats import CONV_LAYERS
 from nst_utils import CONFIG, load_vgg_model, tf
 
 ASSIGNMENT_KEYS = [

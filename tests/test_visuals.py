@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from nst.visuals import PLOT_SIZE, animation, contact_sheet, plot_costs, side_by_side
+from nst.run.visuals import PLOT_SIZE, animation, contact_sheet, plot_costs, side_by_side
 
 RED = (255, 0, 0)
 GREEN = (0, 255, 0)
@@ -130,7 +130,7 @@ def test_plot_refuses_a_series_not_matching_the_iterations(tmp_path):
 
 
 def test_importing_the_module_does_not_import_matplotlib():
-    code = "import sys, nst.visuals; print('matplotlib' in sys.modules)"
+    code = "import sys, nst.run.visuals; print('matplotlib' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )

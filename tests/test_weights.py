@@ -8,7 +8,7 @@ import pytest
 import scipy.io
 from matconvnet_files import VGG16_BLOCKS, random_kernels, write_vgg_mat
 
-from nst.weights import CONV_LAYERS, WeightsError, read_vgg19_mat
+from nst.weights.formats import CONV_LAYERS, WeightsError, read_vgg19_mat
 
 
 def assert_same_kernels(read, written):

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 import neural_art
-from nst import weights_sources
-from nst.weights import WeightsError
-from nst.weights_sources import (
+from nst.weights import sources as weights_sources
+from nst.weights.formats import WeightsError
+from nst.weights.sources import (
     digests,
     find_weights,
     keras_cache_file,

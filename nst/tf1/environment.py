@@ -2,12 +2,12 @@
 
 Inside `tf1_environment(folder)`:
 
-* `import tensorflow as tf` gives nst.tf1's namespace: TF 1.x's API (sessions,
+* `import tensorflow as tf` gives nst.tf1.api's namespace: TF 1.x's API (sessions,
   `tf.train.AdamOptimizer`, `tf.reset_default_graph`, ...) with TF 1.x's random
   numbers. Names TF 1.x's namespace lacks fall back to TensorFlow itself, and
   submodules (`from tensorflow.python.framework import ops`) are TensorFlow's;
 * `scipy.misc` has `imread`, `imsave`, `imresize`, `toimage`, `fromimage` and
-  `bytescale` again (nst.scipy_misc);
+  `bytescale` again (nst.tf1.scipy_misc);
 * NumPy prints as version 1.13 did: `np.set_printoptions(legacy="1.13")`, and a
   float32 array printed through float64 as 1.13 printed it (1.13 formatted each
   value with "%.8f"; today's legacy mode prints float32 values with their
@@ -38,9 +38,9 @@ import matplotlib
 import numpy as np
 import numpy._core.arrayprint as arrayprint
 
-from nst import scipy_misc
 from nst.quiet import tensorflow_quietly
-from nst.tf1 import tf as tf1
+from nst.tf1 import scipy_misc
+from nst.tf1.api import tf as tf1
 
 with tensorflow_quietly():
     import tensorflow as real_tensorflow
@@ -49,7 +49,7 @@ SCIPY_MISC_NAMES = ("imread", "imsave", "imresize", "toimage", "fromimage", "byt
 
 
 class TensorflowModule(types.ModuleType):
-    """What `import tensorflow` gives a notebook: nst.tf1's `tf`, then TensorFlow itself."""
+    """What `import tensorflow` gives a notebook: nst.tf1.api's `tf`, then TensorFlow itself."""
 
     def __init__(self) -> None:
         super().__init__("tensorflow", real_tensorflow.__doc__)

@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nst.program import PROJECT_ROOT, program_command
-from nst.weights import KERAS_FILENAME, WEIGHTS_FILENAME, WEIGHTS_URL, WeightsError
+from nst.cli.program import PROJECT_ROOT, program_command
+from nst.weights.formats import KERAS_FILENAME, WEIGHTS_FILENAME, WEIGHTS_URL, WeightsError
 
 ENV_VAR = "NEURAL_ART_WEIGHTS"
 PRETRAINED_DIR = PROJECT_ROOT / "pretrained-model"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nst.mat_structure import check_mat_structure
-from nst.weights import WeightsError, file_format
-from nst.weights_guard import read_vgg19
-from nst.weights_sources import digests, published_match
+from nst.weights.formats import WeightsError, file_format
+from nst.weights.guard import read_vgg19
+from nst.weights.mat_structure import check_mat_structure
+from nst.weights.sources import digests, published_match
 
 
 def describe_weights(path: Path) -> tuple[list[str], bool]:

@@ -2,7 +2,7 @@
 
 An option named after a `Settings` field takes its default from that field
 (the assignment preset's value; `--preset` changes it); any other option from
-the `Command` field of its name (nst/cli.py). nst/cli.py builds the parser
+the `Command` field of its name (nst/cli/main.py). nst/cli/main.py builds the parser
 from `OPTIONS`, so that the help, the parsing, the presets and --show-preset
 all read the same definitions.
 """
@@ -22,8 +22,8 @@ from nst.settings import (
     PRECISIONS,
     PRESETS,
 )
-from nst.weights import CONV_NAMES
-from nst.weights_sources import ENV_VAR
+from nst.weights.formats import CONV_NAMES
+from nst.weights.sources import ENV_VAR
 
 MAX_ITERATIONS = 1_000_000
 """Most optimizer steps a run may have (--iterations, --save-every, --coarse-iterations):

@@ -1,7 +1,7 @@
 """Running a TF 1.x notebook or script unchanged, as Jupyter would, and comparing its outputs.
 
 `run_notebook(path)` runs each code cell in turn in one namespace, in the
-environment of nst.tf1_environment (TF 1.x's API and random numbers, SciPy's
+environment of nst.tf1.environment (TF 1.x's API and random numbers, SciPy's
 old image functions, NumPy 1.13's printing, the notebook's folder), and
 
 * shows what each cell prints as it runs, and its result as Out[n] when its
@@ -32,7 +32,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from nst.notebook import (
+from nst.tf1.environment import tf1_environment
+from nst.tf1.notebook import (
     Cell,
     Notebook,
     check_executed_path,
@@ -40,7 +41,6 @@ from nst.notebook import (
     read_notebook,
     write_executed,
 )
-from nst.tf1_environment import tf1_environment
 
 SIDE_BY_SIDE_WIDTH = 60
 """Widest column of the summary's side-by-side comparison, in characters."""

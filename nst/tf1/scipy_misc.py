@@ -4,7 +4,7 @@ The course's notebook and its nst_utils.py call `scipy.misc.imread` and
 `imsave`; other notebooks of that time `imresize` and `toimage`. SciPy removed
 them (1.2 and 1.3). These functions do what SciPy 1.1's did, with Pillow
 (images are opened through nst.images.open_image, so a missing, damaged or huge
-file is an ImageError naming it). nst.tf1_environment puts them into
+file is an ImageError naming it). nst.tf1.environment puts them into
 `scipy.misc` for the length of a notebook run.
 """
 

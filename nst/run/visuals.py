@@ -54,7 +54,7 @@ def plot_costs(
 
     Raises ValueError if a series does not have one value per iteration.
     """
-    # matplotlib is imported here, not at the top, to keep `import nst.visuals` cheap.
+    # matplotlib is imported here, not at the top, to keep `import nst.run.visuals` cheap.
     # Figure + FigureCanvasAgg draws without pyplot, so no global backend is selected.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

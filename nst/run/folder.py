@@ -29,8 +29,8 @@ from nst.checkpoint import Checkpoint
 from nst.errors import InputError
 from nst.files import atomic_path
 from nst.images import Inputs, read_rgb, resize, write_image
+from nst.run.visuals import animation, contact_sheet, plot_costs, side_by_side
 from nst.settings import Settings, settings_from_dict, settings_to_dict
-from nst.visuals import animation, contact_sheet, plot_costs, side_by_side
 
 try:
     import fcntl

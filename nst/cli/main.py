@@ -12,19 +12,19 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from nst.cli.options import OPTIONS, Option
 from nst.errors import InputError
 from nst.files import WriteError
 from nst.images import Inputs
-from nst.options import OPTIONS, Option
-from nst.run_folder import new_run_folder
+from nst.run.folder import new_run_folder
 from nst.settings import Settings
-from nst.weights import WEIGHTS_URL
+from nst.weights.formats import WEIGHTS_URL
 
 
 @dataclass(frozen=True)
 class Command:
     """What the command line asks for: a run's settings and what to do with them. The
-    fields' defaults are the defaults of the options of their names (nst/options.py)."""
+    fields' defaults are the defaults of the options of their names (nst/cli/options.py)."""
 
     settings: Settings
     argv: list[str]
@@ -106,12 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """The command line; returns the exit status. The options and the images are checked
-    before TensorFlow is loaded (which takes seconds), then nst.app carries the command out.
+    before TensorFlow is loaded (which takes seconds), then nst.run.app carries the command out.
     Bad input and write failures end it with one line and status 2."""
     command = parse_args(argv)
     try:
         inputs = read_inputs(command)
-        from nst.app import run_command  # TensorFlow and the rest, only now
+        from nst.run.app import run_command  # TensorFlow and the rest, only now
 
         return run_command(command, inputs)
     except (InputError, WriteError) as e:

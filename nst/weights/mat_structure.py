@@ -7,7 +7,7 @@ more elements than the file holds make it allocate gigabytes before failing.
 `check_mat_structure` reads only the tags and each array's flags, dimensions
 and sub-element layout, and raises ValueError at the first element that is not
 well formed, so such a file is refused with a message instead. (The program
-still reads unpublished files in a child process, nst.weights_guard: this walk
+still reads unpublished files in a child process, nst.weights.guard: this walk
 makes the message precise, the child makes a crash harmless.)
 
 The layout (MATLAB's "MAT-File Format", level 5): a 128-byte header whose last

@@ -20,7 +20,7 @@ Whatever is wrong with a file is reported as a `WeightsError` whose message
 names the file and the problem. Weights are read as data only: nothing is
 unpickled, and a NumPy, pickle or ZIP (.npz) file is refused by its first bytes.
 scipy and h5py are C code that some damaged files crash, so the program reads
-weights with `nst.weights_guard.read_vgg19`, which runs this parser in a child
+weights with `nst.weights.guard.read_vgg19`, which runs this parser in a child
 process for any file that is not a published one.
 """
 
@@ -34,7 +34,7 @@ import numpy as np
 import scipy.io
 
 from nst.errors import InputError
-from nst.mat_structure import check_mat_structure
+from nst.weights.mat_structure import check_mat_structure
 
 WEIGHTS_URL = "https://www.vlfeat.org/matconvnet/models/imagenet-vgg-verydeep-19.mat"
 WEIGHTS_FILENAME = "imagenet-vgg-verydeep-19.mat"
@@ -87,7 +87,7 @@ def file_format(path: str | os.PathLike) -> str | None:
 
 def parse_vgg19(path: str | os.PathLike, published: bool = False) -> Kernels:
     """Read and check the conv kernels and biases of a MatConvNet .mat or Keras .h5 VGG-19,
-    in this process (see nst.weights_guard for files that may be damaged). `published`:
+    in this process (see nst.weights.guard for files that may be damaged). `published`:
     the file's checksum is a published one, so its .mat structure needs no walk."""
     if file_format(path) == "h5":
         return read_vgg19_h5(path)

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TextIO
 
 from nst.errors import InputError
-from nst.progress import Bar
-from nst.weights_sources import (
+from nst.run.progress import Bar
+from nst.weights.sources import (
     ENV_VAR,
     PRETRAINED_DIR,
     PublishedFile,

@@ -18,17 +18,14 @@ import time
 from pathlib import Path
 
 from nst.checkpoint import Checkpoint
-from nst.cli import Command
+from nst.cli.main import Command
+from nst.cli.program import program_command
 from nst.compute import gpu_present
-from nst.download import DownloadBar, download
 from nst.errors import InputError
 from nst.files import WriteError
 from nst.images import Inputs
 from nst.memory import available_bytes, check_memory
-from nst.notebook_run import run_notebook
-from nst.program import program_command
-from nst.progress import StatusLine, cost_lines, cost_text
-from nst.run_folder import (
+from nst.run.folder import (
     CHECKPOINT,
     FINAL_IMAGE,
     MANIFEST,
@@ -40,7 +37,9 @@ from nst.run_folder import (
     remove_earlier_run,
     saved_nothing,
 )
+from nst.run.progress import StatusLine, cost_lines, cost_text
 from nst.settings import Settings, settings_to_dict
+from nst.tf1.notebook_run import run_notebook
 from nst.transfer import (
     NonFiniteCostError,
     Step,
@@ -48,10 +47,11 @@ from nst.transfer import (
     schedule,
     stylize,
 )
-from nst.weights import WEIGHTS_URL
-from nst.weights_check import describe_weights
-from nst.weights_guard import read_vgg19
-from nst.weights_sources import WeightsNotFoundError, cached_weights_file, digests, find_weights
+from nst.weights.check import describe_weights
+from nst.weights.download import DownloadBar, download
+from nst.weights.formats import WEIGHTS_URL
+from nst.weights.guard import read_vgg19
+from nst.weights.sources import WeightsNotFoundError, cached_weights_file, digests, find_weights
 
 
 class Terminated(BaseException):
@@ -88,8 +88,8 @@ def _interruption(signum: int) -> BaseException:
 
 
 def run_command(command: Command, inputs: Inputs | None = None) -> int:
-    """Carry out a parsed command line (nst.cli.main) with its images, when read; returns
-    the exit status. Bad input and write failures are raised, for nst.cli.main to report."""
+    """Carry out a parsed command line (nst.cli.main.main) with its images, when read; returns
+    the exit status. Bad input and write failures are raised, for nst.cli.main.main to report."""
     settings = command.settings
     if command.run_notebook is not None:  # Ctrl-C interrupts the cell, as in Jupyter
         return _run_notebook(command)
@@ -136,7 +136,7 @@ def run(command: Command, inputs: Inputs | None = None, stop: StopRequests | Non
     """One run (new or resumed), from top to bottom: check its inputs and folder, read the
     weights, optimize while saving the iterates, and leave the pictures; the final image.
 
-    `inputs` are the images if already read (nst.cli reads them before TensorFlow
+    `inputs` are the images if already read (nst.cli.main reads them before TensorFlow
     loads). `stop` (installed as the signal handler) ends the loop after an
     iteration. The run holds its folder's lock until it ends, however it ends. A
     file that cannot be written (a full disk, a removed folder) ends it with a

@@ -16,7 +16,7 @@
   did, so any sequence of operations draws TF 1.x's numbers. (They build
   graphs; the namespace never runs eagerly.)
 * A seeded float32 normal or truncated normal is also rounded as TF 1.x on
-  Linux rounded it (nst/tf1_random.py): TF's own RandomUniform op, with the
+  Linux rounded it (nst/tf1/random_ops.py): TF's own RandomUniform op, with the
   same seeds, keeps the op's state as TF 1.x's kernel kept it (per session,
   moving on at each run), and a NumPy function turns the run it is at into TF
   1.x's numbers. That function is one operation more than TF 1.x made; it is
@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from nst import tf1_random
 from nst.quiet import tensorflow_quietly
+from nst.tf1 import random_ops as tf1_random
 
 with tensorflow_quietly():
     import tensorflow as _tf
@@ -88,7 +88,7 @@ def _raw_seed_args(seed: int | None) -> dict[str, int]:
 
 class _Tf1Numbers:
     """The NumPy function of a seeded float32 normal: RandomUniform's numbers in, the numbers
-    TF 1.x's op drew at that run out (nst.tf1_random)."""
+    TF 1.x's op drew at that run out (nst.tf1.random_ops)."""
 
     def __init__(self, draw, seed: int, seed2: int):
         self.draw, self.seed, self.seed2 = draw, seed, seed2

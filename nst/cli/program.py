@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 """The folder of neural_art.py, nst/ and pretrained-model/."""
 SCRIPT = PROJECT_ROOT / "neural_art.py"
 

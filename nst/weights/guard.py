@@ -5,10 +5,10 @@ damaged files make them crash the whole process (a segmentation fault, which
 no `except` catches; SciPy's documentation says `loadmat` is not meant for
 untrusted input). So `read_vgg19`
 
-* reads a file whose checksum is a published one (nst.weights_sources.PUBLISHED)
+* reads a file whose checksum is a published one (nst.weights.sources.PUBLISHED)
   in this process: its bytes are known to be good;
-* reads any other file in a child process, `python -m nst.weights_guard PATH`,
-  which parses it with `nst.weights.parse_vgg19` and sends back either the
+* reads any other file in a child process, `python -m nst.weights.guard PATH`,
+  which parses it with `nst.weights.formats.parse_vgg19` and sends back either the
   kernels or the error message. If the child crashes, runs out of memory or
   hangs, the file is reported as damaged, in one sentence, like any other
   defect (a `ReaderCrashError`).
@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nst.program import PROJECT_ROOT
-from nst.weights import (
+from nst.cli.program import PROJECT_ROOT
+from nst.weights.formats import (
     CONV_LAYERS,
     WEIGHTS_URL,
     Kernels,
@@ -40,9 +40,9 @@ from nst.weights import (
     file_format,
     parse_vgg19,
 )
-from nst.weights_sources import digests, published_match
+from nst.weights.sources import digests, published_match
 
-CHILD_COMMAND = (sys.executable, "-m", "nst.weights_guard")
+CHILD_COMMAND = (sys.executable, "-m", "nst.weights.guard")
 """The child's command line, before the file's path."""
 OK, ERROR = b"OK\n", b"ERROR\n"
 CHILD_MEMORY_BYTES = 4 << 30
@@ -67,7 +67,7 @@ class ReaderCrashError(WeightsError):
 
 def read_vgg19(path: str | os.PathLike) -> Kernels:
     """The sixteen conv layers' (kernel, bias) of the VGG-19 file at `path` (see
-    nst.weights.parse_vgg19), read so that no file can crash this process."""
+    nst.weights.formats.parse_vgg19), read so that no file can crash this process."""
     path = Path(path)
     file_format(path)  # a missing, unreadable or directory path is reported here
     if published_match(*digests(path)):

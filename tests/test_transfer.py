@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -33,6 +35,11 @@ def costs_of(settings: Settings) -> list[dict[str, float]]:
 def last_step(settings: Settings):
     *_, step = stylize(settings)
     return step
+
+
+def lbfgs_threads() -> list[threading.Thread]:
+    """The worker threads of nst.optimize.lbfgs_iterates still running."""
+    return [thread for thread in threading.enumerate() if thread.name == "L-BFGS-B"]
 
 
 def luma_and_chroma(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -192,10 +199,12 @@ def test_the_tf2_preset_keeps_the_image_in_0_1_after_every_step(tiny_images, vgg
     assert steps[-1].costs["total"] < steps[0].costs["total"]
 
 
-def test_closing_the_generator_early_stops_the_run(settings):
-    steps = stylize(settings.replace(iterations=100))
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_closing_the_generator_early_stops_the_run(settings, optimizer):
+    steps = stylize(settings.replace(iterations=100, optimizer=optimizer))
     first = next(steps)
     steps.close()
     assert first.i == 0
     with pytest.raises(StopIteration):
         next(steps)
+    assert lbfgs_threads() == []

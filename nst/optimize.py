@@ -36,8 +36,9 @@ class CostGraph:
     """The tensors an optimization runs: the model, the costs, and the optimizer's ops.
 
     train_step is Adam's update (None with L-BFGS), gradient is dJ/d input
-    (None with Adam), clip_step puts the input back into the pixel range (None
-    when not clipping), optimizer_state lists the variables Adam keeps, and
+    (None with Adam), clip_step puts the input back into the pixel range after
+    an Adam step (None when not clipping, and with L-BFGS, whose bounds go to
+    lbfgs_steps), optimizer_state lists the variables Adam keeps, and
     set_input / new_input assign an image to model['input'] without growing
     the graph.
     """
@@ -122,6 +123,7 @@ def cost_graph(
     the Gram matrices of style image k's activations at objective.style_layers
     (nst.costs.activation_gram, scaled to the generated image's positions).
     With one style image and no total variation, J is the assignment's J.
+    clip_bounds: the (low, high) pixel range of Adam's clip_step, or None.
     """
     o = objective
     J_content = compute_content_cost(a_C, model[o.content_layer])
@@ -144,7 +146,7 @@ def cost_graph(
     else:
         graph.gradient = tf1.gradients(J, model["input"])[0]
     image = model["input"]
-    if clip_bounds is not None:
+    if clip_bounds is not None and optimizer == "adam":
         low, high = (np.asarray(b, dtype=np.float32) for b in clip_bounds)
         graph.clip_step = image.assign(tf1.clip_by_value(image, low, high))
     graph.new_input = tf1.placeholder(tf1.float32, image.shape)

@@ -199,6 +199,24 @@ def test_the_tf2_preset_keeps_the_image_in_0_1_after_every_step(tiny_images, vgg
     assert steps[-1].costs["total"] < steps[0].costs["total"]
 
 
+def test_lbfgs_with_clip_keeps_the_image_in_0_1_which_it_leaves_without(tiny_images, vgg19_mat):
+    content, style = tiny_images
+    tf2 = Settings.preset_settings("tf2", content=content, styles=(style,), weights=vgg19_mat,
+                                   width=W, height=W, iterations=6, save_every=1, seed=1,
+                                   optimizer="lbfgs")  # fmt: skip
+    steps = list(stylize(tf2))
+    images = [step.checkpoint.image for step in steps]
+    assert all(image.min() >= 0 and image.max() <= 1 for image in images)
+    assert any(image.min() == 0 or image.max() == 1 for image in images)  # the bounds were met
+    totals = [step.costs["total"] for step in steps]
+    assert totals == sorted(totals, reverse=True) and totals[-1] < 0.8 * totals[0]
+    for before, after in zip(steps, steps[1:], strict=False):
+        assert after.J_before == pytest.approx(before.costs["total"], rel=1e-6)
+    unclipped = [step.checkpoint.image for step in stylize(tf2.replace(clip=False))]
+    assert any(image.min() < 0 or image.max() > 1 for image in unclipped)
+    assert lbfgs_threads() == []  # the runs ended with their last step, and so did L-BFGS-B
+
+
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_closing_the_generator_early_stops_the_run(settings, optimizer):
     steps = stylize(settings.replace(iterations=100, optimizer=optimizer))

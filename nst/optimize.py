@@ -3,16 +3,22 @@
 `build_cost_graph` follows the assignment's steps; `cost_graph` builds the
 same costs from targets computed beforehand, with the options beyond the
 assignment. `adam_steps` and `lbfgs_steps` yield each iterate, so the caller
-decides what to print, save or stop.
+decides what to print, save or stop; `lbfgs_iterates` turns scipy's L-BFGS-B
+into such a generator.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import queue
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import Bounds, minimize
 
 from nst.config import CONFIG
 from nst.costs import (
@@ -22,7 +28,6 @@ from nst.costs import (
     total_cost,
     total_variation_cost,
 )
-from nst.lbfgs import lbfgs
 from nst.tf1.api import tf as tf1
 
 
@@ -31,8 +36,9 @@ class CostGraph:
     """The tensors an optimization runs: the model, the costs, and the optimizer's ops.
 
     train_step is Adam's update (None with L-BFGS), gradient is dJ/d input
-    (None with Adam), clip_step puts the input back into the pixel range (None
-    when not clipping), optimizer_state lists the variables Adam keeps, and
+    (None with Adam), clip_step puts the input back into the pixel range after
+    an Adam step (None when not clipping, and with L-BFGS, whose bounds go to
+    lbfgs_steps), optimizer_state lists the variables Adam keeps, and
     set_input / new_input assign an image to model['input'] without growing
     the graph.
     """
@@ -117,6 +123,7 @@ def cost_graph(
     the Gram matrices of style image k's activations at objective.style_layers
     (nst.costs.activation_gram, scaled to the generated image's positions).
     With one style image and no total variation, J is the assignment's J.
+    clip_bounds: the (low, high) pixel range of Adam's clip_step, or None.
     """
     o = objective
     J_content = compute_content_cost(a_C, model[o.content_layer])
@@ -139,7 +146,7 @@ def cost_graph(
     else:
         graph.gradient = tf1.gradients(J, model["input"])[0]
     image = model["input"]
-    if clip_bounds is not None:
+    if clip_bounds is not None and optimizer == "adam":
         low, high = (np.asarray(b, dtype=np.float32) for b in clip_bounds)
         graph.clip_step = image.assign(tf1.clip_by_value(image, low, high))
     graph.new_input = tf1.placeholder(tf1.float32, image.shape)
@@ -202,6 +209,133 @@ def adam_steps(
         yield Iterate(i, now["image"], costs, float(J_before), adam_state)
 
 
+FunAndGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
+"""fun_and_grad(x) -> (f(x), the gradient of f at x: an array of x's shape, any real dtype)."""
+
+_ITERATE, _END, _FAILED = "iterate", "end", "failed"  # the worker's messages
+_GO, _STOP = "go", "stop"  # the generator's replies to an iterate
+
+
+def lbfgs_iterates(
+    fun_and_grad: FunAndGrad,
+    x0: np.ndarray,
+    iterations: int,
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
+    scale: float = 1.0,
+) -> Iterator[tuple[np.ndarray, float]]:
+    """Yield (x, f(x)) after each iteration of scipy's L-BFGS-B minimizing f from x0.
+
+    x is a float64 array of x0's shape (a copy the caller may keep). At most
+    `iterations` are yielded; fewer when L-BFGS-B stops first: the projected
+    gradient is exactly 0, f did not decrease ((f_k - f_k+1) / max(|f_k|,
+    |f_k+1|, 1) <= 0), or the line search found no acceptable step. bounds:
+    (low, high) arrays broadcastable to x0's shape, with low <= x <= high for
+    every point evaluated (x0 is clipped into them).
+
+    L-BFGS-B runs on z = x / scale, whose gradient is scale g (g: the gradient
+    in x). Its Hessian approximation starts as the identity in z, so scale sets
+    its first trial point: without bounds a step of length 1 in z, x0 - scale
+    g / ||g||_2; with bounds x0 - scale^2 g, projected onto the bounds. Later
+    iterations scale the approximation by the curvature measured, s'y / y'y,
+    whatever the units.
+
+    minimize runs in a worker thread named "L-BFGS-B", strictly in turn with
+    the caller: while the caller holds an iterate, the worker waits in
+    minimize's callback. Closing the generator (or an exception in the caller)
+    makes that callback raise StopIteration, which ends minimize, and the
+    worker is joined before the generator ends. An exception raised by
+    fun_and_grad (or by minimize) is raised here, in the caller's thread.
+    """
+    if iterations < 1:
+        return
+    worker = _LbfgsbThread(fun_and_grad, x0, iterations, bounds, scale)
+    worker.start()
+    awaiting_reply = finished = False
+    try:
+        while True:
+            kind, payload = worker.results.get()
+            if kind != _ITERATE:
+                finished = True
+                if kind == _FAILED:
+                    raise payload
+                return
+            awaiting_reply = True
+            yield payload
+            awaiting_reply = False
+            worker.replies.put(_GO)
+    finally:
+        if awaiting_reply:
+            worker.replies.put(_STOP)
+        while not finished:  # the worker was inside an iteration: stop it at its end
+            kind, _ = worker.results.get()
+            finished = kind != _ITERATE
+            if not finished:
+                worker.replies.put(_STOP)
+        worker.join()
+
+
+class _LbfgsbThread(threading.Thread):
+    """scipy's L-BFGS-B, handing each iterate to `results` and waiting for a reply in `replies`.
+
+    Messages: (_ITERATE, (x, f)) after each iteration, then (_END, None) when
+    minimize returns or (_FAILED, exception) when it raises. After an iterate
+    the thread waits for _GO (continue) or _STOP (the callback raises
+    StopIteration). Both queues hold one item: only one side runs at a time.
+    """
+
+    def __init__(
+        self,
+        fun_and_grad: FunAndGrad,
+        x0: np.ndarray,
+        iterations: int,
+        bounds: tuple[np.ndarray, np.ndarray] | None,
+        scale: float,
+    ):
+        super().__init__(name="L-BFGS-B", daemon=True)
+        self.fun_and_grad, self.shape, self.scale = fun_and_grad, np.shape(x0), scale
+        self.z0 = np.asarray(x0, dtype=np.float64).reshape(-1) / scale
+        self.bounds, self.box = bounds, None
+        if bounds is not None:
+            low, high = (np.broadcast_to(b, self.shape).reshape(-1) / scale for b in bounds)
+            self.box = Bounds(low, high)
+        # maxiter ends after `iterations`; ftol = gtol = 0 stop only on no progress at all.
+        self.options = {"maxiter": iterations, "ftol": 0.0, "gtol": 0.0, "maxfun": sys.maxsize}
+        self.results: queue.Queue = queue.Queue(maxsize=1)
+        self.replies: queue.Queue = queue.Queue(maxsize=1)
+
+    def run(self) -> None:
+        try:
+            minimize(
+                self._fun,
+                self.z0,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=self.box,
+                callback=self._callback,
+                options=self.options,
+            )
+        except BaseException as error:  # raised again in the caller's thread
+            self.results.put((_FAILED, error))
+        else:
+            self.results.put((_END, None))
+
+    def _x(self, z: np.ndarray) -> np.ndarray:
+        """x = scale z in x0's shape (a new array), clipped to the bounds against rounding."""
+        x = z.reshape(self.shape) * self.scale
+        return x if self.bounds is None else np.clip(x, *self.bounds)
+
+    def _fun(self, z: np.ndarray) -> tuple[float, np.ndarray]:
+        """f and its gradient with respect to z = x / scale (scale times the one in x)."""
+        value, gradient = self.fun_and_grad(self._x(z))
+        return float(value), np.asarray(gradient, dtype=np.float64).reshape(-1) * self.scale
+
+    def _callback(self, intermediate_result) -> None:  # scipy passes it by this name
+        x = self._x(intermediate_result.x)
+        self.results.put((_ITERATE, (x, float(intermediate_result.fun))))
+        if self.replies.get() == _STOP:
+            raise StopIteration
+
+
 def lbfgs_steps(
     sess,
     graph: CostGraph,
@@ -209,14 +343,22 @@ def lbfgs_steps(
     steps: range,
     cost_every: int,
     pixel_unit: float = 1.0,
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Iterator[Iterate]:
-    """L-BFGS from `image`: one iterate per L-BFGS step (one line search, see nst/lbfgs.py).
+    """One iterate per iteration of scipy's L-BFGS-B from `image` (see lbfgs_iterates).
 
-    The first trial step changes the pixels by `pixel_unit` (one level of 0..255
-    in the input's units) in root mean square. Ends early when the line search
-    can make no more progress.
+    bounds: (low, high) arrays broadcastable to the image (the pixel range,
+    PixelSpace.bounds) that the image is clipped into and every iterate stays
+    within, or None. The scale of lbfgs_iterates is pixel_unit * sqrt(N) for
+    the image's N values, so that without bounds the first trial step changes
+    the pixels by pixel_unit (one level of 0..255 in the input's units) in root
+    mean square, instead of moving all N values together by a length of 1.
+    Ends early when L-BFGS-B stops. The iterate after step i has its costs when
+    i % cost_every == 0 and after the last step.
     """
     shape = graph.model["input"].shape
+    if bounds is not None:
+        image = np.clip(image, *bounds)
 
     def cost_and_gradient(x: np.ndarray) -> tuple[float, np.ndarray]:
         graph.assign_input(sess, x.astype(np.float32).reshape(shape))
@@ -225,16 +367,17 @@ def lbfgs_steps(
 
     graph.assign_input(sess, image)
     J_before = float(sess.run(graph.J))
-    first_step = pixel_unit * math.sqrt(image.size)
-    minimizer = lbfgs(cost_and_gradient, image.astype(np.float64), first_step=first_step)
-    for i, step in zip(steps, minimizer, strict=False):
-        image = step.x.astype(np.float32)
-        costs = None
-        if _reports(i, steps, cost_every, True):
-            graph.assign_input(sess, image)
-            costs = tuple(sess.run(graph.costs()))
-        yield Iterate(i, image, costs, J_before)
-        J_before = step.f
+    scale = pixel_unit * math.sqrt(image.size)
+    iterates = lbfgs_iterates(cost_and_gradient, image, len(steps), bounds, scale)
+    with closing(iterates):
+        for i, (x, J) in zip(steps, iterates, strict=False):
+            image = x.astype(np.float32)
+            costs = None
+            if _reports(i, steps, cost_every, True):
+                graph.assign_input(sess, image)
+                costs = tuple(sess.run(graph.costs()))
+            yield Iterate(i, image, costs, J_before)
+            J_before = J
 
 
 def _reports(i: int, steps: range, cost_every: int, last: bool) -> bool:

@@ -166,6 +166,7 @@ def _level_steps(
     objective = Objective(
         s.content_layer, s.style_layers, s.blend_weights(), s.alpha, s.beta, s.tv_weight
     )
+    bounds = space.bounds() if s.clip else None
     with tf1.Graph().as_default() as graph, compute.session(graph) as sess:
         held = HeldKernels()
         model = load_vgg_model(kernels, width, height, s.pooling, hold=held)
@@ -177,14 +178,14 @@ def _level_steps(
             s.optimizer,
             s.learning_rate,
             s.adam_epsilon,
-            space.bounds() if s.clip else None,
+            bounds,
         )
         sess.run(tf1.global_variables_initializer())
         held.load(sess)
         if s.optimizer == "adam":
             iterates = adam_steps(sess, costs, image, steps, s.save_every, state)
         else:
-            iterates = lbfgs_steps(sess, costs, image, steps, s.save_every, space.scale)
+            iterates = lbfgs_steps(sess, costs, image, steps, s.save_every, space.scale, bounds)
         yield from _checked_steps(iterates, space, content_rgb if s.preserve_colors else None)
 
 

@@ -1,30 +1,36 @@
-"""The L-BFGS generator `nst.lbfgs.lbfgs`: what it minimizes, how fast, and when it stops.
+"""`nst.optimize.lbfgs_iterates`: scipy's L-BFGS-B as a generator of (x, f(x)).
 
-A "step" is one search direction plus one strong-Wolfe line search; the
-generator yields an `LbfgsStep` (new x, f at x, calls of fun_and_grad so far)
-after each one. Its speed is measured against scipy's L-BFGS-B in steps
-(scipy's iterations) needed to come within 1e-6 of the minimizer.
+It runs scipy.optimize.minimize(method="L-BFGS-B") in a worker thread that
+hands each iterate over and waits; these tests check that the generator gives
+exactly scipy's iterates, one per iteration, that it ends when scipy stops or
+when the caller stops, that no worker thread outlives it, that exceptions
+reach the caller, and what bounds and scale do.
 """
 
 from __future__ import annotations
 
-import itertools
+import signal
+import sys
+import threading
 
 import numpy as np
 import pytest
 from scipy.optimize import minimize, rosen, rosen_der
 
-from nst.lbfgs import HISTORY, LbfgsStep, lbfgs
+from nst.optimize import lbfgs_iterates
 
-TOLERANCE = 1e-6
-"""Largest |x_i - x*_i| at which a point counts as the minimizer x*."""
+OPTIONS = {"ftol": 0.0, "gtol": 0.0, "maxfun": sys.maxsize}
+"""The options lbfgs_iterates gives scipy besides maxiter: stop only when there is no progress."""
+
+STARTS = [np.array([-1.2, 1.0]), np.zeros(10), np.tile([-1.2, 1.0], 5)]
+START_IDS = ["2-D from (-1.2, 1)", "10-D from 0", "10-D from (-1.2, 1, ...)"]
 
 
 class Recorded:
     """fun_and_grad wrapped so that every call's point is kept."""
 
-    def __init__(self, fun_and_grad):
-        self.fun_and_grad = fun_and_grad
+    def __init__(self, fun_and_grad=None):
+        self.fun_and_grad = fun_and_grad or rosenbrock
         self.points: list[np.ndarray] = []
 
     def __call__(self, x):
@@ -36,238 +42,160 @@ def rosenbrock(x):
     return rosen(x), rosen_der(x)
 
 
-def steps_to_reach(fun_and_grad, x0, target, limit=1000):
-    """How many steps lbfgs takes to come within TOLERANCE of target (None if it never does)."""
-    for count, step in enumerate(itertools.islice(lbfgs(fun_and_grad, x0), limit), 1):
-        if np.max(np.abs(step.x - target)) <= TOLERANCE:
-            return count
-    return None
+def scipys_iterates(fun_and_grad, x0, iterations, **kwargs):
+    """x after each iteration of scipy's own minimize, and fun_and_grad's calls by then."""
+    recorded = Recorded(fun_and_grad)
+    iterates, calls = [], []
+
+    def callback(intermediate_result):
+        iterates.append(intermediate_result.x.copy())
+        calls.append(len(recorded.points))
+
+    options = {**OPTIONS, "maxiter": iterations}
+    minimize(recorded, x0, jac=True, method="L-BFGS-B", callback=callback, options=options,
+             **kwargs)  # fmt: skip
+    return iterates, calls
 
 
-def scipy_iterations_to_reach(fun_and_grad, x0, target):
-    """How many iterations scipy's L-BFGS-B takes to come within TOLERANCE of target."""
-    iterates = []
-    minimize(
-        fun_and_grad,
-        x0,
-        jac=True,
-        method="L-BFGS-B",
-        callback=lambda xk: iterates.append(np.array(xk, copy=True)),
-        options={"maxcor": HISTORY, "ftol": 0, "gtol": 0, "maxiter": 1000},
-    )
-    for count, xk in enumerate(iterates, 1):
-        if np.max(np.abs(xk - target)) <= TOLERANCE:
-            return count
-    return None
+def worker_threads():
+    return [thread for thread in threading.enumerate() if thread.name == "L-BFGS-B"]
 
 
-@pytest.mark.parametrize(
-    "x0",
-    [np.array([-1.2, 1.0]), np.zeros(10), np.tile([-1.2, 1.0], 5)],
-    ids=["2-D from (-1.2, 1)", "10-D from 0", "10-D from (-1.2, 1, ...)"],
-)
-def test_minimizes_rosenbrock_in_at_most_twice_the_iterations_of_scipys_lbfgsb(x0):
-    # Measured: 34 vs scipy's 37 (2-D); 57 vs 58 and 76 vs 70 (10-D).
-    ones = np.ones_like(x0)
-    ours = steps_to_reach(rosenbrock, x0, ones)
-    scipys = scipy_iterations_to_reach(rosenbrock, x0, ones)
-    assert scipys is not None
-    assert ours is not None, "never came within 1e-6 of (1, ..., 1)"
-    assert ours <= 100
-    assert ours <= 2 * scipys, f"{ours} steps against scipy's {scipys} iterations"
+@pytest.fixture(autouse=True)
+def no_worker_thread_is_left():
+    assert worker_threads() == []
+    yield
+    assert worker_threads() == []
 
 
-def test_minimizes_a_convex_quadratic_to_the_solution_of_its_linear_system():
-    n = 50
-    rng = np.random.default_rng(0)
-    M = rng.normal(size=(n, n))
-    A = M @ M.T / n + 0.1 * np.eye(n)  # symmetric positive definite
-    b = rng.normal(size=n)
-
-    def quadratic(x):
-        return 0.5 * x @ A @ x - b @ x, A @ x - b
-
-    # Measured: 50 steps.
-    assert steps_to_reach(quadratic, np.zeros(n), np.linalg.solve(A, b), limit=300) is not None
+@pytest.mark.parametrize("x0", STARTS, ids=START_IDS)
+def test_gives_scipys_own_iterates_and_reaches_the_rosenbrock_minimum(x0):
+    ours = [x for x, _ in lbfgs_iterates(rosenbrock, x0, 1000)]
+    scipys, _ = scipys_iterates(rosenbrock, x0, 1000)
+    assert len(ours) == len(scipys)
+    for x, expected in zip(ours, scipys, strict=True):
+        np.testing.assert_array_equal(x, expected)
+    np.testing.assert_allclose(ours[-1], np.ones_like(x0), rtol=0, atol=1e-6)
 
 
-def test_f_never_increases_and_evaluations_counts_every_call_of_the_function():
-    recorded = Recorded(rosenbrock)
-    steps = list(itertools.islice(lbfgs(recorded, np.tile([-1.2, 1.0], 5)), 60))
-    assert len(steps) == 60
-    fs = [rosen(np.tile([-1.2, 1.0], 5))] + [step.f for step in steps]
-    assert all(later <= earlier for earlier, later in itertools.pairwise(fs))
-    for step in steps:
-        assert step.f == rosen(step.x)
-    assert steps[-1].evaluations == len(recorded.points)
-    assert [step.evaluations for step in steps] == sorted({step.evaluations for step in steps})
+def test_ends_when_scipy_converges_before_the_iterations_run_out():
+    iterates = list(lbfgs_iterates(rosenbrock, np.array([-1.2, 1.0]), 1000))
+    assert len(iterates) < 1000
+    x, f = iterates[-1]
+    assert f == rosen(x) and np.all(rosen_der(x) == 0)  # the projected gradient is exactly 0
 
 
-def test_evaluations_include_the_call_at_x0_and_at_least_one_per_step():
-    recorded = Recorded(rosenbrock)
-    first = next(lbfgs(recorded, np.array([-1.2, 1.0])))
-    assert first.evaluations == len(recorded.points) >= 2
-    np.testing.assert_array_equal(recorded.points[0], [-1.2, 1.0])
+def test_yields_one_iterate_per_iteration_up_to_the_number_asked_for():
+    x0 = np.tile([-1.2, 1.0], 5)
+    assert len(list(lbfgs_iterates(rosenbrock, x0, 7))) == 7
+    assert list(lbfgs_iterates(Recorded(), x0, 0)) == []
 
 
-def test_each_point_is_evaluated_by_one_call_of_fun_and_grad():
-    recorded = Recorded(rosenbrock)
-    for _ in itertools.islice(lbfgs(recorded, np.zeros(10)), 80):
-        pass
-    distinct = {point.tobytes() for point in recorded.points}
-    assert len(distinct) == len(recorded.points) > 80
+def test_each_f_is_the_function_at_its_x_and_x_keeps_x0s_shape():
+    x0 = np.array([[-1.2, 1.0], [0.5, 2.0]])
+    for x, f in lbfgs_iterates(lambda x: (rosen(x.ravel()), rosen_der(x.ravel())), x0, 10):
+        assert x.shape == (2, 2) and x.dtype == np.float64
+        assert f == rosen(x.ravel())
 
 
-def test_the_first_step_goes_down_the_gradient_trying_unit_length_first():
-    # f = ||x - t||^2 / 2 from 0: along -g/||g|| = t/||t|| the exact minimum is at length ||t||
-    # = 5; a unit step already meets both Wolfe conditions (slope -4 against -5).
-    target = np.array([3.0, 4.0])
-    recorded = Recorded(lambda x: (0.5 * np.sum((x - target) ** 2), x - target))
-    step = next(lbfgs(recorded, np.zeros(2)))
-    np.testing.assert_allclose(step.x, target / 5)
-    assert step.evaluations == 2
+def test_the_worker_waits_while_the_caller_holds_an_iterate():
+    # The calls made by the time each iterate arrives are those scipy has made at that iteration
+    # on its own: the worker never evaluates ahead while the caller holds an iterate.
+    x0 = np.tile([-1.2, 1.0], 5)
+    recorded = Recorded()
+    calls = [len(recorded.points) for _ in lbfgs_iterates(recorded, x0, 30)]
+    _, scipys_calls = scipys_iterates(rosenbrock, x0, 30)
+    assert calls == scipys_calls
 
 
-def test_first_step_sets_the_length_of_the_first_trial_step():
-    # The same f with t = (300, 400): from a first trial of length 500 (not 1, which would need
-    # nine doublings) the line search reaches the minimum at once.
-    target = np.array([300.0, 400.0])
-    recorded = Recorded(lambda x: (0.5 * np.sum((x - target) ** 2), x - target))
-    step = next(lbfgs(recorded, np.zeros(2), first_step=500.0))
-    np.testing.assert_allclose(recorded.points[1], target)
-    np.testing.assert_allclose(step.x, target)
-    assert step.evaluations == 2
-
-
-@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])
-def test_first_step_must_be_a_positive_number(bad):
-    with pytest.raises(ValueError, match="first_step"):
-        next(lbfgs(rosenbrock, np.zeros(2), first_step=bad))
-
-
-def test_takes_an_image_shaped_float32_start_and_a_float32_gradient():
-    shape = (1, 4, 5, 3)
-    rng = np.random.default_rng(1)
-    target = rng.normal(0, 1, shape)
-    weights = rng.uniform(1, 10, shape)
-    seen_shapes = set()
-
-    def image_cost(x):
-        seen_shapes.add((x.shape, x.dtype))
-        return float(np.sum(weights * (x - target) ** 2)), (2 * weights * (x - target)).astype(
-            np.float32
-        )
-
-    x0 = rng.normal(0, 1, shape).astype(np.float32)
-    steps = list(itertools.islice(lbfgs(image_cost, x0), 100))
-    assert seen_shapes == {(shape, np.dtype(np.float64))}
-    assert all(step.x.shape == shape and step.x.dtype == np.float64 for step in steps)
-    np.testing.assert_allclose(steps[-1].x, target, atol=1e-4)
-
-
-def test_yielded_points_are_copies_the_caller_may_change():
-    generator = lbfgs(rosenbrock, np.array([-1.2, 1.0]))
-    first = next(generator)
-    kept = first.x.copy()
-    first.x[:] = 1000.0
-    second = next(generator)
-    assert second.f <= rosen(kept)
-    assert np.all(np.abs(second.x) < 10)
-
-
-def test_ends_without_a_step_when_x0_is_the_exact_minimum():
-    recorded = Recorded(lambda x: (float(np.sum(x**2)), 2 * x))
-    assert list(lbfgs(recorded, np.zeros((2, 3)))) == []
-    assert len(recorded.points) == 1
-
-
-def test_ends_after_the_step_that_reaches_a_zero_gradient():
-    # f = x^2 / 2 from 1: the unit step along -g/|g| = -1 lands exactly on 0.
-    steps = list(itertools.islice(lbfgs(lambda x: (0.5 * float(x @ x), x), np.array([1.0])), 5))
-    assert steps == [LbfgsStep(x=steps[0].x, f=0.0, evaluations=2)]
-    np.testing.assert_array_equal(steps[0].x, [0.0])
-
-
-def test_ends_when_not_even_steepest_descent_decreases_f():
-    # A wrong gradient (the negated one): no step along "-g" decreases f.
-    assert list(itertools.islice(lbfgs(lambda x: (float(x @ x), -2 * x), np.ones(3)), 5)) == []
-
-
-@pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_raises_floating_point_error_when_f_at_x0_is_not_finite(bad):
-    with pytest.raises(FloatingPointError, match="starting point"):
-        next(lbfgs(lambda x: (bad, np.ones_like(x)), np.zeros(3)))
-
-
-def test_raises_floating_point_error_when_the_gradient_at_x0_is_not_finite():
-    with pytest.raises(FloatingPointError, match="gradient"):
-        next(lbfgs(lambda x: (0.0, np.full_like(x, np.nan)), np.zeros(3)))
-
-
-@pytest.mark.parametrize("bad", [np.inf, np.nan])
-def test_backs_off_where_f_is_not_finite_and_never_yields_a_non_finite_f(bad):
-    # f is inf (or nan) for x > 2 and the minimizer is at 1.9: from 1.5 the first trial step
-    # (unit length along -g/|g| = +1) lands on 2.5, where f is not finite.
-    bad_at = []
-
-    def walled(x):
-        if x[0] > 2:
-            bad_at.append(x[0])
-            return bad, np.full_like(x, bad)
-        return float((x[0] - 1.9) ** 2), 2 * (x - 1.9)
-
-    steps = list(itertools.islice(lbfgs(walled, np.array([1.5])), 100))
-    assert bad_at[0] == 2.5
-    assert all(np.isfinite(step.f) for step in steps)
-    assert abs(steps[-1].x[0] - 1.9) <= TOLERANCE
-
-
-def test_takes_the_longest_tried_step_when_the_line_search_runs_out_of_doublings():
-    # f = 1e-6 (x - 1e5)^2 from 0: the line search doubles its unit step 10 times without
-    # meeting the curvature condition; the last step tried (1024) decreases f, so it is taken
-    # and the next, quasi-Newton, step lands on the minimizer.
-    def far(x):
-        return float(1e-6 * (x[0] - 1e5) ** 2), 2e-6 * (x - 1e5)
-
-    first, second = itertools.islice(lbfgs(far, np.array([0.0])), 2)
-    assert first.x[0] == 1024.0
-    assert second.x[0] == pytest.approx(1e5, rel=1e-12)
-
-
-def test_a_gradient_of_the_wrong_shape_is_an_error():
-    with pytest.raises(ValueError, match="shape"):
-        next(lbfgs(lambda x: (0.0, np.ones(7)), np.zeros((2, 3))))
-
-
-def test_history_must_be_positive():
-    with pytest.raises(ValueError, match="history"):
-        next(lbfgs(rosenbrock, np.zeros(2), history=0))
-
-
-def test_a_history_of_one_pair_still_converges():
-    generator = lbfgs(rosenbrock, np.array([-1.2, 1.0]), history=1)
-    last = None
-    for last in itertools.islice(generator, 500):
-        if np.max(np.abs(last.x - 1)) <= TOLERANCE:
-            break
-    assert np.max(np.abs(last.x - 1)) <= TOLERANCE
-
-
-def test_closing_the_generator_early_is_fine():
-    recorded = Recorded(rosenbrock)
-    generator = lbfgs(recorded, np.array([-1.2, 1.0]))
-    next(generator)
-    next(generator)
+def test_closing_early_stops_the_worker_and_its_calls():
+    recorded = Recorded()
+    iterates = lbfgs_iterates(recorded, np.tile([-1.2, 1.0], 5), 1000)
+    next(iterates)
+    next(iterates)
+    assert len(worker_threads()) == 1
     calls = len(recorded.points)
-    generator.close()
-    generator.close()  # closing twice is harmless
-    with pytest.raises(StopIteration):
-        next(generator)
+    iterates.close()
+    assert worker_threads() == []
     assert len(recorded.points) == calls
 
 
-def test_closing_before_the_first_step_calls_nothing():
-    recorded = Recorded(rosenbrock)
-    generator = lbfgs(recorded, np.zeros(2))
-    generator.close()
-    assert recorded.points == []
+def test_an_exception_in_the_caller_stops_the_worker():
+    recorded = Recorded()
+    with pytest.raises(KeyboardInterrupt):
+        for _ in lbfgs_iterates(recorded, np.tile([-1.2, 1.0], 5), 1000):
+            raise KeyboardInterrupt
+    assert worker_threads() == []
+
+
+def test_an_interrupt_while_the_worker_computes_stops_it():
+    main = threading.main_thread().ident
+
+    def interrupted_on_the_fifth_call(x):
+        if len(recorded.points) == 5:  # the caller waits for this iterate meanwhile
+            signal.pthread_kill(main, signal.SIGINT)
+        return rosenbrock(x)
+
+    recorded = Recorded(interrupted_on_the_fifth_call)
+    with pytest.raises(KeyboardInterrupt):
+        list(lbfgs_iterates(recorded, np.tile([-1.2, 1.0], 5), 1000))
+    assert worker_threads() == []
+
+
+def test_an_exception_in_the_function_reaches_the_caller():
+    error = RuntimeError("the session failed")
+
+    def failing_on_the_third_call(x):
+        if len(recorded.points) == 3:
+            raise error
+        return rosenbrock(x)
+
+    recorded = Recorded(failing_on_the_third_call)
+    with pytest.raises(RuntimeError) as raised:
+        list(lbfgs_iterates(recorded, np.array([-1.2, 1.0]), 1000))
+    assert raised.value is error
+    assert len(recorded.points) == 3
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.1])
+def test_bounds_hold_at_every_point_and_the_minimum_is_the_clipped_target(scale):
+    # f = ||x - t||^2 is least within low <= x <= high at clip(t, low, high); bounds broadcast
+    # per channel to an image-shaped x, and x0, partly outside them, is clipped first. The
+    # bounds hold exactly even where z = x / scale rounds: 1.7 / 0.1 * 0.1 > 1.7.
+    rng = np.random.default_rng(0)
+    target = rng.uniform(-3, 3, (1, 4, 5, 3))
+    low, high = np.array([[[[-1.0, 0.0, -2.0]]]]), np.array([[[[1.0, 0.5, 1.7]]]])
+    x0 = rng.uniform(-4, 4, target.shape)
+    recorded = Recorded(lambda x: (float(np.sum((x - target) ** 2)), 2 * (x - target)))
+    iterates = list(lbfgs_iterates(recorded, x0, 100, (low, high), scale))
+    np.testing.assert_array_equal(recorded.points[0], np.clip(x0, low, high))
+    for x in recorded.points + [x for x, _ in iterates]:
+        assert np.all(low <= x) and np.all(x <= high)
+    np.testing.assert_allclose(iterates[-1][0], np.clip(target, low, high), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [1.0, 500.0])
+def test_without_bounds_the_first_trial_step_has_length_scale(scale):
+    # f = ||x - (1000, 1000)||^2 from 0: the gradient points along -(1, 1), so the first
+    # trial point is x0 - scale g / ||g|| = scale (1, 1) / sqrt(2).
+    recorded = Recorded(lambda x: (float(np.sum((x - 1000) ** 2)), 2 * (x - 1000)))
+    next(lbfgs_iterates(recorded, np.zeros(2), 10, scale=scale))
+    np.testing.assert_allclose(recorded.points[1], np.full(2, scale / np.sqrt(2)), rtol=1e-12)
+
+
+@pytest.mark.parametrize(("scale", "first_trial"), [(1.0, [5.0, 0.0]), (0.5, [2.0, 0.0])])
+def test_with_bounds_the_first_trial_point_is_x0_minus_scale_squared_g_clipped(scale, first_trial):
+    # f = ||x - (3, -5)||^2 in [0, 10]^2 from (1, 1): g = (-4, 12), so x0 - scale^2 g is
+    # (5, -11) for scale 1 and (2, -2) for scale 0.5; clipped, (5, 0) and (2, 0).
+    target = np.array([3.0, -5.0])
+    recorded = Recorded(lambda x: (float(np.sum((x - target) ** 2)), 2 * (x - target)))
+    bounds = (np.zeros(2), np.full(2, 10.0))
+    next(lbfgs_iterates(recorded, np.ones(2), 10, bounds, scale))
+    np.testing.assert_allclose(recorded.points[1], first_trial, rtol=1e-12)
+
+
+def test_with_a_scale_the_iterates_are_scipys_in_units_of_the_scale():
+    x0 = np.tile([-1.2, 1.0], 5)
+    ours = [x for x, _ in lbfgs_iterates(rosenbrock, x0, 20, scale=4.0)]
+    scaled, _ = scipys_iterates(lambda z: (rosen(4 * z), 4 * rosen_der(4 * z)), x0 / 4, 20)
+    np.testing.assert_array_equal(np.array(ours), 4 * np.array(scaled))

@@ -497,7 +497,6 @@ def test_an_option_given_overrides_the_preset(capsys):
 BAD_COMBINATIONS = [
     (["--size", "40"], "give --size, or --width and --height, not both"),
     (["--style-blend-weights", "1,2"], "--style-blend-weights gives 2 weights for 1 style image"),
-    (["--preset", "tf2", "--optimizer", "lbfgs"], "--clip works with --optimizer adam only"),
     (["--init", "{tmp}/missing.png"], "--init: '{tmp}/missing.png' is none of"),
     (["--style-scale", "0"], "--style-scale: must be a number > 0"),
 ]
@@ -515,7 +514,7 @@ def test_bad_combinations_are_refused_in_one_line_before_any_work(
     assert not (tmp_path / "out").exists()
 
 
-def test_lbfgs_with_the_tf2_preset_is_accepted_without_clipping():
-    command = parse_args(["c.png", "s.png", "--preset", "tf2", "--optimizer", "lbfgs", "--no-clip"])
+def test_lbfgs_with_the_tf2_preset_keeps_its_clipping_as_bounds():
+    command = parse_args(["c.png", "s.png", "--preset", "tf2", "--optimizer", "lbfgs"])
     assert command.settings.optimizer == "lbfgs"
-    assert command.settings.clip is False
+    assert command.settings.clip is True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -33,6 +35,11 @@ def costs_of(settings: Settings) -> list[dict[str, float]]:
 def last_step(settings: Settings):
     *_, step = stylize(settings)
     return step
+
+
+def lbfgs_threads() -> list[threading.Thread]:
+    """The worker threads of nst.optimize.lbfgs_iterates still running."""
+    return [thread for thread in threading.enumerate() if thread.name == "L-BFGS-B"]
 
 
 def luma_and_chroma(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -193,10 +200,30 @@ def test_the_tf2_preset_keeps_the_image_in_0_1_after_every_step(tiny_images, vgg
     assert steps[-1].costs["total"] < steps[0].costs["total"]
 
 
-def test_closing_the_generator_early_stops_the_run(settings):
-    steps = stylize(settings.replace(iterations=100))
+def test_lbfgs_with_clip_keeps_the_image_in_0_1_which_it_leaves_without(tiny_images, vgg19_mat):
+    content, style = tiny_images
+    tf2 = Settings.preset_settings("tf2", content=content, styles=(style,), weights=vgg19_mat,
+                                   width=W, height=W, iterations=6, save_every=1, seed=1,
+                                   optimizer="lbfgs")  # fmt: skip
+    steps = list(stylize(tf2))
+    images = [step.checkpoint.image for step in steps]
+    assert all(image.min() >= 0 and image.max() <= 1 for image in images)
+    assert any(image.min() == 0 or image.max() == 1 for image in images)  # the bounds were met
+    totals = [step.costs["total"] for step in steps]
+    assert totals == sorted(totals, reverse=True) and totals[-1] < 0.8 * totals[0]
+    for before, after in zip(steps, steps[1:], strict=False):
+        assert after.J_before == pytest.approx(before.costs["total"], rel=1e-6)
+    unclipped = [step.checkpoint.image for step in stylize(tf2.replace(clip=False))]
+    assert any(image.min() < 0 or image.max() > 1 for image in unclipped)
+    assert lbfgs_threads() == []  # the runs ended with their last step, and so did L-BFGS-B
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_closing_the_generator_early_stops_the_run(settings, optimizer):
+    steps = stylize(settings.replace(iterations=100, optimizer=optimizer))
     first = next(steps)
     steps.close()
     assert first.i == 0
     with pytest.raises(StopIteration):
         next(steps)
+    assert lbfgs_threads() == []

@@ -189,8 +189,6 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
             f"--coarse-levels {s.coarse_levels} x --coarse-iterations {s.coarse_iterations} "
             f"leaves none of the {s.iterations} --iterations for the full size"
         )
-    if s.clip and s.optimizer == "lbfgs":
-        parser.error("--clip works with --optimizer adam only; add --no-clip")
 
 
 def _plural(n: int, thing: str) -> str:

@@ -317,7 +317,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--clip",
-        "keep the image in the pixel range (clipped after each Adam step, bounds for L-BFGS)",
+        "keep the image in the pixel range: clipped after each Adam step, or L-BFGS-B's bounds",
         kind="switch",
     ),
     Option(

@@ -230,6 +230,21 @@ def test_a_last_iterate_that_was_saved_is_shown_once_as_the_result(run_args):
         assert gif.n_frames == 3
 
 
+def test_a_run_decodes_each_of_its_images_once(run_args, tiny_images, monkeypatch):
+    import nst.images
+
+    read = []
+    original = nst.images.read_rgb
+
+    def counted(path):
+        read.append(Path(path).resolve())
+        return original(path)
+
+    monkeypatch.setattr(nst.images, "read_rgb", counted)
+    assert run_cli(*run_args(iterations=3)) == 0
+    assert sorted(read) == sorted(Path(p).resolve() for p in tiny_images)
+
+
 def test_costs_png_plots_the_total_cost_of_every_iteration(run_args, monkeypatch, capsys):
     plotted = {}
 

@@ -5,9 +5,9 @@ Run from the repository root (outside CI; it runs for as long as it is told):
     .venv/bin/python bench/fuzz.py [--seconds 60] [--target images|weights|both] [--seed N]
 
 The targets are `nst.images.read_rgb(path)` ("images") and
-`nst.weights.guard.read_vgg19(path)` ("weights"), the readers the program
-uses; "weights-parser" is `nst.weights.formats.parse_vgg19(path)`, the parser that
-read_vgg19 runs in a child process for any unpublished file, called here in
+`nst.weights.guard.read_weights(path)` ("weights"), the readers the program
+uses; "weights-parser" is `nst.weights.formats.parse_weights(path)`, the parser that
+read_weights runs in a child process for any unpublished file, called here in
 this process, so that its crashes show what the .mat structure walk still
 lets through to scipy ("both" is images and weights). Each starts from valid
 seed files this script makes itself:
@@ -33,7 +33,7 @@ with a time limit (SIGALRM); the outcome is one of:
 
 * a clear error: `nst.errors.InputError` (ImageError, WeightsError);
 * a contained crash (weights only): a ReaderCrashError, the clear error
-  read_vgg19 reports when its child reader was killed by a signal or hung;
+  read_weights reports when its child reader was killed by a signal or hung;
 * a successful read: a uint8 (H, W, 3) array with H, W > 0, or a dict of the
   sixteen conv layers' finite float32 kernels (3, 3, in, out) and biases (out,);
 * anything else, a failure: another exception (also one in the child reader,
@@ -475,17 +475,17 @@ def image_problem(result) -> str | None:
 
 
 def kernels_problem(result) -> str | None:
-    """What is wrong with read_vgg19's result, or None for the sixteen conv layers'
+    """What is wrong with read_weights's result, or None for the sixteen conv layers'
     finite float32 kernels (3, 3, in, out) and biases (out,)."""
     import numpy as np
 
-    from nst.weights.formats import CONV_LAYERS
+    from nst.networks import VGG19
 
     if not isinstance(result, dict):
         return f"returned a {type(result).__name__}, not a dict"
-    if set(result) != {name for name, _, _ in CONV_LAYERS}:
+    if set(result) != {name for name, _, _ in VGG19.conv_layers}:
         return f"returned the layers {sorted(result)}"
-    for name, n_in, n_out in CONV_LAYERS:
+    for name, n_in, n_out in VGG19.conv_layers:
         pair = result[name]
         if not (isinstance(pair, tuple) and len(pair) == 2):
             return f"layer {name} is a {type(pair).__name__}, not (kernel, bias)"
@@ -506,12 +506,12 @@ def _reader(target: str):
 
         return read_rgb, image_problem
     if target == "weights-parser":
-        from nst.weights.formats import parse_vgg19
+        from nst.weights.formats import parse_weights
 
-        return parse_vgg19, kernels_problem
-    from nst.weights.guard import read_vgg19
+        return parse_weights, kernels_problem
+    from nst.weights.guard import read_weights
 
-    return read_vgg19, kernels_problem
+    return read_weights, kernels_problem
 
 
 def _where(tb) -> str:

@@ -1,4 +1,4 @@
-"""The assignment's helpers: the VGG-19 graph, and image preparation and saving.
+"""The assignment's helpers: the VGG-19 graph (or VGG-16's), and image preparation and saving.
 
 These are the functions of the course's nst_utils.py, which re-exports them
 (with CONFIG from nst/config.py and `tf` from nst/tf1/api.py).
@@ -12,9 +12,9 @@ import numpy as np
 
 from nst.config import CONFIG
 from nst.images import read_rgb, resize, write_image
+from nst.networks import VGG19, Network, network_of
 from nst.tf1.api import tf
-from nst.weights.formats import CONV_NAMES
-from nst.weights.guard import read_vgg19
+from nst.weights.guard import read_weights
 
 
 def load_vgg_model(
@@ -23,32 +23,35 @@ def load_vgg_model(
     image_height: int = CONFIG.IMAGE_HEIGHT,
     pooling: str = CONFIG.POOLING,
     hold=None,
+    network: Network = VGG19,
 ) -> dict:
-    """VGG-19's conv part as a dict from layer name to tensor, in the default graph.
+    """VGG-19's conv part (or VGG-16's) as a dict from layer name to tensor, in the default graph.
 
     'input' is a float32 `tf.Variable` of shape (1, image_height, image_width, 3)
     holding a mean-subtracted RGB image; assign an image to it to run the net.
     'convX_Y' = relu(conv2d(previous, W, stride 1, SAME) + b), with W and b
-    read from the VGG-19 weights at `path` (MatConvNet .mat or Keras .h5, or
-    the dict from layer name to (W, b) that `nst.weights.guard.read_vgg19` returns);
-    each block ends in a 2x2, stride 2, SAME pooling layer, 'avgpoolN' (average,
-    the assignment's) or 'maxpoolN'. W and b are `tf.constant`s, as in the
-    assignment, or whatever the function `hold(array)` makes of them.
+    read from the weights of `network` at `path` (MatConvNet .mat or Keras .h5), or
+    taken from the dict from layer name to (W, b) that `nst.weights.guard.read_weights`
+    returns (whose layers tell the network); each block ends in a 2x2, stride 2, SAME
+    pooling layer, 'avgpoolN' (average, the assignment's) or 'maxpoolN'. W and b are
+    `tf.constant`s, as in the assignment, or whatever the function `hold(array)` makes
+    of them.
     """
     if pooling not in ("avg", "max"):
         raise ValueError(f"pooling must be 'avg' or 'max', not {pooling!r}")
-    kernels = path if isinstance(path, dict) else read_vgg19(path)
+    kernels = path if isinstance(path, dict) else read_weights(path, network)
+    names = network_of(kernels).conv_names
     hold = hold or tf.constant
     pool = tf.nn.avg_pool if pooling == "avg" else tf.nn.max_pool
     shape = (1, image_height, image_width, CONFIG.COLOR_CHANNELS)
     graph = {"input": tf.Variable(np.zeros(shape), dtype="float32")}
     previous = graph["input"]
-    for i, name in enumerate(CONV_NAMES):
+    for i, name in enumerate(names):
         W, b = kernels[name]
         conv = tf.nn.conv2d(previous, filter=hold(W), strides=[1, 1, 1, 1], padding="SAME")
         graph[name] = previous = tf.nn.relu(conv + hold(b))
         block = name[4]
-        if i + 1 == len(CONV_NAMES) or CONV_NAMES[i + 1][4] != block:
+        if i + 1 == len(names) or names[i + 1][4] != block:
             pooled = pool(previous, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
             graph[f"{pooling}pool{block}"] = previous = pooled
     return graph

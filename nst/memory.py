@@ -7,7 +7,7 @@ The estimate is
     peak = BASE_BYTES + PER_VALUE_BYTES * values
 
 where `values` is the number of float32 values in the activations of the conv
-layers up to the deepest one used, for the larger of the output and the style
+layers (of the run's network) up to the deepest one used, for the larger of the output and the style
 image. The two constants were fitted to the peak resident memory that
 `bench/memory.py` measured with TensorFlow 2.21 on a CPU (see bench/README.md);
 the estimate is meant to err on the high side.
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from nst.errors import InputError
 from nst.layer_shapes import conv_shapes, deepest_layer
+from nst.networks import NETWORKS, VGG19, Network
 from nst.settings import Settings
 
 GIB = 2**30
@@ -30,18 +31,23 @@ PER_VALUE_BYTES = 22.5
 rest for gradients, optimizer state, cost evaluation and TensorFlow's buffers)."""
 
 
-def activation_values(width: int, height: int, deepest: str) -> int:
-    """Values in the outputs of the conv layers conv1_1 .. deepest for width x height pixels."""
-    return sum(s.height * s.width * s.channels_out for s in conv_shapes(width, height, deepest))
+def activation_values(width: int, height: int, deepest: str, network: Network = VGG19) -> int:
+    """Values in the outputs of `network`'s conv layers conv1_1 .. deepest for width x height
+    pixels."""
+    shapes = conv_shapes(width, height, deepest, network)
+    return sum(s.height * s.width * s.channels_out for s in shapes)
 
 
 def estimate_peak_bytes(settings: Settings, size: tuple[int, int]) -> int:
     """The estimated peak memory of a run of `settings` at `size` (width, height), in bytes."""
     s = settings
-    deepest = deepest_layer([s.content_layer, *(name for name, _ in s.style_layers)])
+    network = NETWORKS[s.network]
+    deepest = deepest_layer([s.content_layer, *(name for name, _ in s.style_layers)], network)
     width, height = size
     style = max(1, round(width * s.style_scale)), max(1, round(height * s.style_scale))
-    values = max(activation_values(*size, deepest), activation_values(*style, deepest))
+    values = max(
+        activation_values(*size, deepest, network), activation_values(*style, deepest, network)
+    )
     return BASE_BYTES + int(PER_VALUE_BYTES * values)
 
 

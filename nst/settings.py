@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nst.config import CONFIG
+from nst.networks import VGG19
 
 PRECISIONS = ("float32", "bfloat16")
 """--precision's choices: what convolutions and matrix products compute in."""
@@ -46,6 +47,7 @@ class Settings:
     style_blend_weights: tuple[float, ...] | None = None  # None: equal shares
     style_scale: float = 1.0
     weights: Path | None = None
+    network: str = VGG19.name  # a key of nst.networks.NETWORKS
     width: int = CONFIG.IMAGE_WIDTH
     height: int = CONFIG.IMAGE_HEIGHT
     size: int | None = None
@@ -109,15 +111,19 @@ class Settings:
 
 
 PRESETS: dict[str, dict] = {
-    # The TF 1.x assignment: every default of Settings.
+    # The TF 1.x assignment: every default of Settings. Its layers are VGG-16's too, so
+    # --network vgg16 runs the same setup on VGG-16.
     "assignment": {},
-    # Seed 004: the assignment with eight style layers at 0.125 each.
-    "eight": {"style_layers": EIGHT_STYLE_LAYERS},
+    # Seed 004: the assignment with eight style layers at 0.125 each. It needs VGG-19:
+    # conv3_4 and conv5_4 are not in VGG-16.
+    "eight": {"network": VGG19.name, "style_layers": EIGHT_STYLE_LAYERS},
     # The TF 2 edition (seed 001): Keras' VGG19 (max pooling) fed [0, 1] pixels, 400x400,
     # content layer block5_conv4, five blockN_conv1 style layers at 0.2,
     # content plus uniform(-0.25, 0.25) noise, Keras' Adam(0.01) (epsilon 1e-7),
-    # the image clipped to [0, 1] after every step, 10 epochs of 100 steps.
+    # the image clipped to [0, 1] after every step, 10 epochs of 100 steps. It needs
+    # VGG-19: conv5_4 is not in VGG-16.
     "tf2": {
+        "network": VGG19.name,
         "width": 400,
         "height": 400,
         "pixels": "unit",

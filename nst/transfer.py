@@ -29,11 +29,12 @@ from nst.costs import activation_gram
 from nst.errors import InputError
 from nst.images import Inputs, resize
 from nst.layer_shapes import positions
+from nst.networks import NETWORKS
 from nst.optimize import Iterate, Objective, adam_steps, cost_graph, lbfgs_steps
 from nst.pixels import PIXEL_SPACES, PixelSpace
 from nst.settings import Settings
 from nst.tf1.api import tf as tf1
-from nst.weights.guard import read_vgg19
+from nst.weights.guard import read_weights
 from nst.weights.sources import find_weights
 
 COST_NAMES = ("total", "content", "style", "total variation")
@@ -85,8 +86,9 @@ def stylize(
 ) -> Iterator[Step]:
     """Yield Step i for i in 0 .. settings.iterations - 1 (from resume.i + 1 when resuming).
 
-    `kernels` are the VGG-19 weights if already read (nst.weights.formats.read_vgg19),
-    else they are read from settings.weights or the first file found; `inputs` are
+    `kernels` are the weights of settings.network if already read
+    (nst.weights.guard.read_weights), else they are read from settings.weights or the
+    first file found; `inputs` are
     the images if already read, else they are read from settings' paths. With
     coarse levels (see `schedule`) the first steps' images are smaller. Raises
     InputError for unreadable images or weights, and NonFiniteCostError when a
@@ -95,7 +97,8 @@ def stylize(
     s = settings
     inputs = inputs or Inputs.read(s.content, s.styles, s.init_file)
     size = output_size(s, inputs.content.shape)
-    kernels = kernels or read_vgg19(s.weights or find_weights())
+    network = NETWORKS[s.network]
+    kernels = kernels or read_weights(s.weights or find_weights(network=network), network)
     first = resume.i + 1 if resume else 0
     image, state = (resume.image, resume.state) if resume else (None, ())
     for (width, height), steps in schedule(s, size):
@@ -218,7 +221,8 @@ def activations(
     pooling: str,
     compute: Compute = DEFAULT_COMPUTE,
 ) -> list[np.ndarray]:
-    """VGG-19's activations at `layers` for `image` (1, H, W, 3), in a graph of their own."""
+    """The network's activations at `layers` for `image` (1, H, W, 3), in a graph of their
+    own (the network is the one whose layers `kernels` hold)."""
     _, height, width, _ = image.shape
     with tf1.Graph().as_default() as graph, compute.session(graph) as sess:
         held = HeldKernels()

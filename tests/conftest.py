@@ -46,7 +46,7 @@ def tiny_images(tmp_path_factory):
 @pytest.fixture
 def kernels_in_memory(monkeypatch, vgg_kernels):
     """stylize gets the stand-in kernels (which vgg19_mat holds) without reading the file."""
-    monkeypatch.setattr("nst.transfer.read_vgg19", lambda path: vgg_kernels)
+    monkeypatch.setattr("nst.transfer.read_weights", lambda path, network: vgg_kernels)
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from cli_runs import run_cli
 from matconvnet_files import tiny_kernels, write_keras_h5, write_vgg_mat
 
 import nst.weights.guard
-from nst.weights.guard import ReaderCrashError, read_vgg19
+from nst.weights.guard import ReaderCrashError, read_weights
 from nst.weights.sources import PublishedFile, digests
 
 CRASHERS = {
@@ -138,7 +138,7 @@ def test_a_reader_crash_that_gets_past_the_walk_becomes_one_clear_line(
     path, _ = crasher
     monkeypatch.setattr(nst.weights.guard, "CHILD_COMMAND", (sys.executable, "-c", WALK_OFF))
     with pytest.raises(ReaderCrashError) as caught:
-        read_vgg19(path)
+        read_weights(path)
     assert caught.value.returncode == -signal.SIGSEGV
     assert str(caught.value) == (
         f"weights file {path} ({path.stat().st_size:,} bytes) is damaged: the MATLAB .mat "
@@ -178,7 +178,7 @@ def test_however_the_child_ends_the_file_is_named_in_one_sentence(
     monkeypatch.setattr(nst.weights.guard, "CHILD_SECONDS", 1.0)
     reader = "HDF5" if unpublished_file.suffix == ".h5" else "MATLAB .mat"
     with pytest.raises(ReaderCrashError) as caught:
-        read_vgg19(unpublished_file)
+        read_weights(unpublished_file)
     message = str(caught.value)
     assert message.startswith(f"weights file {unpublished_file} (")
     assert f"is damaged: the {reader} reader {what} on it; download " in message
@@ -189,7 +189,7 @@ def test_a_child_that_cannot_start_is_one_clear_line(unpublished_file, tmp_path,
     missing = tmp_path / "no-python"
     monkeypatch.setattr(nst.weights.guard, "CHILD_COMMAND", (str(missing), "-m", "x"))
     with pytest.raises(nst.weights.guard.WeightsError) as caught:
-        read_vgg19(unpublished_file)
+        read_weights(unpublished_file)
     assert str(caught.value) == (
         f"weights file {unpublished_file} cannot be read: starting {missing} to read it "
         "failed (No such file or directory)"
@@ -199,7 +199,7 @@ def test_a_child_that_cannot_start_is_one_clear_line(unpublished_file, tmp_path,
 def test_the_childs_own_refusal_arrives_as_it_was_written(unpublished_file):
     """The tiny kernels have the wrong shapes: the child's WeightsError comes back whole."""
     with pytest.raises(nst.weights.guard.WeightsError) as caught:
-        read_vgg19(unpublished_file)
+        read_weights(unpublished_file)
     assert not isinstance(caught.value, ReaderCrashError)
     assert str(caught.value) == (
         f"weights file {unpublished_file}, layer conv1_1: kernel has shape (3, 3, 2, 2), "
@@ -211,8 +211,8 @@ def test_an_unpublished_file_is_read_in_a_child_process(vgg19_mat, vgg_kernels, 
     def in_this_process(*args, **kwargs):
         raise AssertionError("an unpublished file was parsed in the program's process")
 
-    monkeypatch.setattr(nst.weights.guard, "parse_vgg19", in_this_process)
-    read = read_vgg19(vgg19_mat)
+    monkeypatch.setattr(nst.weights.guard, "parse_weights", in_this_process)
+    read = read_weights(vgg19_mat)
     for name, (W, b) in vgg_kernels.items():
         assert read[name][0].dtype == np.float32 and read[name][0].flags.writeable
         np.testing.assert_array_equal(read[name][0], W)
@@ -232,7 +232,7 @@ def test_a_published_file_is_read_in_this_process_without_the_walk(
 
     monkeypatch.setattr(subprocess, "run", refuse)
     monkeypatch.setattr("nst.weights.formats.check_mat_structure", refuse)
-    read = read_vgg19(vgg19_mat)
+    read = read_weights(vgg19_mat)
     np.testing.assert_array_equal(read["conv5_4"][0], vgg_kernels["conv5_4"][0])
 
 

@@ -23,7 +23,7 @@ import scipy.sparse
 from matconvnet_files import random_kernels, write_vgg_mat
 
 from nst.weights.formats import WeightsError
-from nst.weights.guard import read_vgg19
+from nst.weights.guard import read_weights
 from nst.weights.mat_structure import check_mat_structure
 
 
@@ -49,7 +49,7 @@ def test_an_element_of_unknown_type_is_refused_before_scipy_would_crash(tmp_path
     with pytest.raises(ValueError, match="byte 184 has the unknown type 39"):
         check_mat_structure(path)
     with pytest.raises(WeightsError, match="incomplete or damaged: the data element at byte 184"):
-        read_vgg19(path)
+        read_weights(path)
 
 
 def test_dimensions_larger_than_the_array_are_refused_before_anything_is_allocated(tmp_path):
@@ -146,13 +146,13 @@ def test_files_written_by_octave_pass(octave_files, name):
 
 
 def refused(tmp_path, data: bytearray, phrase: str) -> None:
-    """The walk refuses `data` with a message containing `phrase`, and so does read_vgg19."""
+    """The walk refuses `data` with a message containing `phrase`, and so does read_weights."""
     path = tmp_path / "bad.mat"
     path.write_bytes(data)
     with pytest.raises(ValueError, match=re.escape(phrase)):
         check_mat_structure(path)
     with pytest.raises(WeightsError, match=re.escape(phrase)):
-        read_vgg19(path)
+        read_weights(path)
 
 
 def test_an_array_marked_complex_without_its_imaginary_part_is_refused(tmp_path):

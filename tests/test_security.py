@@ -38,7 +38,7 @@ from nst.run.folder import CHECKPOINT, RunFolder
 from nst.settings import Settings
 from nst.weights import sources as weights_sources
 from nst.weights.download import DownloadError, download
-from nst.weights.guard import read_vgg19
+from nst.weights.guard import read_weights
 from nst.weights.sources import PublishedFile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,7 +116,7 @@ def test_a_pickle_given_as_weights_is_refused_without_unpickling(tmp_path, kind,
     marker = tmp_path / "unpickled"
     path = WRITERS[kind](tmp_path / name, marker)
     with pytest.raises(InputError, match=re.escape(str(path))):
-        read_vgg19(path)
+        read_weights(path)
     assert not marker.exists()
 
 
@@ -143,7 +143,7 @@ def test_a_matlab_object_in_a_mat_file_is_read_as_plain_data(tmp_path):
     scipy.io.savemat(path, {"layers": scipy.io.matlab.MatlabObject(fields, "dagnn.DagNN")})
     assert scipy.io.loadmat(path)["layers"].classname == "dagnn.DagNN"
     with pytest.raises(InputError, match="not VGG-19"):
-        read_vgg19(path)
+        read_weights(path)
 
 
 def run_folder_with_checkpoint(folder: Path, tiny_images, weights: Path, arrays: dict) -> Path:

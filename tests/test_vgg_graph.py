@@ -5,8 +5,10 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 from vgg_runs import model_activations
 
-from nst.weights.formats import CONV_LAYERS
+from nst.networks import VGG19
 from nst_utils import CONFIG, load_vgg_model, tf
+
+CONV_LAYERS = VGG19.conv_layers
 
 ASSIGNMENT_KEYS = [
     "input",

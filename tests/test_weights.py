@@ -8,11 +8,12 @@ import pytest
 import scipy.io
 from matconvnet_files import VGG16_BLOCKS, random_kernels, write_vgg_mat
 
-from nst.weights.formats import CONV_LAYERS, WeightsError, read_vgg19_mat
+from nst.networks import VGG19
+from nst.weights.formats import WeightsError, parse_weights
 
 
 def assert_same_kernels(read, written):
-    assert list(read) == [name for name, _, _ in CONV_LAYERS]
+    assert list(read) == [name for name, _, _ in VGG19.conv_layers]
     for name, (W, b) in written.items():
         assert read[name][0].dtype == np.float32 and read[name][1].shape == (W.shape[3],)
         np.testing.assert_array_equal(read[name][0], W)
@@ -20,11 +21,11 @@ def assert_same_kernels(read, written):
 
 
 def test_reads_the_current_layout(vgg19_mat, vgg_kernels):
-    assert_same_kernels(read_vgg19_mat(vgg19_mat), vgg_kernels)
+    assert_same_kernels(parse_weights(vgg19_mat), vgg_kernels)
 
 
 def test_reads_the_beta16_layout_with_column_biases(vgg19_mat_beta16, vgg_kernels):
-    assert_same_kernels(read_vgg19_mat(vgg19_mat_beta16), vgg_kernels)
+    assert_same_kernels(parse_weights(vgg19_mat_beta16), vgg_kernels)
 
 
 def test_test_files_have_the_published_field_orders(vgg19_mat, vgg19_mat_beta16):
@@ -47,7 +48,7 @@ def write_bad(tmp_path, name, data: bytes):
 
 def expect_error(path, *phrases):
     with pytest.raises(WeightsError) as caught:
-        read_vgg19_mat(path)
+        parse_weights(path)
     message = str(caught.value)
     assert str(path) in message
     for phrase in phrases:
@@ -132,7 +133,7 @@ def test_missing_file_and_directory(tmp_path):
 def test_duplicate_download_name_is_read_like_the_original(tmp_path, vgg19_mat, vgg_kernels):
     copy = tmp_path / "imagenet-vgg-verydeep-19.mat.1"
     shutil.copy(vgg19_mat, copy)
-    assert_same_kernels(read_vgg19_mat(copy), vgg_kernels)
+    assert_same_kernels(parse_weights(copy), vgg_kernels)
 
 
 def test_layers_that_are_not_named_structs(tmp_path):

@@ -16,9 +16,9 @@ from nst.cli.options import OPTIONS, Option
 from nst.errors import InputError
 from nst.files import WriteError
 from nst.images import Inputs
+from nst.networks import NETWORKS
 from nst.run.folder import new_run_folder
 from nst.settings import Settings
-from nst.weights.formats import WEIGHTS_URL
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Command:
     argv: list[str]
     check_weights: bool = False
     download_weights: bool = False
-    weights_url: str = WEIGHTS_URL
+    weights_url: str | None = None  # None: the network's MatConvNet URL
     resume: Path | None = None
     resume_iterations: int | None = None  # --iterations given with --resume
     show_preset: bool = False
@@ -49,7 +49,7 @@ USAGE = """
   neural_art.py CONTENT STYLE [STYLE ...] [options]    paint CONTENT in the style of STYLE
   neural_art.py --resume RUN_DIR [--iterations N]      continue a stopped run
   neural_art.py --run-notebook PATH [--executed OUT]   run a TF 1.x notebook unchanged
-  neural_art.py --check-weights | --download-weights   the VGG-19 weights file"""
+  neural_art.py --check-weights | --download-weights   the weights file (of --network)"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -170,7 +170,10 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
                 f"--weights) may be given with it, not {', '.join(extra)}"
             )
         return
-    if command.check_weights or command.download_weights or command.show_preset:
+    if command.check_weights or command.download_weights:
+        return
+    _check_layers(parser, s, given)
+    if command.show_preset:
         return
     if s.content is None or not s.styles:
         parser.error("give a CONTENT and a STYLE image")
@@ -188,6 +191,32 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
         parser.error(
             f"--coarse-levels {s.coarse_levels} x --coarse-iterations {s.coarse_iterations} "
             f"leaves none of the {s.iterations} --iterations for the full size"
+        )
+
+
+def _check_layers(parser: argparse.ArgumentParser, s: Settings, given: dict) -> None:
+    """Refuse a content or style layer the --network lacks, naming the option that chose
+    it: the layer option, or the preset."""
+    network = NETWORKS[s.network]
+    for name, what, layers in (
+        ("content_layer", "content layer", [s.content_layer]),
+        ("style_layers", "style layers", [layer for layer, _ in s.style_layers]),
+    ):
+        lacking = ", ".join(network.lacking(layers))
+        if not lacking:
+            continue
+        flag = "--" + name.replace("_", "-")
+        having = [net.name for net in NETWORKS.values() if not net.lacking(layers)]
+        instead = f"--network {having[0]}" if having else "other layers"
+        network_text = f"{network.title} (--network {network.name})"
+        if name in given:
+            parser.error(
+                f"{flag} {lacking}: {network_text} has no such layer; choose another, "
+                f"or use {instead}"
+            )
+        parser.error(
+            f"--preset {s.preset} uses the {what} {lacking}, which {network_text} lacks: "
+            f"use {instead}, or give {flag}"
         )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from nst.networks import ALL_CONV_NAMES, NETWORKS
 from nst.settings import (
     ASSIGNMENT_STYLE_LAYERS,
     EIGHT_STYLE_LAYERS,
@@ -22,7 +23,6 @@ from nst.settings import (
     PRECISIONS,
     PRESETS,
 )
-from nst.weights.formats import CONV_NAMES
 from nst.weights.sources import ENV_VAR
 
 MAX_ITERATIONS = 1_000_000
@@ -40,16 +40,18 @@ STYLE_LAYER_PRESETS: dict[str, list[tuple[str, float]]] = {
 
 
 def layer_name(name: str) -> str:
-    """VGG-19 conv layer name in the assignment's spelling; Keras' blockX_convY is convX_Y."""
+    """A VGG conv layer name in the assignment's spelling; Keras' blockX_convY is convX_Y.
+    (Whether the --network has the layer is checked with the other options.)"""
     text = name.strip()
     if text.startswith("block") and "_conv" in text:
         block, conv = text[len("block") :].split("_conv", 1)
         text = f"conv{block}_{conv}"
-    if text not in CONV_NAMES:
+    if text not in ALL_CONV_NAMES:
         raise ValueError(
             f"unknown layer {name!r}; VGG-19's conv layers are conv1_1, conv1_2, conv2_1, "
             "conv2_2, conv3_1 .. conv3_4, conv4_1 .. conv4_4, conv5_1 .. conv5_4 "
-            "(Keras spelling block1_conv1 .. block5_conv4 also accepted)"
+            "(Keras spelling block1_conv1 .. block5_conv4 also accepted; VGG-16 lacks "
+            "conv3_4, conv4_4 and conv5_4)"
         )
     return text
 
@@ -192,9 +194,14 @@ OPTIONS: tuple[Option, ...] = (
         kind="flag",
     ),
     Option(
+        "--network",
+        "the pretrained network: vgg19 (the assignment's) or vgg16 (no conv3_4, conv4_4, conv5_4)",
+        choices=tuple(NETWORKS),
+    ),
+    Option(
         "--weights",
-        f"VGG-19 weights, MatConvNet's .mat or Keras' .h5 (default: the first found of "
-        f"${ENV_VAR}, pretrained-model/, the per-user cache, Keras' cache)",
+        f"the network's weights, MatConvNet's .mat or Keras' .h5 (default: the first found "
+        f"of ${ENV_VAR}, pretrained-model/, the per-user cache, Keras' cache)",
         Path,
         metavar="PATH",
     ),
@@ -208,7 +215,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--weights-url",
-        "where to fetch the weights from (kept only when the checksum is a published one)",
+        "where to fetch the weights from (kept only when the checksum is a published one; "
+        "default: the network's MatConvNet URL)",
         metavar="URL",
     ),
     Option(

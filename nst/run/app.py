@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import signal
 import sys
@@ -25,6 +26,7 @@ from nst.errors import InputError
 from nst.files import WriteError
 from nst.images import Inputs
 from nst.memory import available_bytes, check_memory
+from nst.networks import NETWORKS, Network
 from nst.run.folder import (
     CHECKPOINT,
     FINAL_IMAGE,
@@ -49,9 +51,17 @@ from nst.transfer import (
 )
 from nst.weights.check import describe_weights
 from nst.weights.download import DownloadBar, download
-from nst.weights.formats import WEIGHTS_URL
-from nst.weights.guard import read_vgg19
-from nst.weights.sources import WeightsNotFoundError, cached_weights_file, digests, find_weights
+from nst.weights.formats import WeightsError
+from nst.weights.guard import read_weights
+from nst.weights.sources import (
+    ENV_VAR,
+    WeightsNotFoundError,
+    cached_weights_file,
+    digests,
+    find_weights,
+    published_files,
+    size_note,
+)
 
 
 class Terminated(BaseException):
@@ -91,6 +101,7 @@ def run_command(command: Command, inputs: Inputs | None = None) -> int:
     """Carry out a parsed command line (nst.cli.main.main) with its images, when read; returns
     the exit status. Bad input and write failures are raised, for nst.cli.main.main to report."""
     settings = command.settings
+    network = NETWORKS[settings.network]
     if command.run_notebook is not None:  # Ctrl-C interrupts the cell, as in Jupyter
         return _run_notebook(command)
     stop = StopRequests()
@@ -102,10 +113,11 @@ def run_command(command: Command, inputs: Inputs | None = None) -> int:
             print(_one_setting_a_line(settings_to_dict(settings)))
             return 0
         if command.download_weights:
-            fetch_weights(command.weights_url, settings.weights or cached_weights_file())
+            destination = settings.weights or cached_weights_file(network=network)
+            fetch_weights(command.weights_url or network.mat_url, destination, network)
             return 0
         if command.check_weights:
-            return check_weights(settings.weights)
+            return check_weights(settings.weights, network)
         final = run(command, inputs, stop)
     except (KeyboardInterrupt, Terminated) as e:
         print(f"\nneural_art.py: {e or 'interrupted'}", file=sys.stderr)
@@ -285,9 +297,10 @@ def _create(
     if saved_nothing(out):  # stopped while starting: its manifest may be replaced
         planned.remove(MANIFEST)
     check_output_dir(settings, planned)  # before the weights
-    weights = _weights(settings.weights, command.weights_url)
-    print(f"Loading VGG-19 from {weights}", flush=True)
-    kernels = read_vgg19(weights)
+    network = NETWORKS[settings.network]
+    weights = _weights(settings.weights, command.weights_url, network)
+    print(f"Loading {network.title} from {weights}", flush=True)
+    kernels = _read_weights(weights, network, searched=settings.weights is None)
     seed = settings.seed if settings.seed is not None else secrets.randbelow(2**32)
     settings = settings.replace(weights=weights, seed=seed)
     prepare_output_dir(settings, planned)
@@ -323,8 +336,9 @@ def _reopen(
             f"--resume {command.resume}: the run already did its {settings.iterations} "
             "iterations; give --iterations N with a larger N to continue it"
         )
-    weights = _weights(settings.weights, command.weights_url)
-    kernels = read_vgg19(weights)
+    network = NETWORKS[settings.network]
+    weights = _weights(settings.weights, command.weights_url, network)
+    kernels = _read_weights(weights, network, searched=False)
     settings = settings.replace(weights=weights)
     folder.set_weights(weights, digests(weights)[1])
     folder.manifest["settings"]["iterations"] = settings.iterations
@@ -373,32 +387,51 @@ def _keep(folder: RunFolder, step: Step | None) -> Path | None:
     return folder.save_iterate(step.i, step.image, step.costs, step.checkpoint)
 
 
-def _weights(path: Path | None, url: str) -> Path:
-    """The weights file to use: `path`, else the first found, else a fresh download."""
+def _weights(path: Path | None, url: str | None, network: Network) -> Path:
+    """The weights file of `network` to use: `path`, else the first found, else a fresh
+    download (from `url`, by default MatConvNet's)."""
     if path is None:
         try:
-            return find_weights()
+            return find_weights(network=network)
         except WeightsNotFoundError:
-            return fetch_weights(url, cached_weights_file())
+            return fetch_weights(
+                url or network.mat_url, cached_weights_file(network=network), network
+            )
     if not path.exists():
         raise InputError(
-            f"no VGG-19 weights at {path}: download {WEIGHTS_URL} (510 MiB) "
-            f"to that path, or pass --weights PATH"
+            f"no {network.title} weights at {path}: download {network.mat_url}"
+            f"{size_note(network)} to that path, or pass --weights PATH"
         )
     return path
 
 
-def fetch_weights(url: str, destination: Path) -> Path:
-    """Download the weights from `url` to `destination`, showing progress on stderr."""
-    print(f"Downloading VGG-19 weights (about 510 MiB) from {url} to {destination}", flush=True)
+def _read_weights(path: Path, network: Network, searched: bool) -> dict:
+    """The kernels of `network` read from `path`; when the search order found the file
+    (`searched`) through $NEURAL_ART_WEIGHTS, a refusal says that the variable named it."""
+    try:
+        return read_weights(path, network)
+    except WeightsError as e:
+        if searched and os.environ.get(ENV_VAR) and Path(os.environ[ENV_VAR]) == path:
+            raise WeightsError(f"{e} (the file ${ENV_VAR} names)") from None
+        raise
+
+
+def fetch_weights(url: str, destination: Path, network: Network) -> Path:
+    """Download `network`'s weights from `url` to `destination`, showing progress on stderr;
+    only a published file of `network` is kept."""
+    print(
+        f"Downloading {network.title} weights{size_note(network)} from {url} to {destination}",
+        flush=True,
+    )
     with DownloadBar() as bar:
-        published = download(url, destination, progress=bar)
+        published = download(url, destination, published_files(network), progress=bar)
     print(f"Saved {destination}: the published {published.description} (MD5 {published.md5})")
     return destination
 
 
-def check_weights(path: Path | None) -> int:
-    """Print what --check-weights reports; 0 when the file is a usable VGG-19, else 2."""
-    lines, usable = describe_weights(path or find_weights())
+def check_weights(path: Path | None, network: Network) -> int:
+    """Print what --check-weights reports; 0 when the file is usable as `network`'s weights,
+    else 2."""
+    lines, usable = describe_weights(path or find_weights(network=network), network)
     print("\n".join(lines))
     return 0 if usable else 2

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nst.networks import VGG19, Network, network_of
 from nst.weights.formats import WeightsError, file_format
-from nst.weights.guard import read_vgg19
+from nst.weights.guard import read_weights
 from nst.weights.mat_structure import check_mat_structure
 from nst.weights.sources import digests, published_match
 
 
-def describe_weights(path: Path) -> tuple[list[str], bool]:
-    """Report lines about the weights file at `path`, and whether it is a usable VGG-19."""
+def describe_weights(path: Path, network: Network = VGG19) -> tuple[list[str], bool]:
+    """Report lines about the weights file at `path`, and whether it is usable as `network`'s
+    weights. The network the file holds is told by its layers, and named either way."""
     if not path.is_file():
         return [f"{path}: no such file"], False
     md5, sha256 = digests(path)
@@ -21,10 +23,15 @@ def describe_weights(path: Path) -> tuple[list[str], bool]:
     else:
         checksum = "matches no published file (converted, damaged or incomplete?)"
     try:
-        read_vgg19(path)
-        structure, usable = "VGG-19: all 16 conv layers, right shapes, finite values", True
+        held = network_of(read_weights(path, network, either=True))
     except WeightsError as e:
         structure, usable = f"not usable: {e}", False
+    else:
+        structure = f"{held.title}: all {len(held.conv_layers)} conv layers, right shapes, "
+        structure += "finite values"
+        usable = held == network
+        if not usable:
+            structure += f"; not {network.title}: use it with --network {held.name}"
     lines = [
         f"file:      {path} ({path.stat().st_size:,} bytes)",
         f"format:    {_format_description(path)}",

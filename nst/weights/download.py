@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from nst.errors import InputError
+from nst.networks import NETWORKS
 from nst.run.progress import Bar
 from nst.weights.sources import (
     ENV_VAR,
@@ -53,7 +54,7 @@ def download(
 ) -> PublishedFile:
     """Fetch `url` to `destination` and return the published file it turned out to be.
 
-    `accepted` are the files it may be (default: every published VGG-19 file).
+    `accepted` are the files it may be (default: every published file, of any network).
     """
     partial = destination.with_name(destination.name + ".part")
     made = [p for p in (destination.parent, *destination.parent.parents) if not p.exists()]
@@ -133,11 +134,20 @@ def _verify(url: str, partial: Path, destination: Path, accepted) -> PublishedFi
     if match is None:
         partial.unlink()
         raise DownloadError(
-            f"the file from {url} (MD5 {md5}) is not a published VGG-19 file, so it was "
-            "deleted; if this was a mirror, try the official URL"
+            f"the file from {url} (MD5 {md5}) is not a published {_networks(accepted)} file, "
+            "so it was deleted; if this was a mirror, try the official URL"
         )
     os.replace(partial, destination)
     return match
+
+
+def _networks(accepted: Sequence[PublishedFile] | None) -> str:
+    """'VGG-19', 'VGG-16' or 'VGG-19 or VGG-16': the networks of the `accepted` files ('VGG'
+    when any published file is)."""
+    if accepted is None:
+        return "VGG"
+    held = {published.network for published in accepted}
+    return " or ".join(network.title for name, network in NETWORKS.items() if name in held)
 
 
 def _failed(url: str, destination: Path, why: str) -> str:

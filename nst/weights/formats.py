@@ -1,32 +1,36 @@
-"""Parsing and checking VGG-19 weights: MatConvNet's .mat and Keras' .h5.
+"""Parsing and checking VGG-19 and VGG-16 weights: MatConvNet's .mat and Keras' .h5.
 
-`parse_vgg19(path)` tells the two formats apart by their first bytes and returns
-the sixteen conv layers' kernels in the assignment's convention: RGB input
-(with the RGB means subtracted), each kernel (3, 3, in, out) as MatConvNet
-stores it, each bias (out,).
+`parse_weights(path, network)` tells the two formats apart by their first bytes
+and returns the network's conv layers' kernels in the assignment's convention:
+RGB input (with the RGB means subtracted), each kernel (3, 3, in, out) as
+MatConvNet stores it, each bias (out,). Which network a file holds is told by
+its layers too: a file of the other network is refused (or, with `either`, read
+as what it is).
 
-* MatConvNet (`imagenet-vgg-verydeep-19.mat`) is read with scipy; each layer is
-  found by its `name` field and each field by name, so both published layouts
-  (the current one and the older "beta16" one, with another field order) load.
-* Keras (`vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5`) is read with
-  h5py; group blockN_convM is convN_M, and in each group the kernel and the
-  bias are found by their shapes, since their dataset names changed between
-  Keras versions. Keras' network takes BGR input with the same per-colour
-  means, so conv1_1's input channels are reversed to make it take RGB. Both
-  files come from the same Caffe model, so the kernels are otherwise used as
-  stored.
+* MatConvNet (`imagenet-vgg-verydeep-19.mat`, `imagenet-vgg-verydeep-16.mat`) is
+  read with scipy; each layer is found by its `name` field and each field by
+  name, so both published layouts (the current one and the older "beta16" one,
+  with another field order) load.
+* Keras (`vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5`, and VGG-16's
+  `vgg16_...`) is read with h5py; group blockN_convM is convN_M, and in each group
+  the kernel and the bias are found by their shapes, since their dataset names
+  changed between Keras versions. Keras' networks take BGR input with the same
+  per-colour means, so conv1_1's input channels are reversed to make them take
+  RGB. Each Keras file comes from the same Caffe model as MatConvNet's file of
+  that network, so the kernels are otherwise used as stored.
 
 Whatever is wrong with a file is reported as a `WeightsError` whose message
 names the file and the problem. Weights are read as data only: nothing is
 unpickled, and a NumPy, pickle or ZIP (.npz) file is refused by its first bytes.
 scipy and h5py are C code that some damaged files crash, so the program reads
-weights with `nst.weights.guard.read_vgg19`, which runs this parser in a child
+weights with `nst.weights.guard.read_weights`, which runs this parser in a child
 process for any file that is not a published one.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -34,41 +38,17 @@ import numpy as np
 import scipy.io
 
 from nst.errors import InputError
+from nst.networks import ALL_CONV_NAMES, VGG19, Network, network_holding
 from nst.weights.mat_structure import check_mat_structure
 
-WEIGHTS_URL = "https://www.vlfeat.org/matconvnet/models/imagenet-vgg-verydeep-19.mat"
-WEIGHTS_FILENAME = "imagenet-vgg-verydeep-19.mat"
-KERAS_FILENAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-# (name, input channels, output channels) of VGG-19's sixteen 3x3 conv layers.
-CONV_LAYERS: tuple[tuple[str, int, int], ...] = (
-    ("conv1_1", 3, 64),
-    ("conv1_2", 64, 64),
-    ("conv2_1", 64, 128),
-    ("conv2_2", 128, 128),
-    ("conv3_1", 128, 256),
-    ("conv3_2", 256, 256),
-    ("conv3_3", 256, 256),
-    ("conv3_4", 256, 256),
-    ("conv4_1", 256, 512),
-    ("conv4_2", 512, 512),
-    ("conv4_3", 512, 512),
-    ("conv4_4", 512, 512),
-    ("conv5_1", 512, 512),
-    ("conv5_2", 512, 512),
-    ("conv5_3", 512, 512),
-    ("conv5_4", 512, 512),
-)
-CONV_NAMES = tuple(name for name, _, _ in CONV_LAYERS)
-VGG16_CONV_NAMES = tuple(n for n in CONV_NAMES if n not in ("conv3_4", "conv4_4", "conv5_4"))
 
 Kernels = dict[str, tuple[np.ndarray, np.ndarray]]
 """Layer name -> (W of shape (3, 3, in, out), b of shape (out,)), both float32."""
 
 
 class WeightsError(InputError):
-    """A weights file that is missing, unreadable or not VGG-19."""
+    """A weights file that is missing, unreadable or not the network asked for."""
 
 
 def keras_name(name: str) -> str:
@@ -85,42 +65,52 @@ def file_format(path: str | os.PathLike) -> str | None:
     return "mat" if head.startswith(b"MATLAB") else None
 
 
-def parse_vgg19(path: str | os.PathLike, published: bool = False) -> Kernels:
-    """Read and check the conv kernels and biases of a MatConvNet .mat or Keras .h5 VGG-19,
-    in this process (see nst.weights.guard for files that may be damaged). `published`:
-    the file's checksum is a published one, so its .mat structure needs no walk."""
+def parse_weights(
+    path: str | os.PathLike,
+    network: Network = VGG19,
+    published: bool = False,
+    either: bool = False,
+) -> Kernels:
+    """Read and check the conv kernels and biases of `network` from a MatConvNet .mat or
+    Keras .h5 file, in this process (see nst.weights.guard for files that may be damaged).
+
+    `published`: the file's checksum is a published one, so its .mat structure needs no
+    walk. `either`: a complete file of another network is read as that network instead
+    of refused (`network` then only names the file to download in messages).
+    """
     if file_format(path) == "h5":
-        return read_vgg19_h5(path)
-    return read_vgg19_mat(path, published)
+        return _read_keras(Path(path), network, either)
+    return _read_matconvnet(Path(path), network, published, either)
 
 
-def read_vgg19_mat(path: str | os.PathLike, published: bool = False) -> Kernels:
-    """Read and check the conv kernels and biases of a MatConvNet VGG-19 file (`published`:
-    as in parse_vgg19)."""
-    path = Path(path)
-    records = _named_records(_load_layers(path, published))
+def _read_matconvnet(path: Path, network: Network, published: bool, either: bool) -> Kernels:
+    """parse_weights of a MatConvNet file."""
+    records = _named_records(_load_layers(path, network, published))
     convs = {
         name
         for name, record in records.items()
-        if name in CONV_NAMES and "type" in record.dtype.names and _text(record["type"]) == "conv"
+        if name in ALL_CONV_NAMES
+        and "type" in record.dtype.names
+        and _text(record["type"]) == "conv"
     }
-    _check_names(path, convs, "conv layer named")
+    held = _held_network(path, convs, network, either, "conv layer named")
     return {
-        name: _checked(path, name, _mat_arrays(path, name, records[name])) for name in CONV_NAMES
+        name: _checked(path, held, name, _mat_arrays(path, name, records[name]))
+        for name in held.conv_names
     }
 
 
-def read_vgg19_h5(path: str | os.PathLike) -> Kernels:
-    """Read and check the conv kernels and biases of a Keras VGG-19 HDF5 file (BGR -> RGB)."""
-    path = Path(path)
+def _read_keras(path: Path, network: Network, either: bool) -> Kernels:
+    """parse_weights of a Keras HDF5 file (conv1_1's BGR input channels turned to RGB)."""
     try:
         with h5py.File(path, "r") as f:
             present = {
-                name for name in CONV_NAMES if isinstance(f.get(keras_name(name)), h5py.Group)
+                name for name in ALL_CONV_NAMES if isinstance(f.get(keras_name(name)), h5py.Group)
             }
-            _check_names(path, present, "layer group named", keras_name)
+            held = _held_network(path, present, network, either, "layer group named", keras_name)
             kernels = {
-                name: _checked(path, name, _h5_arrays(f[keras_name(name)])) for name in CONV_NAMES
+                name: _checked(path, held, name, _h5_arrays(f[keras_name(name)]))
+                for name in held.conv_names
             }
     except WeightsError:
         raise
@@ -162,10 +152,11 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
-def _load_layers(path: Path, published: bool) -> np.ndarray:
+def _load_layers(path: Path, network: Network, published: bool) -> np.ndarray:
+    url = network.mat_url
     problem = _sniff(_read_head(path))
     if problem:
-        raise WeightsError(f"weights file {path} {problem}; download {WEIGHTS_URL} again")
+        raise WeightsError(f"weights file {path} {problem}; download {url} again")
     size = path.stat().st_size
     try:
         if not published:  # scipy would crash or exhaust memory on some damaged files
@@ -173,19 +164,19 @@ def _load_layers(path: Path, published: bool) -> np.ndarray:
     except ValueError as e:
         raise WeightsError(
             f"weights file {path} ({size:,} bytes) is incomplete or damaged: {e}; "
-            f"download {WEIGHTS_URL} again"
+            f"download {url} again"
         ) from None
     try:
         contents = scipy.io.loadmat(str(path))  # all of it, so a cut anywhere shows
     except NotImplementedError:
         raise WeightsError(
             f"weights file {path} is a MATLAB v7.3 (HDF5) file; the published "
-            f"MatConvNet file is MATLAB v5: download {WEIGHTS_URL}"
+            f"MatConvNet file is MATLAB v5: download {url}"
         ) from None
     except Exception as e:  # any parse failure of a damaged file, whatever scipy raises
         raise WeightsError(
             f"weights file {path} ({size:,} bytes) is incomplete or damaged: reading it "
-            f"failed with {type(e).__name__} ({e}); download {WEIGHTS_URL} again"
+            f"failed with {type(e).__name__} ({e}); download {url} again"
         ) from None
     if "layers" not in contents:
         raise WeightsError(
@@ -205,18 +196,29 @@ def _named_records(layers: np.ndarray) -> dict[str, np.void]:
     return records
 
 
-def _check_names(path: Path, present: set[str], what: str, spell=lambda name: name) -> None:
-    """Raise unless every VGG-19 conv layer is `present`; name VGG-16 when that is what it is."""
-    if present == set(VGG16_CONV_NAMES):
-        raise WeightsError(
-            f"weights file {path} holds VGG-16 (13 conv layers), not VGG-19: "
-            f"download {WEIGHTS_FILENAME} from {WEIGHTS_URL}"
-        )
-    missing = [spell(n) for n in CONV_NAMES if n not in present]
+def _held_network(
+    path: Path,
+    present: set[str],
+    wanted: Network,
+    either: bool,
+    what: str,
+    spell: Callable[[str], str] = str,
+) -> Network:
+    """The network whose conv layers the file holds (`present`, spelled by `spell` in
+    messages); raise unless it holds all of them and it is `wanted` (or `either`)."""
+    held = network_holding(present, wanted)
+    missing = [spell(n) for n in held.conv_names if n not in present]
     if missing:
         raise WeightsError(
-            f"weights file {path} is not VGG-19: it has no {what} {', '.join(missing)}"
+            f"weights file {path} is not {held.title}: it has no {what} {', '.join(missing)}"
         )
+    if held != wanted and not either:
+        raise WeightsError(
+            f"weights file {path} holds {held.title} ({len(held.conv_layers)} conv layers), "
+            f"not {wanted.title}: use it with --network {held.name}, or download "
+            f"{wanted.mat_file} from {wanted.mat_url}"
+        )
+    return held
 
 
 def _mat_arrays(path: Path, name: str, record: np.void) -> list[np.ndarray]:
@@ -230,7 +232,7 @@ def _mat_arrays(path: Path, name: str, record: np.void) -> list[np.ndarray]:
 
 def _h5_arrays(group: h5py.Group) -> list[h5py.Dataset]:
     """The group's datasets, kernel (4-D) first, bias (1-D) second, whatever their names
-    (not read yet: _checked reads them once their shapes are VGG-19's)."""
+    (not read yet: _checked reads them once their shapes are the network's)."""
     datasets: list[h5py.Dataset] = []
     group.visititems(
         lambda _, item: datasets.append(item) if isinstance(item, h5py.Dataset) else None
@@ -238,20 +240,23 @@ def _h5_arrays(group: h5py.Group) -> list[h5py.Dataset]:
     return sorted(datasets, key=lambda d: -d.ndim)
 
 
-def _checked(path: Path, name: str, arrays: list) -> tuple[np.ndarray, np.ndarray]:
-    """(kernel, bias) as float32 after checking their count, shapes and values; `arrays` are
-    NumPy arrays or h5py datasets (read only after their shapes and types are checked)."""
-    n_in, n_out = next((i, o) for n, i, o in CONV_LAYERS if n == name)
+def _checked(
+    path: Path, network: Network, name: str, arrays: list
+) -> tuple[np.ndarray, np.ndarray]:
+    """(kernel, bias) of `network`'s layer `name` as float32 after checking their count,
+    shapes and values; `arrays` are NumPy arrays or h5py datasets (read only after their
+    shapes and types are checked)."""
+    n_in, n_out = next((i, o) for n, i, o in network.conv_layers if n == name)
     where = f"weights file {path}, layer {name}"
     if len(arrays) != 2:
         raise WeightsError(f"{where}: expected a kernel and a bias, found {len(arrays)} arrays")
     kernel, bias = arrays
     if kernel.shape != (3, 3, n_in, n_out):
         raise WeightsError(
-            f"{where}: kernel has shape {kernel.shape}, VGG-19 has (3, 3, {n_in}, {n_out})"
+            f"{where}: kernel has shape {kernel.shape}, {network.title} has (3, 3, {n_in}, {n_out})"
         )
     if bias.size != n_out or n_out not in bias.shape:
-        raise WeightsError(f"{where}: bias has shape {bias.shape}, VGG-19 has ({n_out},)")
+        raise WeightsError(f"{where}: bias has shape {bias.shape}, {network.title} has ({n_out},)")
     if not (np.issubdtype(kernel.dtype, np.floating) and np.issubdtype(bias.dtype, np.floating)):
         raise WeightsError(f"{where}: weights are {kernel.dtype}, not floating point")
     kernel = np.asarray(kernel, dtype=np.float32)

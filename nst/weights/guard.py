@@ -3,21 +3,22 @@
 scipy's .mat reader and h5py are C code that trust the file they read: some
 damaged files make them crash the whole process (a segmentation fault, which
 no `except` catches; SciPy's documentation says `loadmat` is not meant for
-untrusted input). So `read_vgg19`
+untrusted input). So `read_weights`
 
 * reads a file whose checksum is a published one (nst.weights.sources.PUBLISHED)
   in this process: its bytes are known to be good;
-* reads any other file in a child process, `python -m nst.weights.guard PATH`,
-  which parses it with `nst.weights.formats.parse_vgg19` and sends back either the
-  kernels or the error message. If the child crashes, runs out of memory or
-  hangs, the file is reported as damaged, in one sentence, like any other
-  defect (a `ReaderCrashError`).
+* reads any other file in a child process, `python -m nst.weights.guard PATH
+  NETWORK [either]`, which parses it with `nst.weights.formats.parse_weights`
+  and sends back either the kernels or the error message. If the child
+  crashes, runs out of memory or hangs, the file is reported as damaged, in one
+  sentence, like any other defect (a `ReaderCrashError`).
 
 The child writes to its standard output either `OK` and a newline followed by
-the kernels and biases as little-endian float32 bytes, layer after layer in
-CONV_LAYERS order (their shapes are VGG-19's, so no framing is needed), or
-`ERROR` and a newline followed by the message in UTF-8. Its standard error,
-where the libraries complain about damaged files, is discarded.
+the kernels and biases as little-endian float32 bytes, layer after layer in the
+network's order (their shapes are the network's, and the networks' byte counts
+differ, so no framing is needed), or `ERROR` and a newline followed by the
+message in UTF-8. Its standard error, where the libraries complain about
+damaged files, is discarded.
 """
 
 from __future__ import annotations
@@ -32,18 +33,12 @@ from pathlib import Path
 import numpy as np
 
 from nst.cli.program import PROJECT_ROOT
-from nst.weights.formats import (
-    CONV_LAYERS,
-    WEIGHTS_URL,
-    Kernels,
-    WeightsError,
-    file_format,
-    parse_vgg19,
-)
+from nst.networks import NETWORKS, VGG19, Network, network_of
+from nst.weights.formats import Kernels, WeightsError, file_format, parse_weights
 from nst.weights.sources import digests, published_match
 
 CHILD_COMMAND = (sys.executable, "-m", "nst.weights.guard")
-"""The child's command line, before the file's path."""
+"""The child's command line, before the file's path and the network's name."""
 OK, ERROR = b"OK\n", b"ERROR\n"
 CHILD_MEMORY_BYTES = 4 << 30
 """The child's address-space limit (POSIX), besides 4 bytes per byte of the file: far
@@ -65,31 +60,32 @@ class ReaderCrashError(WeightsError):
         self.returncode, self.log = returncode, log
 
 
-def read_vgg19(path: str | os.PathLike) -> Kernels:
-    """The sixteen conv layers' (kernel, bias) of the VGG-19 file at `path` (see
-    nst.weights.formats.parse_vgg19), read so that no file can crash this process."""
+def read_weights(
+    path: str | os.PathLike, network: Network = VGG19, either: bool = False
+) -> Kernels:
+    """The conv layers' (kernel, bias) of `network` from the weights file at `path` (see
+    nst.weights.formats.parse_weights, also for `either`), read so that no file can crash
+    this process."""
     path = Path(path)
     file_format(path)  # a missing, unreadable or directory path is reported here
     if published_match(*digests(path)):
-        return parse_vgg19(path, published=True)
-    return read_in_child(path)
+        return parse_weights(path, network, published=True, either=either)
+    return read_in_child(path, network, either)
 
 
-def read_in_child(path: Path) -> Kernels:
-    """parse_vgg19(path), run in a child process; its crash raises ReaderCrashError."""
+def read_in_child(path: Path, network: Network = VGG19, either: bool = False) -> Kernels:
+    """parse_weights(path, network, either=either), run in a child process; its crash raises
+    ReaderCrashError."""
     timeout = CHILD_SECONDS + path.stat().st_size / CHILD_BYTES_PER_SECOND
     pythonpath = (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", ""))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, pythonpath))}
+    argv = [*CHILD_COMMAND, str(path), network.name, *(["either"] if either else [])]
     try:
         child = subprocess.run(
-            [*CHILD_COMMAND, str(path)],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            env=env,
-            timeout=timeout,
+            argv, stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=timeout
         )
     except subprocess.TimeoutExpired:
-        raise _crash(path, f"did not finish within {timeout:.0f} s", None) from None
+        raise _crash(path, network, f"did not finish within {timeout:.0f} s", None) from None
     except OSError as e:  # no Python to start (an embedded interpreter), no processes left
         raise WeightsError(
             f"weights file {path} cannot be read: starting {CHILD_COMMAND[0]} to read it "
@@ -98,9 +94,10 @@ def read_in_child(path: Path) -> Kernels:
     if child.stdout.startswith(ERROR):
         raise WeightsError(child.stdout[len(ERROR) :].decode("utf-8", "replace"))
     if child.returncode == 0 and child.stdout.startswith(OK):
-        return _kernels_from_bytes(path, memoryview(child.stdout)[len(OK) :])
+        others = [net for net in NETWORKS.values() if net != network] if either else []
+        return _kernels_from_bytes(path, memoryview(child.stdout)[len(OK) :], [network, *others])
     log = child.stderr.decode("utf-8", "replace")[-4000:]
-    raise _crash(path, _how_it_ended(child.returncode), child.returncode, log)
+    raise _crash(path, network, _how_it_ended(child.returncode), child.returncode, log)
 
 
 def _how_it_ended(returncode: int) -> str:
@@ -114,33 +111,43 @@ def _how_it_ended(returncode: int) -> str:
     return "was killed (SIGKILL: out of memory?)" if name == "SIGKILL" else f"crashed ({name})"
 
 
-def _crash(path: Path, what: str, returncode: int | None, log: str = "") -> ReaderCrashError:
+def _crash(
+    path: Path, network: Network, what: str, returncode: int | None, log: str = ""
+) -> ReaderCrashError:
     reader = "HDF5" if file_format(path) == "h5" else "MATLAB .mat"
     return ReaderCrashError(
         f"weights file {path} ({path.stat().st_size:,} bytes) is damaged: the {reader} "
-        f"reader {what} on it; download {WEIGHTS_URL} again",
+        f"reader {what} on it; download {network.mat_url} again",
         returncode,
         log,
     )
 
 
-def _kernels_from_bytes(path: Path, data: memoryview) -> Kernels:
-    """Split the child's float32 bytes into VGG-19's kernels and biases."""
-    shapes = [s for _, n_in, n_out in CONV_LAYERS for s in ((3, 3, n_in, n_out), (n_out,))]
-    expected = 4 * sum(math.prod(s) for s in shapes)
-    if len(data) != expected:
-        raise _crash(path, f"sent {len(data):,} of {expected:,} bytes", 0)
+def _shapes(network: Network) -> list[tuple[int, ...]]:
+    """The shapes of `network`'s kernels and biases, in the order the child sends them."""
+    return [s for _, n_in, n_out in network.conv_layers for s in ((3, 3, n_in, n_out), (n_out,))]
+
+
+def _kernels_from_bytes(path: Path, data: memoryview, candidates: list[Network]) -> Kernels:
+    """Split the child's float32 bytes into the kernels and biases of the network among
+    `candidates` whose size they have (the first candidate names the expected size)."""
+    sizes = {net: 4 * sum(math.prod(s) for s in _shapes(net)) for net in candidates}
+    network = next((net for net, size in sizes.items() if size == len(data)), None)
+    if network is None:
+        expected = sizes[candidates[0]]
+        raise _crash(path, candidates[0], f"sent {len(data):,} of {expected:,} bytes", 0)
     arrays, offset = [], 0
-    for shape in shapes:
+    for shape in _shapes(network):
         count = math.prod(shape)
         flat = np.frombuffer(data, dtype="<f4", count=count, offset=offset)
         arrays.append(flat.astype(np.float32).reshape(shape))
         offset += 4 * count
-    return {name: (arrays[2 * i], arrays[2 * i + 1]) for i, (name, _, _) in enumerate(CONV_LAYERS)}
+    return {name: (arrays[2 * i], arrays[2 * i + 1]) for i, name in enumerate(network.conv_names)}
 
 
-def _child(path: str) -> int:
-    """The child's work: parse the file, write the outcome to stdout (see the module's doc)."""
+def _child(path: str, network: str = VGG19.name, either: str = "") -> int:
+    """The child's work: parse the file as the network named `network` (with `either` given,
+    as whichever it holds), write the outcome to stdout (see the module's doc)."""
     try:
         import resource
 
@@ -150,12 +157,12 @@ def _child(path: str) -> int:
         pass
     out = sys.stdout.buffer
     try:
-        kernels = parse_vgg19(path)
+        kernels = parse_weights(path, NETWORKS[network], either=either == "either")
     except WeightsError as e:
         out.write(ERROR + str(e).encode("utf-8"))
         return 0
     out.write(OK)
-    for name, _, _ in CONV_LAYERS:
+    for name in network_of(kernels).conv_names:
         for array in kernels[name]:
             out.write(np.ascontiguousarray(array, dtype="<f4").tobytes())
     out.flush()
@@ -163,4 +170,4 @@ def _child(path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1]))
+    sys.exit(_child(*sys.argv[1:4]))

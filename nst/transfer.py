@@ -95,9 +95,12 @@ def stylize(
     cost becomes infinite or NaN. Closing the generator stops the run.
     """
     s = settings
+    network = NETWORKS[s.network]
+    lacking = network.lacking([s.content_layer, *(name for name, _ in s.style_layers)])
+    if lacking:
+        raise InputError(f"{network.title} has no layer {', '.join(lacking)}")
     inputs = inputs or Inputs.read(s.content, s.styles, s.init_file)
     size = output_size(s, inputs.content.shape)
-    network = NETWORKS[s.network]
     kernels = kernels or read_weights(s.weights or find_weights(network=network), network)
     first = resume.i + 1 if resume else 0
     image, state = (resume.image, resume.state) if resume else (None, ())

@@ -18,8 +18,11 @@ from matconvnet_files import VGG16_BLOCKS, random_kernels, write_keras_h5, write
 from vgg_runs import model_activations
 from weights_server import WeightsServer
 
+from nst.errors import InputError
 from nst.memory import activation_values
 from nst.networks import VGG16, VGG19
+from nst.settings import Settings
+from nst.transfer import stylize
 from nst.weights import sources as weights_sources
 from nst.weights.formats import WeightsError
 from nst.weights.guard import read_weights
@@ -223,6 +226,13 @@ def test_layers_vgg16_lacks_are_refused_naming_the_option(
     err = capsys.readouterr().err
     assert one_line(err) and message in err
     assert not (tmp_path / "out").exists()
+
+
+def test_stylize_refuses_a_layer_the_network_lacks_before_reading_anything(tiny_images):
+    content, style = tiny_images
+    settings = Settings(content=content, styles=(style,), network="vgg16", content_layer="conv5_4")
+    with pytest.raises(InputError, match="^VGG-16 has no layer conv5_4$"):
+        next(stylize(settings, kernels={}))
 
 
 def show_preset(capsys, *options) -> dict:

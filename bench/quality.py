@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python bench/quality.py [--images DIR]
+    .venv/bin/python bench/quality.py [--images DIR] [--network real-vgg16]
 
 The reference is the assignment's run: Adam, learning rate 2.0, 200 iterations
 at 400x300 on images/cat.jpg and images/stone.jpg, seed 0. Its wall time
@@ -18,9 +18,11 @@ changes the result: the pixel differences to the float32 result.
 The pictures go to --images (default bench/images): each schedule's image at
 the moment it reached J*, all of them next to the reference in
 time_to_quality.png, and the bfloat16 comparison. Each run is a fresh
-subprocess of this script. The VGG-19 kernels are stand-ins with the real
-shapes (tests/matconvnet_files.random_kernels), so the costs are those of that
-network, not of the real VGG-19.
+subprocess of this script. By default (--network stand-in) the VGG-19 kernels
+are stand-ins with the real shapes (tests/matconvnet_files.random_kernels),
+so the costs are those of that network, not of the real VGG-19; with
+--network real-vgg16 the network is VGG-16 with the trained ImageNet conv base
+of tests/real_vgg16.py, and the pictures go to bench/images/real_vgg16/.
 """
 
 from __future__ import annotations
@@ -56,11 +58,15 @@ SCHEDULES = [  # (label, Settings fields) beyond the assignment's
 ]
 
 
-def child(options: dict, target: float | None, image_path: str) -> dict:
+NETWORKS = {  # --network: the Settings fields it sets, and where its kernels come from
+    "stand-in": ({}, "matconvnet_files.random_kernels(0)"),
+    "real-vgg16": ({"network": "vgg16"}, "real_vgg16.kernels()"),
+}
+
+
+def child(options: dict, target: float | None, image_path: str, network: str) -> dict:
     """Run stylize with the assignment's settings changed by `options`; stop once the total cost
     at the output size is <= target. Returns the times and costs; saves the last image."""
-    from matconvnet_files import random_kernels
-
     from nst.images import write_image
     from nst.settings import Settings
     from nst.transfer import stylize
@@ -70,9 +76,10 @@ def child(options: dict, target: float | None, image_path: str) -> dict:
         styles=(ROOT / "images" / "stone.jpg",),
         seed=0,
         save_every=10**9,
+        **NETWORKS[network][0],
         **options,
     )
-    kernels = random_kernels(0)
+    kernels = _kernels(network)
     full_size = (settings.height, settings.width, 3)
     start = time.perf_counter()
     reached = None
@@ -95,9 +102,20 @@ def child(options: dict, target: float | None, image_path: str) -> dict:
     return {"seconds": seconds, "reached": reached, "J_last": last, "trace": trace[::10]}
 
 
-def run_child(options: dict, target: float | None, image_path: Path) -> dict:
+def _kernels(network: str) -> dict:
+    """The kernels of --network `network`."""
+    if network == "real-vgg16":
+        from real_vgg16 import kernels
+
+        return kernels()
+    from matconvnet_files import random_kernels
+
+    return random_kernels(0)
+
+
+def run_child(options: dict, target: float | None, image_path: Path, network: str) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(options),
-               json.dumps(target), str(image_path)]  # fmt: skip
+               json.dumps(target), str(image_path), network]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
     if done.returncode != 0:
         sys.exit(f"bench/quality.py: a run with {options} failed:\n{done.stderr[-3000:]}")
@@ -119,21 +137,26 @@ def pixel_difference(a: np.ndarray, b: np.ndarray) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=Path, default=ROOT / "bench" / "images")
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--images", type=Path, help="where the pictures go")
+    parser.add_argument("--network", choices=tuple(NETWORKS), default="stand-in")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        options, target, image_path = args.child
-        print(json.dumps(child(json.loads(options), json.loads(target), image_path)))
+        options, target, image_path, network = args.child
+        print(json.dumps(child(json.loads(options), json.loads(target), image_path, network)))
         return
+    folder = {"stand-in": "images", "real-vgg16": "images/real_vgg16"}[args.network]
+    args.images = args.images or ROOT / "bench" / folder
+    network = args.network
 
     from nst.images import read_rgb
     from nst.run.visuals import contact_sheet
 
     args.images.mkdir(parents=True, exist_ok=True)
-    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start")
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start, "
+          f"network {network}: {NETWORKS[network][1]}")  # fmt: skip
     reference_image = args.images / "adam_200.png"
-    reference = run_child(REFERENCE, None, reference_image)
+    reference = run_child(REFERENCE, None, reference_image, network)
     target, budget = reference["J_last"], reference["seconds"]
     print(f"reference: Adam, 200 iterations: {budget:.1f} s, J* = {target:.1f}", flush=True)
     print(f"  {'schedule':<46} {'time to J*':>10} {'/ Adam-200':>11} {'at iteration':>13}")
@@ -141,7 +164,7 @@ def main() -> None:
     pictures = [("Adam, 200 iterations (reference)", read_rgb(reference_image))]
     for label, options in SCHEDULES:
         name = label.split(" (")[0].lower().replace(",", "").replace(" ", "_").replace("-", "_")
-        result = run_child(options, target, args.images / f"{name}.png")
+        result = run_child(options, target, args.images / f"{name}.png", network)
         reached = result["reached"]
         if reached is None:
             print(f"  {label:<46} {'not reached':>10}", flush=True)
@@ -162,7 +185,7 @@ def main() -> None:
     contact_sheet(args.images / "time_to_quality.png", pictures, columns=3, max_tile=400)
 
     bfloat16_image = args.images / "adam_200_bfloat16.png"
-    bfloat16 = run_child({**REFERENCE, "precision": "bfloat16"}, None, bfloat16_image)
+    bfloat16 = run_child({**REFERENCE, "precision": "bfloat16"}, None, bfloat16_image, network)
     difference = pixel_difference(read_rgb(reference_image), read_rgb(bfloat16_image))
     print(
         f"bfloat16, Adam 200 iterations: {bfloat16['seconds']:.1f} s "

@@ -22,7 +22,8 @@ subprocess of this script. By default (--network stand-in) the VGG-19 kernels
 are stand-ins with the real shapes (tests/matconvnet_files.random_kernels),
 so the costs are those of that network, not of the real VGG-19; with
 --network real-vgg16 the network is VGG-16 with the trained ImageNet conv base
-of tests/real_vgg16.py, and the pictures go to bench/images/real_vgg16/.
+of tests/real_vgg16.py, and the pictures go to bench/images/real_vgg16/ (the
+two sheets as JPEG).
 """
 
 from __future__ import annotations
@@ -145,7 +146,9 @@ def main() -> None:
         options, target, image_path, network = args.child
         print(json.dumps(child(json.loads(options), json.loads(target), image_path, network)))
         return
-    folder = {"stand-in": "images", "real-vgg16": "images/real_vgg16"}[args.network]
+    folder, sheet = {"stand-in": ("images", ".png"), "real-vgg16": ("images/real_vgg16", ".jpg")}[
+        args.network
+    ]  # the real network's sheets are JPEG photographs, kept small in the repository
     args.images = args.images or ROOT / "bench" / folder
     network = args.network
 
@@ -182,7 +185,7 @@ def main() -> None:
         verdict = "met" if share <= TARGET_SHARE else "NOT met"
         print(f"fastest: {label}, {share:.0%} of Adam-200's time (target <= {TARGET_SHARE:.0%}: "
               f"{verdict})")  # fmt: skip
-    contact_sheet(args.images / "time_to_quality.png", pictures, columns=3, max_tile=400)
+    contact_sheet(args.images / f"time_to_quality{sheet}", pictures, columns=3, max_tile=400)
 
     bfloat16_image = args.images / "adam_200_bfloat16.png"
     bfloat16 = run_child({**REFERENCE, "precision": "bfloat16"}, None, bfloat16_image, network)
@@ -199,7 +202,7 @@ def main() -> None:
     amplified = np.clip(np.abs(float32.astype(int) - reduced.astype(int)) * 8, 0, 255)
     pictures = [("float32", float32), ("bfloat16", reduced),
                 ("|difference| x 8", amplified.astype(np.uint8))]  # fmt: skip
-    contact_sheet(args.images / "float32_vs_bfloat16.png", pictures, max_tile=400)
+    contact_sheet(args.images / f"float32_vs_bfloat16{sheet}", pictures, max_tile=400)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,68 @@ class Compute:
             return tf1.Session(graph=graph, config=config)
 
 
+VECTOR_EXTENSIONS = (  # (the flag in /proc/cpuinfo, its usual name), widest first
+    ("amx_bf16", "AMX-BF16"),
+    ("avx512_bf16", "AVX512_BF16"),
+    ("avx512f", "AVX-512"),
+    ("avx2", "AVX2"),
+    ("fma", "FMA"),
+)
+BFLOAT16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+"""CPU flags of bfloat16 arithmetic, which --precision bfloat16 needs to be faster."""
+
+
+def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
+    """The CPU's feature flags (Linux' /proc/cpuinfo "flags" line; empty elsewhere)."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return frozenset()
+    for line in cpuinfo.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "flags":
+            return frozenset(value.split())
+    return frozenset()
+
+
+def onednn_enabled() -> bool | None:
+    """Whether this TensorFlow runs its CPU ops through oneDNN (None: cannot be told)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:  # pragma: no cover - TensorFlow moved its private module
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def describe_device(compute: Compute, gpus: list[str], flags: frozenset[str],
+                    onednn: bool | None) -> str:  # fmt: skip
+    """The run header's line on where and how TensorFlow computes: the GPUs it places the ops
+    on, or the CPU's vector extensions, the threads and oneDNN; the precision; XLA; and a
+    warning when bfloat16 is asked of a CPU without bfloat16 instructions."""
+    if gpus:
+        where = f"on {', '.join(gpus)} (TensorFlow places the ops there)"
+    else:
+        extensions = [name for flag, name in VECTOR_EXTENSIONS if flag in flags] or ["no AVX"]
+        threads = compute.threads or os.cpu_count()
+        library = {True: "with oneDNN", False: "without oneDNN", None: ""}[onednn]
+        where = f"on the CPU ({', '.join(extensions)}; {threads} threads) {library}".rstrip()
+    text = f"Computing {where}, in {compute.precision}{', compiled by XLA' if compute.xla else ''}"
+    if compute.precision == "bfloat16" and not gpus and not flags & BFLOAT16_FLAGS:
+        text += " (this CPU has no bfloat16 instructions: expect it to be slower than float32)"
+    return text
+
+
+def device_line(compute: Compute) -> str:
+    """describe_device for this machine."""
+    with tensorflow_quietly():
+        gpus = tf1.config.list_physical_devices("GPU")
+        names = [tf1.config.experimental.get_device_details(g).get("device_name", g.name)
+                 for g in gpus]  # fmt: skip
+    return describe_device(compute, names, cpu_flags(), onednn_enabled())
+
+
 def gpu_present() -> bool:
     """Whether TensorFlow sees a GPU (it then places the ops there by itself)."""
     with tensorflow_quietly():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nst.compute import Compute
+from nst.compute import Compute, cpu_flags, describe_device
 from nst.settings import Settings
 from nst.tf1.api import tf as tf1
 from nst.transfer import stylize
@@ -72,3 +72,47 @@ def test_bfloat16_changes_the_costs_a_little(settings):
 def test_an_unknown_precision_is_refused():
     with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
         Compute(precision="float8").session(tf1.Graph())
+
+
+# The run header's line on the device (nst.compute.describe_device)
+
+AVX2_CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+model name\t: AMD EPYC 7B13
+flags\t\t: fpu sse sse2 avx fma avx2 bmi2
+"""
+
+
+def test_the_cpu_flags_are_read_from_cpuinfo():
+    assert cpu_flags(AVX2_CPUINFO) >= {"avx", "fma", "avx2"}
+    assert "avx512f" not in cpu_flags(AVX2_CPUINFO)
+    assert cpu_flags("processor\t: 0\n") == frozenset()
+
+
+def test_the_header_names_the_cpus_extensions_threads_and_onednn():
+    line = describe_device(Compute(threads=2), [], cpu_flags(AVX2_CPUINFO), onednn=False)
+    assert line == "Computing on the CPU (AVX2, FMA; 2 threads) without oneDNN, in float32"
+    flags = frozenset({"avx512f", "avx512_bf16", "avx2", "fma"})
+    line = describe_device(Compute(threads=4, xla=True), [], flags, onednn=True)
+    assert line == (
+        "Computing on the CPU (AVX512_BF16, AVX-512, AVX2, FMA; 4 threads) with oneDNN, "
+        "in float32, compiled by XLA"
+    )
+
+
+def test_the_header_warns_of_bfloat16_on_a_cpu_without_bfloat16_instructions():
+    avx2 = cpu_flags(AVX2_CPUINFO)
+    assert "no bfloat16 instructions" in describe_device(
+        Compute(precision="bfloat16"), [], avx2, onednn=False
+    )
+    with_bf16 = avx2 | {"avx512_bf16"}
+    assert "no bfloat16" not in describe_device(
+        Compute(precision="bfloat16"), [], with_bf16, onednn=True
+    )
+
+
+def test_the_header_names_the_gpus_tensorflow_uses():
+    line = describe_device(Compute(), ["NVIDIA A100-SXM4-40GB"], frozenset(), onednn=True)
+    assert line == (
+        "Computing on NVIDIA A100-SXM4-40GB (TensorFlow places the ops there), in float32"
+    )

@@ -230,6 +230,11 @@ def test_a_last_iterate_that_was_saved_is_shown_once_as_the_result(run_args):
         assert gif.n_frames == 3
 
 
+def test_the_run_says_where_and_how_it_computes(finished):
+    lines = [line for line in finished.stdout.splitlines() if line.startswith("Computing on ")]
+    assert len(lines) == 1 and lines[0].endswith("in float32")
+
+
 def test_a_run_decodes_each_of_its_images_once(run_args, tiny_images, monkeypatch):
     import nst.images
 

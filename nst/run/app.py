@@ -21,7 +21,7 @@ from pathlib import Path
 from nst.checkpoint import Checkpoint
 from nst.cli.main import Command
 from nst.cli.program import program_command
-from nst.compute import gpu_present
+from nst.compute import Compute, device_line, gpu_present
 from nst.errors import InputError
 from nst.files import WriteError
 from nst.images import Inputs
@@ -218,7 +218,8 @@ def _paint(
 
 
 def _announce(settings: Settings, out: Path, size: tuple[int, int]) -> None:
-    """The line that starts the painting: the images, the size, the steps and the folder."""
+    """The lines that start the painting: the images, the size, the steps and the folder;
+    then where and how TensorFlow computes."""
     width, height = size
     coarse = ", ".join(
         f"{len(steps)} at {w}x{h}" for (w, h), steps in schedule(settings, size)[:-1]
@@ -230,6 +231,7 @@ def _announce(settings: Settings, out: Path, size: tuple[int, int]) -> None:
         f"images to {out}",
         flush=True,
     )
+    print(device_line(Compute(settings.threads, settings.xla, settings.precision)), flush=True)
 
 
 class _Timer:

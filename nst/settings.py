@@ -31,6 +31,8 @@ EIGHT_STYLE_LAYERS = [
     )
 ]
 OPTIMIZERS = ("adam", "lbfgs")
+TOLERANCE_WINDOW = 10
+"""Iterations over which --tolerance compares the total cost J."""
 INITS = ("noise", "content", "style", "random", "jitter")
 
 
@@ -68,6 +70,8 @@ class Settings:
     iterations: int = CONFIG.NUM_ITERATIONS
     coarse_levels: int = 0
     coarse_iterations: int = 50
+    schedule: tuple[int, ...] | None = None  # iterations per level, smallest first
+    tolerance: float = 0.0  # a level ends when J fell by less than this share in TOLERANCE_WINDOW
     save_every: int = CONFIG.SAVE_EVERY
     preserve_colors: bool = False
     threads: int | None = None
@@ -162,8 +166,9 @@ def settings_from_dict(values: dict) -> Settings:
         if v.get(name) is not None:
             v[name] = Path(v[name])
     v["styles"] = tuple(Path(p) for p in v.get("styles", ()))
-    if v.get("style_blend_weights") is not None:
-        v["style_blend_weights"] = tuple(v["style_blend_weights"])
+    for name in ("style_blend_weights", "schedule"):
+        if v.get(name) is not None:
+            v[name] = tuple(v[name])
     v["style_layers"] = [(name, float(weight)) for name, weight in v.get("style_layers", [])]
     if v.get("init") not in INITS and v.get("init") is not None:
         v["init"] = Path(v["init"])

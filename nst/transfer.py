@@ -1,6 +1,6 @@
 """The Python API: `stylize(settings)` yields every iterate of a style transfer.
 
-    from nst.settings import Settings
+    from nst.settings import TOLERANCE_WINDOW, Settings
     from nst.transfer import stylize
 
     settings = Settings(content=Path("images/cat.jpg"), styles=(Path("images/stone.jpg"),))
@@ -32,7 +32,7 @@ from nst.layer_shapes import positions
 from nst.networks import NETWORKS
 from nst.optimize import Iterate, Objective, adam_steps, cost_graph, lbfgs_steps
 from nst.pixels import PIXEL_SPACES, PixelSpace
-from nst.settings import Settings
+from nst.settings import TOLERANCE_WINDOW, Settings
 from nst.tf1.api import tf as tf1
 from nst.weights.guard import read_weights
 from nst.weights.sources import find_weights
@@ -111,29 +111,47 @@ def stylize(
             # a new level starts afresh, from the last image enlarged (bilinear)
             image, state = resize(image[0], width, height, Image.Resampling.BILINEAR)[None], ()
         last = None
-        for last in _level_steps(
-            s,
-            kernels,
-            inputs,
-            (width, height),
-            image,
-            range(max(first, steps.start), steps.stop),
-            state,
-        ):
+        steps = range(max(first, steps.start), steps.stop)
+        level = _level_steps(s, kernels, inputs, (width, height), image, steps, state)
+        totals: list[float] = []
+        for last in level:
             yield last
+            totals.append(last.J_before)
+            if _settled(totals, s.tolerance):
+                level.close()
+                break
         if last is not None:  # else L-BFGS found no step: the next level starts from image
             image, state = last.checkpoint.image, ()
+
+
+def _settled(totals: list[float], tolerance: float) -> bool:
+    """Whether the total cost J has settled: over the last TOLERANCE_WINDOW iterations of
+    `totals` (J at each iteration), (J_old - J_new) / |J_old| < tolerance; never when
+    tolerance is 0."""
+    if tolerance <= 0 or len(totals) <= TOLERANCE_WINDOW:
+        return False
+    old, new = totals[-1 - TOLERANCE_WINDOW], totals[-1]
+    return (old - new) < tolerance * abs(old)
 
 
 def schedule(settings: Settings, size: tuple[int, int]) -> list[tuple[tuple[int, int], range]]:
     """The coarse-to-fine schedule: ((width, height), steps) for each level, smallest first.
 
-    With settings.coarse_levels = L, level k = L .. 1 runs settings.coarse_iterations
-    steps at size / 2^k (each side rounded, at least 1 pixel), and the output
-    size runs the remaining steps; without coarse levels, all steps run at size.
+    With settings.schedule = (n_L, ..., n_1, n_0), level k = L .. 0 runs n_k steps
+    at size / 2^k (each side rounded, at least 1 pixel), numbered on from the
+    level before. Else, with settings.coarse_levels = L, level k = L .. 1 runs
+    settings.coarse_iterations steps at size / 2^k and the output size runs the
+    remaining steps; without coarse levels, all steps run at size.
     """
     s = settings
     width, height = size
+    if s.schedule is not None:
+        ends = np.cumsum(s.schedule).tolist()
+        k_max = len(s.schedule) - 1
+        return [
+            ((max(1, round(width / 2**k)), max(1, round(height / 2**k))), range(end - n, end))
+            for k, n, end in zip(range(k_max, -1, -1), s.schedule, ends, strict=True)
+        ]
     levels = []
     for k in range(s.coarse_levels, 0, -1):
         begin = (s.coarse_levels - k) * s.coarse_iterations

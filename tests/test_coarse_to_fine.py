@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from nst.images import resize
-from nst.settings import Settings
-from nst.transfer import schedule, stylize
+from nst.settings import TOLERANCE_WINDOW, Settings
+from nst.transfer import _settled, schedule, stylize
 
 W, H = 32, 24
 
@@ -62,3 +62,38 @@ def test_lbfgs_runs_coarse_to_fine_too(settings):
     steps = list(stylize(settings.replace(optimizer="lbfgs")))
     assert steps[-1].image.shape == (H, W, 3)
     assert steps[-1].costs["total"] < steps[3].J_before
+
+
+# --schedule: the iterations of each size, named one by one
+
+
+def test_a_schedule_names_each_sizes_iterations_smallest_first():
+    s = Settings(schedule=(5, 3, 2))
+    assert schedule(s, (400, 300)) == [
+        ((100, 75), range(0, 5)),
+        ((200, 150), range(5, 8)),
+        ((400, 300), range(8, 10)),
+    ]
+
+
+def test_a_run_with_a_schedule_runs_the_iterations_it_names(tiny_run):
+    shapes = [step.image.shape for step in stylize(tiny_run.replace(schedule=(2, 3)))]
+    assert shapes == [(12, 16, 3)] * 2 + [(H, W, 3)] * 3
+
+
+# --tolerance: a size's iterations end when the total cost has settled
+
+
+def test_settled_compares_the_total_cost_over_the_window():
+    falling = [100.0 - k for k in range(TOLERANCE_WINDOW + 1)]  # fell by 10 of 100
+    assert not _settled(falling, tolerance=0.1)  # 10% is not less than 10%
+    assert _settled(falling, tolerance=0.11)
+    assert not _settled(falling[:-1], tolerance=0.5)  # not yet a whole window
+    assert not _settled([5.0] * 50, tolerance=0)  # 0: never
+
+
+def test_a_run_with_a_tolerance_ends_once_the_cost_settles(tiny_run):
+    run = tiny_run.replace(iterations=40, learning_rate=1e-6)  # J hardly moves
+    assert [step.i for step in stylize(run)] == list(range(40))
+    settled = [step.i for step in stylize(run.replace(tolerance=0.01))]
+    assert settled == list(range(TOLERANCE_WINDOW + 1))

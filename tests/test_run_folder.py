@@ -519,6 +519,8 @@ BAD_COMBINATIONS = [
     (["--style-blend-weights", "1,2"], "--style-blend-weights gives 2 weights for 1 style image"),
     (["--init", "{tmp}/missing.png"], "--init: '{tmp}/missing.png' is none of"),
     (["--style-scale", "0"], "--style-scale: must be a number > 0"),
+    (["--schedule", "3,2"], "--schedule names every size's iterations; leave out --iterations"),
+    (["--schedule", ",".join(["1"] * 10)], "--schedule: 10 sizes are more than the 9"),
 ]
 
 
@@ -532,6 +534,19 @@ def test_bad_combinations_are_refused_in_one_line_before_any_work(
     assert one_line(err)
     assert message.format(tmp=tmp_path) in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_schedule_sets_the_runs_iterations_and_coarse_sizes(tiny_images, capsys):
+    assert run_cli(*tiny_images, "--schedule", "30,20,10", "--show-preset") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["schedule"], shown["iterations"], shown["coarse_levels"]) == ([30, 20, 10], 60, 2)
+
+
+def test_a_run_that_settles_ends_early_and_says_so(run_args, tmp_path, capsys):
+    settle = ["--learning-rate", "1e-6", "--tolerance", "0.01"]  # J hardly moves
+    assert run_cli(*run_args(iterations=30), *settle) == 0
+    assert "Ended after iteration 10 of 30: the total cost settled" in capsys.readouterr().out
+    assert manifest(tmp_path / "out")["status"] == "finished"
 
 
 def test_lbfgs_with_the_tf2_preset_keeps_its_clipping_as_bounds():

@@ -135,6 +135,8 @@ def parse_args(argv: list[str] | None = None) -> Command:
     values = {**DEFAULTS, **given}
     options = {k: v for k, v in given.items() if k in SETTING_NAMES and k != "preset"}
     options["styles"] = tuple(values["styles"])
+    if "schedule" in given:  # the run's iterations and coarse sizes follow from it
+        options.update(iterations=sum(given["schedule"]), coarse_levels=len(given["schedule"]) - 1)
     content, resume = values["content"], values["resume"]
     if "output_dir" not in given and content and options["styles"] and not resume:
         options["output_dir"] = new_run_folder(values["output_dir"], content, options["styles"])
@@ -187,7 +189,15 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
             f"--style-blend-weights gives {_plural(len(weights), 'weight')} for "
             f"{_plural(len(s.styles), 'style image')}"
         )
-    if s.coarse_levels and s.coarse_levels * s.coarse_iterations >= s.iterations:
+    beside = [f"--{name.replace('_', '-')}" for name in ("iterations", "coarse_levels",
+              "coarse_iterations") if name in given]  # fmt: skip
+    if s.schedule is not None and beside:
+        parser.error(f"--schedule names every size's iterations; leave out {', '.join(beside)}")
+    if (
+        s.schedule is None
+        and s.coarse_levels
+        and s.coarse_levels * s.coarse_iterations >= s.iterations
+    ):
         parser.error(
             f"--coarse-levels {s.coarse_levels} x --coarse-iterations {s.coarse_iterations} "
             f"leaves none of the {s.iterations} --iterations for the full size"

@@ -22,6 +22,7 @@ from nst.settings import (
     OPTIMIZERS,
     PRECISIONS,
     PRESETS,
+    TOLERANCE_WINDOW,
 )
 from nst.weights.sources import ENV_VAR
 
@@ -125,6 +126,17 @@ def number(low: float, high: float, low_open: bool = False) -> Callable[[str], f
         return value
 
     return parse
+
+
+def iteration_counts(text: str) -> tuple[int, ...]:
+    """'n1,n2,...': 1 to 9 counts (up to 8 coarse sizes and the output size), each a whole
+    number >= 1, together at most MAX_ITERATIONS."""
+    counts = tuple(iteration_count(item.strip()) for item in text.split(","))
+    if len(counts) > 9:
+        raise ValueError(f"{len(counts)} sizes are more than the 9 (8 coarse ones) allowed")
+    if sum(counts) > MAX_ITERATIONS:
+        raise ValueError(f"{sum(counts):,} iterations are more than the {MAX_ITERATIONS:,} allowed")
+    return counts
 
 
 def initial_image(text: str) -> str | Path:
@@ -335,6 +347,20 @@ OPTIONS: tuple[Option, ...] = (
         metavar="L",
     ),
     Option("--coarse-iterations", "iterations at each coarse level", iteration_count, metavar="N"),
+    Option(
+        "--schedule",
+        "iterations at each size, smallest first, each size half the next one's sides "
+        "(e.g. 100,50: 100 at half size, then 50; replaces --iterations and --coarse-*)",
+        iteration_counts,
+        metavar="N1,N2,...",
+    ),
+    Option(
+        "--tolerance",
+        "end a size's iterations when J fell by less than this share over the last "
+        f"{TOLERANCE_WINDOW} (e.g. 0.001; 0 = never)",
+        number(0, 1),
+        metavar="REL",
+    ),
     Option(
         "--threads",
         "threads each TensorFlow op may use (default: one per core)",

@@ -212,6 +212,8 @@ def _paint(
         status.clear()
         raise
     status.clear()
+    if last.i + 1 < settings.iterations:  # --tolerance, or L-BFGS-B could not go on
+        print(f"Ended after iteration {last.i} of {settings.iterations}: the total cost settled")
     if last.costs is not None and last.i % settings.save_every:  # not printed yet
         print(f"Final costs (iteration {last.i}): {_costs_text(last.costs)}", flush=True)
     return last

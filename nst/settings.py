@@ -32,6 +32,10 @@ EIGHT_STYLE_LAYERS = [
 ]
 OPTIMIZERS = ("adam", "lbfgs")
 INITS = ("noise", "content", "style", "random", "jitter")
+COLOR_TRANSFERS = ("off", "style", "content")
+"""--color-transfer's choices: whose colours are changed before the transfer (nst.colors)."""
+COLOR_MATCHES = ("covariance", "histogram")
+"""--color-match's choices: how colours are matched (nst.colors.COLOR_MATCHERS)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class Settings:
     coarse_iterations: int = 50
     save_every: int = CONFIG.SAVE_EVERY
     preserve_colors: bool = False
+    color_transfer: str = "off"  # one of COLOR_TRANSFERS
+    color_match: str = "covariance"  # one of COLOR_MATCHES
     threads: int | None = None
     xla: bool = False
     precision: str = "float32"

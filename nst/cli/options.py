@@ -17,6 +17,8 @@ from pathlib import Path
 from nst.networks import ALL_CONV_NAMES, NETWORKS
 from nst.settings import (
     ASSIGNMENT_STYLE_LAYERS,
+    COLOR_MATCHES,
+    COLOR_TRANSFERS,
     EIGHT_STYLE_LAYERS,
     INITS,
     OPTIMIZERS,
@@ -348,4 +350,16 @@ OPTIONS: tuple[Option, ...] = (
         choices=PRECISIONS,
     ),
     Option("--preserve-colors", "keep the content's colours (the result's luminance)", kind="flag"),
+    Option(
+        "--color-transfer",
+        "match colours before the transfer: style = the style images take the content's, "
+        "content = the content takes the styles'",
+        choices=COLOR_TRANSFERS,
+    ),
+    Option(
+        "--color-match",
+        "how --color-transfer matches: covariance (the mean and 3x3 covariance, a linear map) "
+        "or histogram (each channel's)",
+        choices=COLOR_MATCHES,
+    ),
 )

@@ -352,14 +352,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("--preserve-colors", "keep the content's colours (the result's luminance)", kind="flag"),
     Option(
         "--color-transfer",
-        "match colours before the transfer: style = the style images take the content's, "
-        "content = the content takes the styles'",
+        "off, style (the style images take the content's colours) or content (the reverse)",
         choices=COLOR_TRANSFERS,
+        metavar="WHO",
     ),
     Option(
         "--color-match",
-        "how --color-transfer matches: covariance (the mean and 3x3 covariance, a linear map) "
-        "or histogram (each channel's)",
+        "covariance (the colours' mean and 3x3 covariance) or histogram",
         choices=COLOR_MATCHES,
+        metavar="METHOD",
     ),
 )

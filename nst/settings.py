@@ -34,6 +34,10 @@ OPTIMIZERS = ("adam", "lbfgs")
 TOLERANCE_WINDOW = 10
 """Iterations over which --tolerance compares the total cost J."""
 INITS = ("noise", "content", "style", "random", "jitter")
+COLOR_TRANSFERS = ("off", "style", "content")
+"""--color-transfer's choices: whose colours are changed before the transfer (nst.colors)."""
+COLOR_MATCHES = ("covariance", "histogram")
+"""--color-match's choices: how colours are matched (nst.colors.COLOR_MATCHERS)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,8 @@ class Settings:
     tolerance: float = 0.0  # a level ends when J fell by less than this share in TOLERANCE_WINDOW
     save_every: int = CONFIG.SAVE_EVERY
     preserve_colors: bool = False
+    color_transfer: str = "off"  # one of COLOR_TRANSFERS
+    color_match: str = "covariance"  # one of COLOR_MATCHES
     threads: int | None = None
     xla: bool = False
     precision: str = "float32"

@@ -14,6 +14,7 @@ The command line runs the same generator; it only adds printing and files.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from PIL import Image
 
 from nst.assignment import generate_noise_image, load_vgg_model
 from nst.checkpoint import Checkpoint
-from nst.colors import preserve_colors
+from nst.colors import match_colors, preserve_colors
 from nst.compute import DEFAULT_COMPUTE, Compute
 from nst.costs import activation_gram
 from nst.errors import InputError
@@ -32,7 +33,7 @@ from nst.layer_shapes import positions
 from nst.networks import NETWORKS
 from nst.optimize import Iterate, Objective, adam_steps, cost_graph, lbfgs_steps
 from nst.pixels import PIXEL_SPACES, PixelSpace
-from nst.settings import TOLERANCE_WINDOW, Settings
+from nst.settings import COLOR_TRANSFERS, TOLERANCE_WINDOW, Settings
 from nst.tf1.api import tf as tf1
 from nst.weights.guard import read_weights
 from nst.weights.sources import find_weights
@@ -99,7 +100,7 @@ def stylize(
     lacking = network.lacking([s.content_layer, *(name for name, _ in s.style_layers)])
     if lacking:
         raise InputError(f"{network.title} has no layer {', '.join(lacking)}")
-    inputs = inputs or Inputs.read(s.content, s.styles, s.init_file)
+    inputs = recolored(s, inputs or Inputs.read(s.content, s.styles, s.init_file))
     size = output_size(s, inputs.content.shape)
     kernels = kernels or read_weights(s.weights or find_weights(network=network), network)
     first = resume.i + 1 if resume else 0
@@ -132,6 +133,28 @@ def _settled(totals: list[float], tolerance: float) -> bool:
         return False
     old, new = totals[-1 - TOLERANCE_WINDOW], totals[-1]
     return (old - new) < tolerance * abs(old)
+
+
+def recolored(settings: Settings, inputs: Inputs) -> Inputs:
+    """The images the targets and the initial image are made from: `inputs` itself with
+    --color-transfer off; with style, new Inputs whose style images have the content's
+    colours; with content, new Inputs whose content has the colours of the style images
+    blended with settings.style_blend_weights (equal shares when None). Colours are
+    matched by settings.color_match (nst.colors.match_colors), once, on the decoded images."""
+    s = settings
+    if s.color_transfer not in COLOR_TRANSFERS:
+        raise ValueError(
+            f"unknown color_transfer {s.color_transfer!r}; one of {', '.join(COLOR_TRANSFERS)}"
+        )
+    if s.color_transfer == "style":
+        styles = [
+            match_colors(style, [inputs.content], method=s.color_match) for style in inputs.styles
+        ]
+        return dataclasses.replace(inputs, styles=styles)
+    if s.color_transfer == "content":
+        content = match_colors(inputs.content, inputs.styles, s.style_blend_weights, s.color_match)
+        return dataclasses.replace(inputs, content=content)
+    return inputs
 
 
 def schedule(settings: Settings, size: tuple[int, int]) -> list[tuple[tuple[int, int], range]]:

@@ -17,6 +17,8 @@ from pathlib import Path
 from nst.networks import ALL_CONV_NAMES, NETWORKS
 from nst.settings import (
     ASSIGNMENT_STYLE_LAYERS,
+    COLOR_MATCHES,
+    COLOR_TRANSFERS,
     EIGHT_STYLE_LAYERS,
     INITS,
     OPTIMIZERS,
@@ -207,7 +209,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--network",
-        "the pretrained network: vgg19 (the assignment's) or vgg16 (no conv3_4, conv4_4, conv5_4)",
+        "vgg19 (the assignment's) or vgg16 (no conv3_4, conv4_4, conv5_4)",
         choices=tuple(NETWORKS),
     ),
     Option(
@@ -227,14 +229,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--weights-url",
-        "where to fetch the weights from (kept only when the checksum is a published one; "
-        "default: the network's MatConvNet URL)",
+        "where to fetch the weights (default: MatConvNet's); kept if the checksum is known",
         metavar="URL",
     ),
     Option(
         "--output-dir",
-        "the run folder; without it, each run gets a new one named after its images "
-        "(output/cat-stone, output/cat-stone-2, ...)",
+        "the run folder (default: a new one in output/ named after the images)",
         Path,
         metavar="DIR",
     ),
@@ -246,8 +246,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--run-notebook",
-        "run a TF 1.x notebook (.ipynb) or script (.py) unchanged and "
-        "compare each cell's output with the stored one",
+        "run a TF 1.x notebook (.ipynb or .py) unchanged, comparing the cells' outputs",
         Path,
         metavar="PATH",
     ),
@@ -276,8 +275,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--optimizer",
-        "adam: the assignment's; lbfgs: SciPy's L-BFGS-B (Gatys et al.'s "
-        "choice), lower costs in fewer steps",
+        "adam (the assignment's) or lbfgs (SciPy's L-BFGS-B: lower costs in fewer steps)",
         choices=OPTIMIZERS,
     ),
     Option("--learning-rate", "Adam's step size", number(0, 1e6, low_open=True), metavar="RATE"),
@@ -349,15 +347,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("--coarse-iterations", "iterations at each coarse level", iteration_count, metavar="N"),
     Option(
         "--schedule",
-        "iterations at each size, smallest first, each size half the next one's sides "
-        "(e.g. 100,50: 100 at half size, then 50; replaces --iterations and --coarse-*)",
+        "iterations at each size, smallest first, each half the next (replaces --iterations)",
         iteration_counts,
         metavar="N1,N2,...",
     ),
     Option(
         "--tolerance",
-        "end a size's iterations when J fell by less than this share over the last "
-        f"{TOLERANCE_WINDOW} (e.g. 0.001; 0 = never)",
+        f"end a size when J fell by less than this share in {TOLERANCE_WINDOW} iterations",
         number(0, 1),
         metavar="REL",
     ),
@@ -374,4 +370,16 @@ OPTIONS: tuple[Option, ...] = (
         choices=PRECISIONS,
     ),
     Option("--preserve-colors", "keep the content's colours (the result's luminance)", kind="flag"),
+    Option(
+        "--color-transfer",
+        "off, style (the style images take the content's colours) or content (the reverse)",
+        choices=COLOR_TRANSFERS,
+        metavar="WHO",
+    ),
+    Option(
+        "--color-match",
+        "covariance (the colours' mean and 3x3 covariance) or histogram",
+        choices=COLOR_MATCHES,
+        metavar="METHOD",
+    ),
 )

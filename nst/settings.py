@@ -31,6 +31,8 @@ EIGHT_STYLE_LAYERS = [
     )
 ]
 OPTIMIZERS = ("adam", "lbfgs")
+OUTPUT_DEPTHS = (8, 16)
+"""--output-depth's choices: bits per sample of the result PNGs."""
 INITS = ("noise", "content", "style", "random", "jitter")
 
 
@@ -75,6 +77,7 @@ class Settings:
     precision: str = "float32"
     output_dir: Path = Path(CONFIG.OUTPUT_DIR)
     overwrite: bool = False
+    output_depth: int = 8  # bits per sample of the saved iterates and generated_image.png
     preset: str = "assignment"
 
     @classmethod

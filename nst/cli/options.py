@@ -20,6 +20,7 @@ from nst.settings import (
     EIGHT_STYLE_LAYERS,
     INITS,
     OPTIMIZERS,
+    OUTPUT_DEPTHS,
     PRECISIONS,
     PRESETS,
 )
@@ -145,6 +146,13 @@ def blend_weights(text: str) -> tuple[float, ...]:
     return weights
 
 
+def output_depth(text: str) -> int:
+    """One of OUTPUT_DEPTHS (bits per sample), 8 or 16."""
+    if text.strip() not in {str(depth) for depth in OUTPUT_DEPTHS}:
+        raise ValueError(f"must be {' or '.join(map(str, OUTPUT_DEPTHS))}, not {text!r}")
+    return int(text)
+
+
 iteration_count = whole_number(
     1, MAX_ITERATIONS, f"is more than the {MAX_ITERATIONS:,} iterations a run may have"
 )
@@ -228,6 +236,13 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--overwrite", "replace the earlier run in --output-dir (the files it wrote)", kind="flag"
+    ),
+    Option(
+        "--output-depth",
+        "bits per sample of the saved iterates <i>.png and of generated_image.png (written "
+        "besides the 8-bit JPEG with 16); 16 keeps the optimizer's fractions of a level",
+        output_depth,
+        metavar="{8,16}",
     ),
     Option(
         "--resume", "continue the run in RUN_DIR from its last checkpoint", Path, metavar="RUN_DIR"

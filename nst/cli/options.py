@@ -239,8 +239,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--output-depth",
-        "bits per sample of the saved iterates <i>.png and of generated_image.png (written "
-        "besides the 8-bit JPEG with 16); 16 keeps the optimizer's fractions of a level",
+        "bits per sample of <i>.png and generated_image.png (16: added beside the JPEG)",
         output_depth,
         metavar="{8,16}",
     ),

@@ -36,12 +36,19 @@ _YCBCR_TO_RGB = np.linalg.inv(_RGB_TO_YCBCR)
 
 def preserve_colors(content: np.ndarray, result: np.ndarray) -> np.ndarray:
     """uint8 RGB with Y from `result` and Cb, Cr from `content` (both (H, W, 3), same size)."""
+    return np.round(with_content_chroma(content, result)).astype(np.uint8)
+
+
+def with_content_chroma(content: np.ndarray, result: np.ndarray) -> np.ndarray:
+    """float64 RGB in 0..255, not rounded: Y from `result` and Cb, Cr from `content`
+    (both (H, W, 3) on the 0..255 scale, any dtype, same size), clipped to 0..255."""
     if content.shape != result.shape:
         raise ValueError(f"content {content.shape} and result {result.shape} differ in size")
     luma = result.astype(np.float64) @ _RGB_TO_YCBCR[0]
     ycbcr = content.astype(np.float64) @ _RGB_TO_YCBCR.T
     ycbcr[..., 0] = luma
-    return _to_uint8(ycbcr @ _YCBCR_TO_RGB.T)
+    rgb = ycbcr @ _YCBCR_TO_RGB.T
+    return np.clip(rgb, 0, 255)
 
 
 def pooled_pixels(

@@ -30,10 +30,15 @@ class PixelSpace:
             return reshape_and_normalize_image(rgb)  # the assignment's own conversion
         return rgb[None].astype(np.float64) * self.scale - self.means
 
+    def to_pixels(self, image: np.ndarray) -> np.ndarray:
+        """(1, H, W, 3) network input -> float64 (H, W, 3) pixels, clip((x + means) / scale,
+        0, 255): the picture before any rounding to 8 bits."""
+        pixels = (np.asarray(image, dtype=np.float64) + self.means) / self.scale
+        return np.clip(pixels, 0, 255)[0]
+
     def to_rgb(self, image: np.ndarray) -> np.ndarray:
         """(1, H, W, 3) network input -> uint8 (H, W, 3): back to 0..255, clipped, truncated."""
-        pixels = (np.asarray(image, dtype=np.float64) + self.means) / self.scale
-        return np.clip(pixels, 0, 255)[0].astype(np.uint8)
+        return self.to_pixels(image).astype(np.uint8)
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """The network values of pixel 0 and pixel 255, per channel, shape (1, 1, 1, 3)."""

@@ -33,6 +33,8 @@ EIGHT_STYLE_LAYERS = [
 OPTIMIZERS = ("adam", "lbfgs")
 TOLERANCE_WINDOW = 10
 """Iterations over which --tolerance compares the total cost J."""
+OUTPUT_DEPTHS = (8, 16)
+"""--output-depth's choices: bits per sample of the result PNGs."""
 INITS = ("noise", "content", "style", "random", "jitter")
 COLOR_TRANSFERS = ("off", "style", "content")
 """--color-transfer's choices: whose colours are changed before the transfer (nst.colors)."""
@@ -85,6 +87,7 @@ class Settings:
     precision: str = "float32"
     output_dir: Path = Path(CONFIG.OUTPUT_DIR)
     overwrite: bool = False
+    output_depth: int = 8  # bits per sample of the saved iterates and generated_image.png
     preset: str = "assignment"
 
     @classmethod

@@ -24,7 +24,7 @@ from PIL import Image
 
 from nst.assignment import generate_noise_image, load_vgg_model
 from nst.checkpoint import Checkpoint
-from nst.colors import match_colors, preserve_colors
+from nst.colors import match_colors, preserve_colors, with_content_chroma
 from nst.compute import DEFAULT_COMPUTE, Compute
 from nst.costs import activation_gram
 from nst.errors import InputError
@@ -51,7 +51,9 @@ class Step:
     when preserve_colors is set; costs: {"total", "content", "style"[, "total
     variation"]} of this image when evaluated (every save_every steps and
     after the last), else None; J_before: the total cost of the image this
-    step started from; checkpoint: the state to resume from.
+    step started from; checkpoint: the state to resume from; pixels: the same
+    picture as float64 (H, W, 3) on the 0..255 scale before it was rounded to
+    8 bits (what --output-depth 16 writes), or None.
     """
 
     i: int
@@ -59,6 +61,7 @@ class Step:
     costs: dict[str, float] | None
     J_before: float
     checkpoint: Checkpoint
+    pixels: np.ndarray | None = None
 
 
 class NonFiniteCostError(InputError):
@@ -347,11 +350,14 @@ def _checked_steps(
         good = previous or good
         if not (np.isfinite(it.image).all() and all(map(math.isfinite, it.costs or ()))):
             raise _non_finite(it.i, good)
-        image = space.to_rgb(it.image)
+        pixels = space.to_pixels(it.image)
+        image = pixels.astype(np.uint8)  # truncated, as space.to_rgb
         if content_rgb is not None:
             image = preserve_colors(content_rgb, image)
+            pixels = with_content_chroma(content_rgb, pixels)
         costs = dict(zip(COST_NAMES, map(float, it.costs), strict=False)) if it.costs else None
-        step = Step(it.i, image, costs, it.J_before, Checkpoint(it.i, it.image, it.state))
+        checkpoint = Checkpoint(it.i, it.image, it.state)
+        step = Step(it.i, image, costs, it.J_before, checkpoint, pixels)
         if costs is not None:
             good = step
         previous = step

@@ -22,6 +22,7 @@ from nst.settings import (
     EIGHT_STYLE_LAYERS,
     INITS,
     OPTIMIZERS,
+    OUTPUT_DEPTHS,
     PRECISIONS,
     PRESETS,
     TOLERANCE_WINDOW,
@@ -159,6 +160,13 @@ def blend_weights(text: str) -> tuple[float, ...]:
     return weights
 
 
+def output_depth(text: str) -> int:
+    """One of OUTPUT_DEPTHS (bits per sample), 8 or 16."""
+    if text.strip() not in {str(depth) for depth in OUTPUT_DEPTHS}:
+        raise ValueError(f"must be {' or '.join(map(str, OUTPUT_DEPTHS))}, not {text!r}")
+    return int(text)
+
+
 iteration_count = whole_number(
     1, MAX_ITERATIONS, f"is more than the {MAX_ITERATIONS:,} iterations a run may have"
 )
@@ -211,6 +219,7 @@ OPTIONS: tuple[Option, ...] = (
         "--network",
         "vgg19 (the assignment's) or vgg16 (no conv3_4, conv4_4, conv5_4)",
         choices=tuple(NETWORKS),
+        metavar="NET",
     ),
     Option(
         "--weights",
@@ -240,6 +249,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--overwrite", "replace the earlier run in --output-dir (the files it wrote)", kind="flag"
+    ),
+    Option(
+        "--output-depth",
+        "bits per sample of <i>.png and generated_image.png (16: added beside the JPEG)",
+        output_depth,
+        metavar="{8,16}",
     ),
     Option(
         "--resume", "continue the run in RUN_DIR from its last checkpoint", Path, metavar="RUN_DIR"
@@ -277,6 +292,7 @@ OPTIONS: tuple[Option, ...] = (
         "--optimizer",
         "adam (the assignment's) or lbfgs (SciPy's L-BFGS-B: lower costs in fewer steps)",
         choices=OPTIMIZERS,
+        metavar="OPT",
     ),
     Option("--learning-rate", "Adam's step size", number(0, 1e6, low_open=True), metavar="RATE"),
     Option("--alpha", "weight of the content cost in J", weight, metavar="A"),
@@ -332,6 +348,7 @@ OPTIONS: tuple[Option, ...] = (
         "--pixels",
         "network input: caffe = 0..255 minus the mean colour, unit = [0, 1]",
         choices=("caffe", "unit"),
+        metavar="PX",
     ),
     Option(
         "--clip",
@@ -368,6 +385,7 @@ OPTIONS: tuple[Option, ...] = (
         "--precision",
         "bfloat16: about twice as fast on CPUs with AVX512_BF16 or AMX, slightly different results",
         choices=PRECISIONS,
+        metavar="P",
     ),
     Option("--preserve-colors", "keep the content's colours (the result's luminance)", kind="flag"),
     Option(

@@ -160,9 +160,12 @@ def run(command: Command, inputs: Inputs | None = None, stop: StopRequests | Non
         else:
             folder, settings, inputs, kernels = _create(command, inputs, lock)
             resume = None
+        folder.content_alpha = inputs.content_alpha
         try:
             last = _paint(folder, settings, resume, kernels, inputs, stop)
-            folder.write_result(inputs, last.i, last.image, last.costs, last.checkpoint)
+            folder.write_result(
+                inputs, last.i, last.image, last.costs, last.checkpoint, last.pixels
+            )
         except WriteError as e:
             with contextlib.suppress(WriteError):  # the manifest may not be writable either
                 folder.finish("failed", str(e))
@@ -297,7 +300,7 @@ def _create(
         lock.enter_context(lock_folder(out, "--output-dir"))
     inputs = inputs or Inputs.read(settings.content, settings.styles, settings.init_file)
     _check_memory(settings, output_size(settings, inputs.content.shape))
-    planned = planned_files(settings)
+    planned = planned_files(settings, transparent=inputs.content_alpha is not None)
     if saved_nothing(out):  # stopped while starting: its manifest may be replaced
         planned.remove(MANIFEST)
     check_output_dir(settings, planned)  # before the weights
@@ -388,7 +391,7 @@ def _keep(folder: RunFolder, step: Step | None) -> Path | None:
     path, or None when there is no step."""
     if step is None:
         return None
-    return folder.save_iterate(step.i, step.image, step.costs, step.checkpoint)
+    return folder.save_iterate(step.i, step.image, step.costs, step.checkpoint, step.pixels)
 
 
 def _weights(path: Path | None, url: str | None, network: Network) -> Path:

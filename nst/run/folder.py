@@ -28,7 +28,7 @@ import numpy as np
 from nst.checkpoint import Checkpoint
 from nst.errors import InputError
 from nst.files import atomic_path
-from nst.images import Inputs, read_rgb, resize, write_image
+from nst.images import Inputs, over_white, read_rgb, resize, result_file_image, write_image
 from nst.run.visuals import animation, contact_sheet, plot_costs, side_by_side
 from nst.settings import Settings, settings_from_dict, settings_to_dict
 
@@ -40,6 +40,8 @@ except ImportError:  # not POSIX: creating the lock file exclusively is the lock
 MANIFEST = "manifest.json"
 CHECKPOINT = "checkpoint.npz"
 FINAL_IMAGE = "generated_image.jpg"
+FINAL_PNG = "generated_image.png"
+"""The final image at --output-depth 16 and/or with the content's alpha, besides the JPEG."""
 PLOT = "costs.png"
 CONTACT_SHEET = "contact_sheet.png"
 ANIMATION = "progress.gif"
@@ -48,11 +50,19 @@ LOCK = ".neural_art.lock"
 LIBRARIES = ("tensorflow", "numpy", "scipy", "pillow", "imageio", "h5py", "matplotlib")
 
 
-def planned_files(settings: Settings) -> list[str]:
-    """The names a run with these settings writes into its folder."""
+def planned_files(settings: Settings, transparent: bool = False) -> list[str]:
+    """The names a run with these settings writes into its folder (`transparent`: the
+    content has an alpha channel)."""
     saved = [f"{i}.png" for i in range(0, settings.iterations, settings.save_every)]
     pictures = [PLOT, CONTACT_SHEET, ANIMATION, SIDE_BY_SIDE]
-    return saved + [FINAL_IMAGE, MANIFEST, CHECKPOINT] + pictures
+    final = [FINAL_IMAGE] + ([FINAL_PNG] if needs_png(settings.output_depth, transparent) else [])
+    return saved + final + [MANIFEST, CHECKPOINT] + pictures
+
+
+def needs_png(depth: int, transparent: bool) -> bool:
+    """Whether the final image is also written as generated_image.png: the JPEG holds
+    neither 16 bits nor alpha."""
+    return depth == 16 or transparent
 
 
 def _files_of_earlier_run(folder: Path) -> list | None:
@@ -154,6 +164,10 @@ class RunFolder:
         self._elapsed_before = manifest["timings"].get("run_seconds", 0.0)
         self.totals: list[float] = []
         """J at every iteration so far (NaN where unknown), kept in checkpoint.npz."""
+        self.depth: int = manifest["settings"].get("output_depth", 8)
+        """Bits per sample of <i>.png and generated_image.png (--output-depth)."""
+        self.content_alpha: np.ndarray | None = None
+        """The content's alpha channel, uint8 (H, W), which the result PNGs carry, or None."""
 
     @classmethod
     def create(cls, path: Path, settings: Settings, argv: list[str]) -> RunFolder:
@@ -226,12 +240,18 @@ class RunFolder:
         self.totals[i] = J
 
     def save_iterate(
-        self, i: int, image: np.ndarray, costs: dict | None, checkpoint: Checkpoint
+        self,
+        i: int,
+        image: np.ndarray,
+        costs: dict | None,
+        checkpoint: Checkpoint,
+        pixels: np.ndarray | None = None,
     ) -> Path:
         """Save iteration i: <i>.png, the checkpoint, and i's costs and file in the manifest
-        (written by the caller); returns the image's path."""
+        (written by the caller); returns the image's path. `image` is uint8 RGB, `pixels`
+        the same picture unrounded (Step.pixels), written at --output-depth 16."""
         path = self.path / f"{i}.png"
-        write_image(path, image)
+        write_image(path, self._result_file_image(image, pixels))
         self.save_checkpoint(checkpoint)
         self.record(i, costs, path.name)
         return path
@@ -251,16 +271,22 @@ class RunFolder:
         image: np.ndarray,
         costs: dict | None,
         checkpoint: Checkpoint,
+        pixels: np.ndarray | None = None,
     ) -> None:
-        """The run's end, iteration i: generated_image.jpg, the checkpoint, costs.png (J at
-        every iteration, each part at the saved ones), contact_sheet.png and progress.gif
-        (the saved iterates, then the result, labelled), side_by_side.png; then the
-        manifest says the run finished."""
+        """The run's end, iteration i: generated_image.jpg (8-bit RGB), generated_image.png
+        when needs_png, the checkpoint, costs.png (J at every iteration, each part at the
+        saved ones), contact_sheet.png and progress.gif (the saved iterates, then the
+        result, labelled; 8-bit, transparent parts over white), side_by_side.png; then
+        the manifest says the run finished."""
         write_image(self.path / FINAL_IMAGE, image)
+        finals = [FINAL_IMAGE]
+        if needs_png(self.depth, self.content_alpha is not None):
+            write_image(self.path / FINAL_PNG, self._result_file_image(image, pixels))
+            finals.append(FINAL_PNG)
         self.save_checkpoint(checkpoint)
         self.record(i, costs, None)
         self._plot_costs(list(costs or {"total": None}))
-        pictures = [FINAL_IMAGE, PLOT, CONTACT_SHEET, ANIMATION, SIDE_BY_SIDE]
+        pictures = [*finals, PLOT, CONTACT_SHEET, ANIMATION, SIDE_BY_SIDE]
         iterates = [name for name in self.manifest["files"] if name not in pictures]
         height, width = image.shape[:2]  # coarse levels' iterates are smaller
         frames = [
@@ -268,12 +294,26 @@ class RunFolder:
             for name in iterates
             if name != f"{i}.png"  # the result, shown once as such
         ]
-        frames.append((f"result (iteration {i})", image))
+        frames.append((f"result (iteration {i})", self._over_white(image)))
         contact_sheet(self.path / CONTACT_SHEET, frames)
         animation(self.path / ANIMATION, [f for _, f in frames], labels=[t for t, _ in frames])
-        side_by_side(self.path / SIDE_BY_SIDE, inputs.content, inputs.styles, image)
+        side_by_side(
+            self.path / SIDE_BY_SIDE, inputs.content, inputs.styles, self._over_white(image)
+        )
         self.manifest["files"] = iterates + pictures
         self.finish("finished")
+
+    def _result_file_image(self, image: np.ndarray, pixels: np.ndarray | None) -> np.ndarray:
+        """What a result PNG of this run holds (see nst.images.result_file_image)."""
+        return result_file_image(image, pixels, self.depth, self.content_alpha)
+
+    def _over_white(self, image: np.ndarray) -> np.ndarray:
+        """uint8 `image` as the pictures show it: with the content's alpha (resized to it),
+        composited over white, as read_rgb reads a saved iterate."""
+        if self.content_alpha is None:
+            return image
+        height, width = image.shape[:2]
+        return over_white(image, resize(self.content_alpha, width, height))
 
     def _plot_costs(self, names: list[str]) -> None:
         """costs.png: the total cost J at every iteration; the other costs where saved."""

@@ -476,7 +476,8 @@ def measure_products(hardware: cpu_peak.Peak) -> tuple[dict, list[str]]:
             f"!!! With {hardware.units.count} FMA units the clock would be at least "
             f"{best['flops'] / per_ghz:.2f} GHz, not {hardware.ghz:.2f} GHz "
             f"{hardware.clock_source}.",
-            "!!! Give the real boost clock with --clock-ghz; ratios to the floor are not judged.",
+            "!!! Give the real clock with --clock-ghz (bench/clock_probe.c measures it); "
+            "ratios to the floor are not judged.",
         ]
     return best, lines
 
@@ -524,7 +525,8 @@ def main() -> None:
     parser.add_argument(
         "--clock-ghz",
         type=float,
-        help="the CPU's boost clock in GHz, for the hardware peak when the system does not show it",
+        help="the clock in GHz for the hardware peak, where the system does not show the boost "
+        "clock (bench/clock_probe.c measures it)",
     )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()

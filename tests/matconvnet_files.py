@@ -165,10 +165,18 @@ def write_vgg_mat(
     return path
 
 
+def _empty_group(f, layer: str) -> str:
+    """The group of a Keras layer without weights (input, pooling) in the open file `f`."""
+    f.create_group(layer).attrs["weight_names"] = np.array([], dtype=np.float64)
+    return layer
+
+
 def write_keras_h5(
     path: Path, kernels, dataset_names: str = "keras2", compress: bool = False
 ) -> Path:
-    """Write `kernels` (RGB convention) as Keras' VGG-19 notop .h5 does: BGR input, blockN_convM.
+    """Write `kernels` (RGB convention, VGG-19's or VGG-16's) as Keras saves its VGG notop
+    .h5: BGR input, a group per layer of the model (input_1, blockN_convM, blockN_pool; the
+    groups of the layers without weights are empty), layer_names listing them in order.
 
     dataset_names: "keras2" stores blockN_convM/blockN_convM/kernel:0 and bias:0;
     "keras1" stores blockN_convM/blockN_convM_W_1:0 and _b_1:0. compress: gzip-compressed,
@@ -181,6 +189,8 @@ def write_keras_h5(
         for name, (W, b) in kernels.items():
             block, conv = name[4:].split("_")
             layer = f"block{block}_conv{conv}"
+            if names and names[-1].split("_")[0] != f"block{block}":
+                names.append(_empty_group(f, f"{names[-1].split('_')[0]}_pool"))
             names.append(layer)
             if name == "conv1_1":
                 W = W[:, :, ::-1, :]  # Keras' network takes BGR input
@@ -193,7 +203,8 @@ def write_keras_h5(
             options = {"compression": "gzip", "chunks": True} if compress else {}
             group.create_dataset(weight_names[1], data=b, **options)  # bias first: the reader
             group.create_dataset(weight_names[0], data=W, **options)  # must not rely on order
-        f.attrs["layer_names"] = [n.encode() for n in ["input_1", *names]]
+        names.append(_empty_group(f, f"{names[-1].split('_')[0]}_pool"))
+        f.attrs["layer_names"] = [n.encode() for n in [_empty_group(f, "input_1"), *names]]
         f.attrs["backend"] = b"tensorflow"
         f.attrs["keras_version"] = b"2.2.4" if dataset_names == "keras2" else b"1.2.2"
     return path

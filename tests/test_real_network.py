@@ -31,7 +31,9 @@ from cli_runs import run_cli
 from matconvnet_files import VGG16_BLOCKS, random_kernels
 from PIL import Image
 
+from nst.networks import VGG16
 from nst.settings import Settings
+from nst.weights.formats import keras_name, parse_weights
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ("cat", "coffee", "rocket")
@@ -74,7 +76,7 @@ def keras_vgg16(
     uint8 RGB image and each layer (convN_M), and block1_conv1's kernel and bias as loaded."""
     inputs, outputs = folder / "images.npz", folder / "features.npz"
     np.savez(inputs, **images)
-    keras_layers = [real_vgg16.keras_name(layer) for layer in layers]
+    keras_layers = [keras_name(layer) for layer in layers]
     command = [sys.executable, "-c", KERAS_CHILD, str(h5), str(inputs), str(outputs), *keras_layers]
     done = subprocess.run(command, capture_output=True, text=True)
     status, log = done.returncode, done.stderr[-4000:]
@@ -173,10 +175,10 @@ def test_an_onnx_model_that_is_not_vgg16_is_refused():
 
 
 def test_the_h5_file_holds_the_kernels_written(tmp_path):
-    """write_keras_h5 then read_keras_h5 gives back the kernels, conv1_1 included (turned to
-    BGR in the file and back)."""
+    """write_keras_h5 then the project's reader give back the kernels, conv1_1 included
+    (turned to BGR in the file and back)."""
     kernels = random_kernels(4, VGG16_BLOCKS)
-    read = real_vgg16.read_keras_h5(real_vgg16.write_keras_h5(tmp_path / "w.h5", kernels))
+    read = parse_weights(real_vgg16.write_keras_h5(tmp_path / "w.h5", kernels), VGG16)
     assert list(read) == list(kernels)
     for name, (W, b) in kernels.items():
         np.testing.assert_array_equal(read[name][0], W)

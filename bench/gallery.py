@@ -8,7 +8,8 @@ Each picture is made by `neural_art.py` itself, run as a user would run it (in
 a subprocess, timed from start to exit), with the real ImageNet VGG-16 conv
 base of tests/real_vgg16.py (`--network vgg16`): the published VGG-19 file
 cannot be downloaded on the machine that made them. The run's
-side_by_side.png becomes images/gallery/<name>.jpg, and the script prints, for
+side_by_side.png (or, for the quality preset, its result alone) becomes
+images/gallery/<name>.jpg, and the script prints, for
 each picture, the Markdown the README shows: the picture, the command and its
 time. The runs go to a temporary folder; nothing else is kept.
 """
@@ -35,26 +36,40 @@ WIDTH = 960
 QUALITY = 85
 """JPEG quality of a gallery picture."""
 
-PICTURES = [  # (name, content, style, options beyond --network and --weights)
-    ("cat-stone", "images/cat.jpg", "images/stone.jpg", []),
+SIDE_BY_SIDE, RESULT = "side_by_side.png", "generated_image.jpg"
+"""What a gallery picture shows: the run's content | style | result, or the result alone."""
+
+PICTURES = [  # (name, content, style, options beyond --network and --weights, what it shows)
+    ("cat-stone", "images/cat.jpg", "images/stone.jpg", [], SIDE_BY_SIDE),
     (
         "cat-starry-night",
         "images/cat.jpg",
         "images/starry_night.jpg",
         ["--optimizer", "lbfgs", "--iterations", "100"],
+        SIDE_BY_SIDE,
     ),
     (
         "mountains-starry-night",
         "images/mountains.jpg",
         "images/starry_night.jpg",
         ["--optimizer", "lbfgs", "--iterations", "100"],
+        SIDE_BY_SIDE,
+    ),
+    (
+        "cat-starry-night-quality",
+        "images/cat.jpg",
+        "images/starry_night.jpg",
+        ["--preset", "quality"],
+        RESULT,
     ),
 ]
 
 
-def paint(name: str, content: str, style: str, options: list[str], weights: Path) -> str:
-    """Run the command line for one picture, keep its side-by-side as a JPEG, and return the
-    README's Markdown for it."""
+def paint(
+    name: str, content: str, style: str, options: list[str], shows: str, weights: Path
+) -> str:
+    """Run the command line for one picture, keep the picture it `shows` (SIDE_BY_SIDE or
+    RESULT) as a JPEG, and return the README's Markdown for it."""
     shown = ["neural_art.py", content, style, "--network", "vgg16", *options]
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / name
@@ -62,7 +77,7 @@ def paint(name: str, content: str, style: str, options: list[str], weights: Path
         started = time.perf_counter()
         subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         seconds = time.perf_counter() - started
-        with Image.open(out / "side_by_side.png") as picture:
+        with Image.open(out / shows) as picture:
             height = round(picture.height * WIDTH / picture.width)
             small = picture.convert("RGB").resize((WIDTH, height), Image.Resampling.LANCZOS)
     GALLERY.mkdir(parents=True, exist_ok=True)
@@ -81,9 +96,9 @@ def main() -> None:
 
     weights = h5_file()
     print(f"{platform.processor() or platform.machine()}, weights {weights}\n")
-    for name, content, style, options in PICTURES:
+    for name, *picture in PICTURES:
         if args.only in (None, name):
-            print(paint(name, content, style, options, weights), flush=True)
+            print(paint(name, *picture, weights), flush=True)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """What a run needs to continue after step i: the image (network input) and Adam's state."""
+    """What a run needs to continue after step i: the image (network input), Adam's state,
+    and with iterate averaging the average's state (nst.averaging.IterateAverage.state)."""
 
     i: int
     image: np.ndarray
     state: tuple[np.ndarray, ...] = ()
+    average: tuple[np.ndarray, ...] = ()

@@ -1,10 +1,12 @@
-"""The costs of neural style transfer, as the assignment defines them.
+"""The costs of neural style transfer: the assignment's, and a Wasserstein-2 style cost.
 
 Plain TensorFlow ops: they work in a TF 1.x graph (as the assignment uses
 them) and eagerly on TF 2 tensors. Activations have shape (1, n_H, n_W, n_C).
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from nst.quiet import tensorflow_quietly
 from nst.tf1.api import tf as tf1
@@ -88,6 +90,80 @@ def style_cost_of_targets(targets, outputs, STYLE_LAYERS: list[tuple[str, float]
     J_style = 0
     for (_, coeff), a_S, a_G in zip(STYLE_LAYERS, targets, outputs, strict=True):
         J_style += coeff * compute_layer_style_cost(a_S, a_G)
+    return J_style
+
+
+def moments(a) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mu, Sigma, Sigma^1/2) of activation a (1, n_H, n_W, n_C) as float64 arrays.
+
+    mu = mean of the n_H * n_W rows of X (a unrolled to (n_H * n_W, n_C)),
+    Sigma = X^T X / (n_H * n_W) - mu mu^T (the covariance), and its symmetric
+    square root V diag(sqrt(max(lambda, 0))) V^T from Sigma = V diag(lambda) V^T.
+    """
+    X = np.asarray(a, dtype=np.float64).reshape(-1, np.shape(a)[-1])
+    mean = X.mean(axis=0)
+    covariance = X.T @ X / len(X) - np.outer(mean, mean)
+    eigenvalues, vectors = np.linalg.eigh(covariance)
+    root = (vectors * np.sqrt(np.maximum(eigenvalues, 0))) @ vectors.T
+    return mean, covariance, root
+
+
+SQRT_FLOOR = 1e-6
+"""Least eigenvalue, as a share of the largest, in trace_sqrt's gradient."""
+
+
+@tf.custom_gradient
+def trace_sqrt(M):
+    """tr(M^1/2) = sum of sqrt(lambda_i) over the eigenvalues of the symmetric PSD matrix M.
+
+    Its gradient is (1/2) M^-1/2 = V diag(1 / (2 sqrt(lambda))) V^T, with each lambda
+    raised to at least SQRT_FLOOR * lambda_max, so that the near-zero eigenvalues
+    of a rank-deficient M do not make it infinite.
+    """
+    eigenvalues, vectors = tf.linalg.eigh((M + tf.transpose(M)) / 2)
+    value = tf.reduce_sum(tf.sqrt(tf.maximum(eigenvalues, 0.0)))
+
+    def gradient(upstream):
+        floor = SQRT_FLOOR * tf.reduce_max(eigenvalues)
+        half_inverse_roots = 0.5 / tf.sqrt(tf.maximum(eigenvalues, floor))
+        return upstream * tf.matmul(vectors * half_inverse_roots, vectors, transpose_b=True)
+
+    return value, gradient
+
+
+def layer_wasserstein_cost(target: tuple[np.ndarray, np.ndarray, np.ndarray], a_G):
+    """J_W2_layer = (|mu_G - mu_S|^2 + tr(Sigma_S) + tr(Sigma_G)
+    - 2 tr((Sigma_S^1/2 Sigma_G Sigma_S^1/2)^1/2)) / n_C.
+
+    The squared Wasserstein-2 distance between the Gaussians with the style's
+    and the generated image's activation means and covariances (`target`:
+    moments(a_S)), per channel. Being made of means over positions, it does not
+    depend on the image size.
+    """
+    mean_S, covariance_S, root_S = (tf.constant(t, tf.float32) for t in target)
+    _, n_H, n_W, n_C = a_G.get_shape().as_list()
+    X = tf.reshape(a_G, [n_H * n_W, n_C])
+    mean_G = tf.reduce_mean(X, axis=0)
+    covariance_G = tf.matmul(X, X, transpose_a=True) / (n_H * n_W) - tf.tensordot(
+        mean_G, mean_G, axes=0
+    )
+    product = tf.matmul(root_S, tf.matmul(covariance_G, root_S))
+    distance = (
+        tf.reduce_sum(tf.square(mean_G - mean_S))
+        + tf.linalg.trace(covariance_S)
+        + tf.linalg.trace(covariance_G)
+        - 2 * trace_sqrt(product)
+    )
+    return distance / n_C
+
+
+def style_cost_of_moments(targets, outputs, STYLE_LAYERS: list[tuple[str, float]]):
+    """J_style = sum over layers of weight * J_W2_layer, from the style's moments (one
+    (mu, Sigma, Sigma^1/2) per layer) and the generated image's tensors, in the order of
+    STYLE_LAYERS' (layer, weight) pairs."""
+    J_style = 0
+    for (_, coeff), target, a_G in zip(STYLE_LAYERS, targets, outputs, strict=True):
+        J_style += coeff * layer_wasserstein_cost(target, a_G)
     return J_style
 
 

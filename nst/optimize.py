@@ -25,6 +25,7 @@ from nst.costs import (
     compute_content_cost,
     compute_style_cost,
     style_cost_of_grams,
+    style_cost_of_moments,
     total_cost,
     total_variation_cost,
 )
@@ -97,7 +98,8 @@ def build_cost_graph(
 
 @dataclass(frozen=True)
 class Objective:
-    """What J measures: J = alpha J_content + beta sum_k blend_k J_style(S_k) + tv_weight J_tv."""
+    """What J measures: J = alpha J_content + beta sum_k blend_k J_style(S_k) + tv_weight J_tv,
+    J_style being the style_loss's cost (STYLE_COSTS)."""
 
     content_layer: str
     style_layers: list[tuple[str, float]]
@@ -105,30 +107,45 @@ class Objective:
     alpha: float
     beta: float
     tv_weight: float
+    style_loss: str = "gram"
+
+
+STYLE_COSTS = {"gram": style_cost_of_grams, "wasserstein": style_cost_of_moments}
+"""Each style loss's J_style from the style targets (nst.transfer.style_targets)."""
+
+
+@dataclass(frozen=True)
+class Adam:
+    """Adam's step size, its second moment's decay beta2 and its epsilon (beta1 is 0.9)."""
+
+    learning_rate: float = CONFIG.LEARNING_RATE
+    beta2: float = 0.999
+    epsilon: float = 1e-8
 
 
 def cost_graph(
     model: dict,
     a_C: np.ndarray,
-    style_grams: list[list[np.ndarray]],
+    style_targets: list[list],
     objective: Objective,
     optimizer: str = "adam",
-    learning_rate: float = CONFIG.LEARNING_RATE,
-    adam_epsilon: float = 1e-8,
+    adam: Adam = Adam(),
     clip_bounds: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> CostGraph:
     """The costs of `objective` in the default graph, from targets evaluated beforehand.
 
-    a_C: the content's activation at objective.content_layer; style_grams[k]:
-    the Gram matrices of style image k's activations at objective.style_layers
-    (nst.costs.activation_gram, scaled to the generated image's positions).
-    With one style image and no total variation, J is the assignment's J.
-    clip_bounds: the (low, high) pixel range of Adam's clip_step, or None.
+    a_C: the content's activation at objective.content_layer; style_targets[k]:
+    what style image k's activations at objective.style_layers are compared with
+    (nst.transfer.style_targets: Gram matrices scaled to the generated image's
+    positions, or moments). With one style image, the Gram cost and no total
+    variation, J is the assignment's J. clip_bounds: the (low, high) pixel range
+    of Adam's clip_step, or None.
     """
     o = objective
     J_content = compute_content_cost(a_C, model[o.content_layer])
     outputs = [model[name] for name, _ in o.style_layers]
-    per_style = [style_cost_of_grams(g, outputs, o.style_layers) for g in style_grams]
+    style_cost = STYLE_COSTS[o.style_loss]
+    per_style = [style_cost(t, outputs, o.style_layers) for t in style_targets]
     if len(per_style) == 1:
         J_style = per_style[0]
     else:
@@ -140,9 +157,9 @@ def cost_graph(
         J = J + o.tv_weight * J_tv
     graph = CostGraph(model, J, J_content, J_style, None, J_tv)
     if optimizer == "adam":
-        adam = tf1.train.AdamOptimizer(learning_rate, epsilon=adam_epsilon)
-        graph.train_step = adam.minimize(J)
-        graph.optimizer_state = adam.variables()
+        steps = tf1.train.AdamOptimizer(adam.learning_rate, beta2=adam.beta2, epsilon=adam.epsilon)
+        graph.train_step = steps.minimize(J)
+        graph.optimizer_state = steps.variables()
     else:
         graph.gradient = tf1.gradients(J, model["input"])[0]
     image = model["input"]

@@ -31,6 +31,17 @@ EIGHT_STYLE_LAYERS = [
     )
 ]
 OPTIMIZERS = ("adam", "lbfgs")
+STYLE_LOSSES = ("gram", "wasserstein")
+"""--style-loss's choices: the assignment's Gram-matrix cost, or the Wasserstein-2 distance
+of the activations' means and covariances (nst.costs)."""
+DECREASING_STYLE_LAYERS = [
+    (name, weight / 341)
+    for name, weight in zip(
+        ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"), (256, 64, 16, 4, 1), strict=True
+    )
+]
+"""The five conv*_1 layers weighted 256:64:16:4:1, summing to 1 (crowsonkb's weights for
+the Wasserstein-2 cost, whose deeper layers have larger values)."""
 TOLERANCE_WINDOW = 10
 """Iterations over which --tolerance compares the total cost J."""
 OUTPUT_DEPTHS = (8, 16)
@@ -63,12 +74,16 @@ class Settings:
     pooling: str = CONFIG.POOLING
     content_layer: str = CONFIG.CONTENT_LAYER
     style_layers: list[tuple[str, float]] = field(default_factory=lambda: ASSIGNMENT_STYLE_LAYERS)
+    style_loss: str = "gram"  # one of STYLE_LOSSES
     alpha: float = CONFIG.ALPHA
     beta: float = CONFIG.BETA
     tv_weight: float = 0.0
     optimizer: str = "adam"
     learning_rate: float = CONFIG.LEARNING_RATE
     adam_epsilon: float = 1e-8
+    adam_beta2: float = 0.999  # decay of Adam's second moment
+    adam_warm_start: bool = False  # a new size keeps Adam's moments, resized to it
+    average: float = 0.0  # decay of the iterates' moving average (0: the image is the iterate)
     clip: bool = False
     init: str | Path = "noise"
     noise_ratio: float = CONFIG.NOISE_RATIO
@@ -76,7 +91,10 @@ class Settings:
     iterations: int = CONFIG.NUM_ITERATIONS
     coarse_levels: int = 0
     coarse_iterations: int = 50
-    schedule: tuple[int, ...] | None = None  # iterations per level, smallest first
+    # iterations per level, smallest first; when set, iterations and coarse_levels follow from it
+    schedule: tuple[int, ...] | None = None
+    level_ratio: float = 2.0  # each level's sides are this many times the one before
+    min_size: int = 0  # levels with a shorter longest side run at the first one that is not
     tolerance: float = 0.0  # a level ends when J fell by less than this share in TOLERANCE_WINDOW
     save_every: int = CONFIG.SAVE_EVERY
     preserve_colors: bool = False
@@ -89,6 +107,11 @@ class Settings:
     overwrite: bool = False
     output_depth: int = 8  # bits per sample of the saved iterates and generated_image.png
     preset: str = "assignment"
+
+    def __post_init__(self):
+        if self.schedule is not None:  # it names every size's iterations
+            object.__setattr__(self, "iterations", sum(self.schedule))
+            object.__setattr__(self, "coarse_levels", len(self.schedule) - 1)
 
     @classmethod
     def preset_settings(cls, name: str, **overrides) -> Settings:
@@ -123,6 +146,18 @@ class Settings:
         return [w / total for w in weights]
 
 
+CROWSONKB_COSTS = {
+    "style_loss": "wasserstein",
+    "style_layers": DECREASING_STYLE_LAYERS,
+    "alpha": 0.06,
+    "beta": 1.0,
+    "pooling": "max",
+    "init": "content",
+    "clip": True,
+}
+"""What the crowsonkb and quality presets share: the costs, layers and pooling of
+crowsonkb/style-transfer-pytorch, its start from the content, the image kept in 0..255."""
+
 PRESETS: dict[str, dict] = {
     # The TF 1.x assignment: every default of Settings. Its layers are VGG-16's too, so
     # --network vgg16 runs the same setup on VGG-16.
@@ -149,7 +184,48 @@ PRESETS: dict[str, dict] = {
         "iterations": 1000,
         "save_every": 100,
     },
+    # Our implementation of crowsonkb/style-transfer-pytorch's defaults (its README and
+    # style_transfer.py): 512 px reached from 128 px in steps of sqrt(2), 1000 Adam steps at
+    # the first size and 500 at each later one, Adam(0.02 of [0, 1] pixels = 5.1 levels,
+    # betas 0.9 and 0.99) kept across sizes, the pixels clipped after each step, the
+    # iterates averaged (decay 0.99), from the content; the Wasserstein-2 style cost on
+    # relu1_1 .. relu5_1 weighted 256:64:16:4:1, the content's mean squared difference at
+    # relu4_2 weighted 0.015 (J_content is that mean / 4: alpha 0.06), max pooling.
+    # Not taken: its 9-point total variation cost (weight 2 on [0, 1] pixels), and its
+    # network, torchvision's VGG-19 (this preset runs on --network's).
+    "crowsonkb": {
+        **CROWSONKB_COSTS,
+        "size": 512,
+        "learning_rate": 5.1,
+        "adam_beta2": 0.99,
+        "adam_warm_start": True,
+        "average": 0.99,
+        "schedule": (1000, 500, 500, 500, 500),
+        "level_ratio": 2**0.5,
+        "save_every": 100,
+    },
+    # The best picture per second measured (bench/compare.py, bench/README.md): crowsonkb's
+    # costs and layers, with SciPy's L-BFGS-B (within the pixel range) instead of averaged
+    # Adam steps, at 1024 px reached from 128 px in three doublings (at other sizes, the
+    # sizes below 128 px give their iterations to the first size above).
+    "quality": {
+        **CROWSONKB_COSTS,
+        "size": 1024,
+        "optimizer": "lbfgs",
+        "schedule": (100, 60, 40, 20),
+        "min_size": 128,
+        "save_every": 20,
+    },
 }
+
+
+def crowsonkb_levels(size: int, smallest: int = 128) -> int:
+    """How many sizes crowsonkb's schedule has for longest side `size`: size / sqrt(2)^k,
+    rounded, for k = 0, 1, ... while at least `smallest` pixels (1 when size < smallest)."""
+    k = 1
+    while round(size / 2 ** (k / 2)) >= smallest:
+        k += 1
+    return k
 
 
 def settings_to_dict(settings: Settings) -> dict:

@@ -23,15 +23,16 @@ import numpy as np
 from PIL import Image
 
 from nst.assignment import generate_noise_image, load_vgg_model
+from nst.averaging import IterateAverage, mean_of
 from nst.checkpoint import Checkpoint
 from nst.colors import match_colors, preserve_colors, with_content_chroma
 from nst.compute import DEFAULT_COMPUTE, Compute
-from nst.costs import activation_gram
+from nst.costs import activation_gram, moments
 from nst.errors import InputError
 from nst.images import Inputs, resize
 from nst.layer_shapes import positions
 from nst.networks import NETWORKS
-from nst.optimize import Iterate, Objective, adam_steps, cost_graph, lbfgs_steps
+from nst.optimize import Adam, CostGraph, Iterate, Objective, adam_steps, cost_graph, lbfgs_steps
 from nst.pixels import PIXEL_SPACES, PixelSpace
 from nst.settings import COLOR_TRANSFERS, TOLERANCE_WINDOW, Settings
 from nst.tf1.api import tf as tf1
@@ -107,16 +108,17 @@ def stylize(
     size = output_size(s, inputs.content.shape)
     kernels = kernels or read_weights(s.weights or find_weights(network=network), network)
     first = resume.i + 1 if resume else 0
-    image, state = (resume.image, resume.state) if resume else (None, ())
+    start = resume or Checkpoint(-1, None)
     for (width, height), steps in schedule(s, size):
         if not steps or first > steps[-1]:
             continue
-        if image is not None and image.shape[1:3] != (height, width):
-            # a new level starts afresh, from the last image enlarged (bilinear)
-            image, state = resize(image[0], width, height, Image.Resampling.BILINEAR)[None], ()
+        if start.image is not None and (
+            start is not resume or start.image.shape[1:3] != (height, width)
+        ):  # a new level
+            start = _enlarged(start, width, height, s.adam_warm_start)
         last = None
         steps = range(max(first, steps.start), steps.stop)
-        level = _level_steps(s, kernels, inputs, (width, height), image, steps, state)
+        level = _level_steps(s, kernels, inputs, (width, height), start, steps)
         totals: list[float] = []
         for last in level:
             yield last
@@ -124,8 +126,23 @@ def stylize(
             if _settled(totals, s.tolerance):
                 level.close()
                 break
-        if last is not None:  # else L-BFGS found no step: the next level starts from image
-            image, state = last.checkpoint.image, ()
+        if last is not None:  # else L-BFGS found no step: the next level starts from `start`
+            start = last.checkpoint
+
+
+def _enlarged(checkpoint: Checkpoint, width: int, height: int, warm_start: bool) -> Checkpoint:
+    """Where a new level of width x height starts: the last level's picture (its average,
+    when averaging) enlarged bilinearly when smaller, with Adam's moments enlarged likewise
+    when `warm_start` (else Adam starts afresh), and a new average."""
+
+    def enlarged(array: np.ndarray) -> np.ndarray:
+        return resize(array[0], width, height, Image.Resampling.BILINEAR)[None]
+
+    image = enlarged(mean_of(checkpoint.average) if checkpoint.average else checkpoint.image)
+    state = ()
+    if warm_start:  # the moments have the image's shape; Adam's beta powers are scalars
+        state = tuple(enlarged(v) if np.ndim(v) == 4 else v for v in checkpoint.state)
+    return Checkpoint(checkpoint.i, image, state)
 
 
 def _settled(totals: list[float], tolerance: float) -> bool:
@@ -164,29 +181,50 @@ def schedule(settings: Settings, size: tuple[int, int]) -> list[tuple[tuple[int,
     """The coarse-to-fine schedule: ((width, height), steps) for each level, smallest first.
 
     With settings.schedule = (n_L, ..., n_1, n_0), level k = L .. 0 runs n_k steps
-    at size / 2^k (each side rounded, at least 1 pixel), numbered on from the
-    level before. Else, with settings.coarse_levels = L, level k = L .. 1 runs
-    settings.coarse_iterations steps at size / 2^k and the output size runs the
-    remaining steps; without coarse levels, all steps run at size.
+    at size / r^k for r = settings.level_ratio (each side rounded, at least 1
+    pixel), numbered on from the level before. Else, with settings.coarse_levels
+    = L, level k = L .. 1 runs settings.coarse_iterations steps at size / r^k and
+    the output size runs the remaining steps; without coarse levels, all steps
+    run at size. Levels whose longest side is below settings.min_size give their
+    steps to the first level that is not (see _merged_below).
     """
     s = settings
     width, height = size
+
+    def shrunk(k: int) -> tuple[int, int]:
+        r = s.level_ratio**k
+        return max(1, round(width / r)), max(1, round(height / r))
+
     if s.schedule is not None:
         ends = np.cumsum(s.schedule).tolist()
         k_max = len(s.schedule) - 1
-        return [
-            ((max(1, round(width / 2**k)), max(1, round(height / 2**k))), range(end - n, end))
+        levels = [
+            (shrunk(k), range(end - n, end))
             for k, n, end in zip(range(k_max, -1, -1), s.schedule, ends, strict=True)
         ]
+        return _merged_below(levels, s.min_size)
     levels = []
     for k in range(s.coarse_levels, 0, -1):
         begin = (s.coarse_levels - k) * s.coarse_iterations
-        shrunk = max(1, round(width / 2**k)), max(1, round(height / 2**k))
-        levels.append((shrunk, range(begin, min(begin + s.coarse_iterations, s.iterations))))
+        levels.append((shrunk(k), range(begin, min(begin + s.coarse_iterations, s.iterations))))
     levels.append(
         (size, range(min(s.coarse_levels * s.coarse_iterations, s.iterations), s.iterations))
     )
-    return levels
+    return _merged_below(levels, s.min_size)
+
+
+def _merged_below(
+    levels: list[tuple[tuple[int, int], range]], min_size: int
+) -> list[tuple[tuple[int, int], range]]:
+    """`levels` without those whose longest side is below min_size pixels (the last level
+    always stays): their steps run at the first level kept, before its own."""
+    first = next((k for k, (size, _) in enumerate(levels) if max(size) >= min_size), None)
+    if first is None:
+        first = len(levels) - 1
+    if first == 0:
+        return levels
+    size, steps = levels[first]
+    return [(size, range(levels[0][1].start, steps.stop)), *levels[first + 1 :]]
 
 
 def _level_steps(
@@ -194,12 +232,12 @@ def _level_steps(
     kernels: dict,
     inputs: Inputs,
     size: tuple[int, int],
-    image: np.ndarray | None,
+    start: Checkpoint,
     steps: range,
-    state: tuple[np.ndarray, ...],
 ) -> Iterator[Step]:
     """The Steps in `steps` at one size (width, height): its targets, graph and session,
-    starting from `image` (the initial image when None) and Adam's `state`."""
+    starting from `start`: its image (the initial image when None), Adam's state and the
+    iterates' average."""
     s = settings
     width, height = size
     space = PIXEL_SPACES[s.pixels]
@@ -210,33 +248,53 @@ def _level_steps(
     style_size = max(1, round(width * s.style_scale)), max(1, round(height * s.style_scale))
     style_names = [name for name, _ in s.style_layers]
     styles = [space.to_network(resize(rgb, *style_size)) for rgb in inputs.styles]
-    grams = [style_grams(kernels, style, style_names, s.pooling, size, compute) for style in styles]
-    if image is None:
-        image = initial_image(s, space, content, inputs)
+    targets = [
+        style_targets(kernels, style, style_names, s.pooling, size, s.style_loss, compute)
+        for style in styles
+    ]
+    image = initial_image(s, space, content, inputs) if start.image is None else start.image
     objective = Objective(
-        s.content_layer, s.style_layers, s.blend_weights(), s.alpha, s.beta, s.tv_weight
+        s.content_layer,
+        s.style_layers,
+        s.blend_weights(),
+        s.alpha,
+        s.beta,
+        s.tv_weight,
+        s.style_loss,
     )
     bounds = space.bounds() if s.clip else None
     with tf1.Graph().as_default() as graph, compute.session(graph) as sess:
         held = HeldKernels()
         model = load_vgg_model(kernels, width, height, s.pooling, hold=held)
-        costs = cost_graph(
-            model,
-            a_C,
-            grams,
-            objective,
-            s.optimizer,
-            s.learning_rate,
-            s.adam_epsilon,
-            bounds,
-        )
+        adam = Adam(s.learning_rate, s.adam_beta2, s.adam_epsilon)
+        costs = cost_graph(model, a_C, targets, objective, s.optimizer, adam, bounds)
         sess.run(tf1.global_variables_initializer())
         held.load(sess)
         if s.optimizer == "adam":
-            iterates = adam_steps(sess, costs, image, steps, s.save_every, state)
+            iterates = adam_steps(sess, costs, image, steps, s.save_every, start.state)
         else:
             iterates = lbfgs_steps(sess, costs, image, steps, s.save_every, space.scale, bounds)
-        yield from _checked_steps(iterates, space, content_rgb if s.preserve_colors else None)
+        average = None
+        if s.average:
+            average = IterateAverage(s.average, start.average)
+            iterates = _averaged(iterates, average, sess, costs)
+        content_colors = content_rgb if s.preserve_colors else None
+        yield from _checked_steps(iterates, space, content_colors, average)
+
+
+def _averaged(
+    iterates: Iterator[Iterate], average: IterateAverage, sess, graph: CostGraph
+) -> Iterator[Iterate]:
+    """The iterates, each taken into `average`; the costs given are those of the average
+    (evaluated when the iterate's would be), the picture the caller shows."""
+    for it in iterates:
+        average.add(it.image)
+        if it.costs is not None:
+            graph.assign_input(sess, average.value())
+            costs = tuple(sess.run(graph.costs()))
+            graph.assign_input(sess, it.image)  # the optimizer goes on from the iterate
+            it = dataclasses.replace(it, costs=costs)
+        yield it
 
 
 class HeldKernels:
@@ -279,17 +337,21 @@ def activations(
         return sess.run([model[name] for name in layers])
 
 
-def style_grams(
+def style_targets(
     kernels: dict,
     image: np.ndarray,
     layers: list[str],
     pooling: str,
     size: tuple[int, int],
+    style_loss: str = "gram",
     compute: Compute = DEFAULT_COMPUTE,
-) -> list[np.ndarray]:
-    """The Gram matrices (n_C, n_C) of `image`'s activations at `layers`.
+) -> list:
+    """What the style cost compares with, per layer of `layers`, for the style `image`.
 
-    Each is scaled to the number of positions the layer has for an output of
+    With style_loss "gram", the Gram matrices (n_C, n_C) of `image`'s activations;
+    with "wasserstein", their moments (mu, Sigma, Sigma^1/2) (nst.costs.moments).
+
+    Each Gram matrix is scaled to the number of positions the layer has for an output of
     `size` (width, height), see nst.costs.activation_gram. Only these matrices,
     not the activations, go into the optimized graph. They are computed from the
     activations held as constants, as in the assignment's graph, so that
@@ -297,6 +359,8 @@ def style_grams(
     """
     width, height = size
     targets = activations(kernels, image, layers, pooling, compute)
+    if style_loss == "wasserstein":
+        return [moments(a_S) for a_S in targets]
     with tf1.Graph().as_default() as graph, compute.session(graph) as sess:
         return sess.run(
             [
@@ -339,9 +403,13 @@ def initial_image(
 
 
 def _checked_steps(
-    iterates: Iterator[Iterate], space: PixelSpace, content_rgb: np.ndarray | None
+    iterates: Iterator[Iterate],
+    space: PixelSpace,
+    content_rgb: np.ndarray | None,
+    average: IterateAverage | None = None,
 ) -> Iterator[Step]:
-    """Steps from iterates, stopping with NonFiniteCostError at the first infinite or NaN cost."""
+    """Steps from iterates, stopping with NonFiniteCostError at the first infinite or NaN cost.
+    With `average` (kept up to date by _averaged), a Step's picture is the average."""
     previous: Step | None = None
     good: Step | None = None  # the latest step known to have finite costs
     for it in iterates:
@@ -350,13 +418,13 @@ def _checked_steps(
         good = previous or good
         if not (np.isfinite(it.image).all() and all(map(math.isfinite, it.costs or ()))):
             raise _non_finite(it.i, good)
-        pixels = space.to_pixels(it.image)
+        pixels = space.to_pixels(it.image if average is None else average.value())
         image = pixels.astype(np.uint8)  # truncated, as space.to_rgb
         if content_rgb is not None:
             image = preserve_colors(content_rgb, image)
             pixels = with_content_chroma(content_rgb, pixels)
         costs = dict(zip(COST_NAMES, map(float, it.costs), strict=False)) if it.costs else None
-        checkpoint = Checkpoint(it.i, it.image, it.state)
+        checkpoint = Checkpoint(it.i, it.image, it.state, average.state() if average else ())
         step = Step(it.i, image, costs, it.J_before, checkpoint, pixels)
         if costs is not None:
             good = step

@@ -486,6 +486,8 @@ BAD_OPTION_VALUES = {
     "--beta": ZERO_OR_MORE,
     "--tv-weight": ZERO_OR_MORE,
     "--noise-ratio": [*ZERO_OR_MORE, "1.5"],
+    "--level-ratio": ["1", "0.5", "-2", "nan", "inf", "17"],
+    "--average": ["-0.1", "1", "nan", "1.5"],
 }
 BAD_OPTIONS = [(option, value) for option, values in BAD_OPTION_VALUES.items() for value in values]
 
@@ -506,6 +508,8 @@ ACCEPTED_OPTIONS = [
     ("--noise-ratio", "0", "noise_ratio", 0.0),
     ("--seed", "0", "seed", 0),
     ("--coarse-levels", "0", "coarse_levels", 0),
+    ("--average", "0", "average", 0.0),
+    ("--level-ratio", "1.5", "level_ratio", 1.5),
     ("--iterations", str(MAX_ITERATIONS), "iterations", MAX_ITERATIONS),
     ("--threads", str(MAX_THREADS), "threads", MAX_THREADS),
 ]

@@ -160,13 +160,14 @@ def test_help_documents_every_option_with_its_default(capsys, monkeypatch):
                "--beta", "--noise-ratio", "--seed", "--content-layer", "--style-layers",
                "--pooling", "--preset", "--show-preset", "--resume", "--size", "--optimizer",
                "--tv-weight", "--style-blend-weights", "--style-scale", "--init", "--pixels",
-               "--clip", "--no-clip", "--preserve-colors"]  # fmt: skip
+               "--clip", "--no-clip", "--preserve-colors", "--style-loss", "--average",
+               "--level-ratio"]  # fmt: skip
     for option in options:
         assert option in text
     for default in ["(default: 400)", "(default: 300)", "(default: 200)", "(default: 20)",
                     "(default: 2.0)", "(default: 10)", "(default: 40)", "(default: 0.6)",
                     "(default: conv4_2)", "(default: assignment)", "(default: avg)",
-                    "(default: output)", "$NEURAL_ART_WEIGHTS", "(default: adam)",
+                    "(default: a new folder in output/)", "$NEURAL_ART_WEIGHTS", "(default: adam)",
                     "(default: 0.0)", "(default: 1.0)", "(default: noise)",
                     "(default: caffe)"]:  # fmt: skip
         assert default in text
@@ -198,6 +199,7 @@ BAD_OPTIONS = [
     (["--style-layers", "conv1_1:0.5,conv1_1:0.5"], "listed more than once"),
     (["--style-layers", "conv1_1:0"], "at least one layer needs a positive weight"),
     (["--pooling", "median"], "--pooling: invalid choice"),
+    (["--style-loss", "l1"], "--style-loss: invalid choice"),
     (["--coarse-levels", "-1"], "--coarse-levels: must be between 0 and 8"),
     (["--coarse-levels", "2", "--coarse-iterations", "3"], "leaves none of the 6 --iterations"),
     (["--coarse-iterations", "0"], "--coarse-iterations: must be at least 1"),

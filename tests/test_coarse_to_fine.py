@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from nst.config import CONFIG
 from nst.images import resize
-from nst.settings import TOLERANCE_WINDOW, Settings
+from nst.settings import TOLERANCE_WINDOW, Settings, crowsonkb_levels
 from nst.transfer import _settled, schedule, stylize
 
 W, H = 32, 24
+MEANS = CONFIG.MEANS[0, 0]  # the caffe pixel space: network value = pixel - MEANS
 
 
 pytestmark = pytest.mark.usefixtures("kernels_in_memory")  # no weights file read
@@ -97,3 +99,107 @@ def test_a_run_with_a_tolerance_ends_once_the_cost_settles(tiny_run):
     assert [step.i for step in stylize(run)] == list(range(40))
     settled = [step.i for step in stylize(run.replace(tolerance=0.01))]
     assert settled == list(range(TOLERANCE_WINDOW + 1))
+
+
+# --level-ratio: how much larger each size is than the one before
+
+
+def test_with_a_level_ratio_of_root_two_each_size_has_sides_root_two_times_the_last():
+    s = Settings(schedule=(4, 3, 2, 1, 1), level_ratio=2**0.5)
+    sizes = [size for size, _ in schedule(s, (512, 384))]
+    # crowsonkb's sizes for 512 px: round(512 / 2^(k/2)) for k = 4 .. 0
+    assert [width for width, _ in sizes] == [128, 181, 256, 362, 512]
+    assert sizes[-1] == (512, 384)
+    assert [round(w / h, 2) for w, h in sizes] == [1.33] * 5
+
+
+def test_coarse_levels_follow_the_level_ratio_too():
+    s = Settings(iterations=6, coarse_levels=1, coarse_iterations=3, level_ratio=4.0)
+    assert schedule(s, (400, 300)) == [((100, 75), range(0, 3)), ((400, 300), range(3, 6))]
+
+
+def test_sizes_below_the_min_size_give_their_iterations_to_the_first_size_kept():
+    s = Settings(schedule=(100, 60, 40, 20), min_size=128)
+    assert schedule(s, (1024, 768))[0] == ((128, 96), range(0, 100))  # none below 128 px
+    assert schedule(s, (512, 384)) == [
+        ((128, 96), range(0, 160)),  # 64x48's 100 iterations, then its own 60
+        ((256, 192), range(160, 200)),
+        ((512, 384), range(200, 220)),
+    ]
+    assert schedule(s, (100, 75)) == [((100, 75), range(0, 220))]  # the output size stays
+
+
+def test_a_run_with_a_min_size_runs_the_merged_iterations_at_the_size_kept(tiny_run):
+    run = tiny_run.replace(schedule=(2, 1, 3), min_size=14)  # 8x6 is below 14 px, 16x12 not
+    shapes = [step.image.shape for step in stylize(run)]
+    assert shapes == [(12, 16, 3)] * 3 + [(H, W, 3)] * 3
+
+
+def test_crowsonkb_levels_counts_the_sizes_down_to_128_pixels():
+    assert [crowsonkb_levels(size) for size in (100, 128, 180, 181, 512, 1024)] == [
+        1, 1, 1, 2, 5, 7,
+    ]  # fmt: skip
+
+
+# Adam's warm start: a new size keeps Adam's moments, enlarged
+
+
+def adam_step_count(state: tuple[np.ndarray, ...]) -> int:
+    """How many steps t Adam has taken, from its beta1 power, the smaller of its two scalars:
+    TF 1.x's Adam holds 0.9^(t + 1) (and 0.999^(t + 1)) for the next step's bias correction."""
+    beta1_power = min(float(v) for v in state if np.ndim(v) == 0)
+    return round(np.log(beta1_power) / np.log(0.9)) - 1
+
+
+def test_without_a_warm_start_adam_starts_afresh_at_each_size(settings):
+    steps = list(stylize(settings))
+    assert [adam_step_count(s.checkpoint.state) for s in steps] == [1, 2, 3, 1, 2, 3]
+
+
+def test_with_a_warm_start_adam_goes_on_with_its_moments_enlarged(settings):
+    steps = list(stylize(settings.replace(adam_warm_start=True)))
+    assert [adam_step_count(s.checkpoint.state) for s in steps] == [1, 2, 3, 4, 5, 6]
+    shapes = {np.shape(v) for v in steps[3].checkpoint.state if np.ndim(v) == 4}
+    assert shapes == {(1, H, W, 3)}
+
+
+# --average: the picture is the moving average of the iterates
+
+
+def test_the_picture_is_the_bias_corrected_moving_average_of_the_iterates(tiny_run):
+    decay = 0.8
+    plain = list(stylize(tiny_run))
+    averaged = list(stylize(tiny_run.replace(average=decay)))
+    iterates = [s.checkpoint.image.astype(np.float64) for s in plain]
+    for t, step in enumerate(averaged, start=1):
+        # the iterates themselves do not change: averaging only changes what is shown
+        assert np.array_equal(step.checkpoint.image, plain[t - 1].checkpoint.image)
+        weights = [(1 - decay) * decay ** (t - k) for k in range(1, t + 1)]
+        mean = sum(w * x for w, x in zip(weights, iterates, strict=False)) / sum(weights)
+        expected = np.clip(mean[0] + MEANS, 0, 255)
+        np.testing.assert_allclose(step.pixels, expected, atol=1e-3)
+
+
+def test_the_costs_given_are_those_of_the_average(tiny_run):
+    averaged = list(stylize(tiny_run.replace(average=0.9)))
+    plain = list(stylize(tiny_run))
+    # the first average is the first iterate; later ones lag behind the iterates
+    assert averaged[0].costs == pytest.approx(plain[0].costs, rel=1e-5)
+    assert averaged[-1].costs["total"] > plain[-1].costs["total"]
+
+
+def test_the_next_size_starts_from_the_average(settings):
+    steps = list(stylize(settings.replace(average=0.9, learning_rate=1e-6)))
+    coarse_average = steps[2].pixels
+    first_full_size = steps[3].checkpoint.image[0] + MEANS  # before the average moves it
+    enlarged = resize(coarse_average, W, H, Image.Resampling.BILINEAR)
+    np.testing.assert_allclose(first_full_size, enlarged, atol=1e-2)
+
+
+@pytest.mark.parametrize("stopped_after", [1, 2, 4])
+def test_a_resumed_averaging_run_gives_the_same_images(settings, stopped_after):
+    run = settings.replace(average=0.9, adam_warm_start=True)
+    whole = list(stylize(run))
+    resumed = list(stylize(run, resume=whole[stopped_after].checkpoint))
+    for again, original in zip(resumed, whole[stopped_after + 1 :], strict=True):
+        assert np.array_equal(again.pixels, original.pixels)

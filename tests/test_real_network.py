@@ -252,16 +252,7 @@ def test_a_short_transfer_takes_the_painting_s_style_and_keeps_the_photo(
         seed=0,
     )
     *_, last = stylize(settings)
-    with Image.open(STARRY_NIGHT) as painting:
-        images = {
-            "photo": photo("cat", (64, 48)),
-            "painting": np.asarray(
-                painting.convert("RGB").resize((64, 48), Image.Resampling.LANCZOS)
-            ),
-            "result": last.image,
-        }
-    features, _ = keras_vgg16(trained_h5, images, [*STYLE_LAYERS, CONTENT_LAYER], tmp_path)
-    photo_f, painting_f, result_f = (features[k] for k in ("photo", "painting", "result"))
+    photo_f, painting_f, result_f = judged(last.image, trained_h5, tmp_path)
     nearer_painting = {
         layer: np.linalg.norm(gram(result_f[layer]) - gram(painting_f[layer]))
         / np.linalg.norm(gram(photo_f[layer]) - gram(painting_f[layer]))
@@ -291,3 +282,64 @@ def test_the_command_line_paints_with_the_trained_vgg16(trained_h5, tmp_path):
     assert status == 0
     with Image.open(tmp_path / "out" / "generated_image.jpg") as picture:
         assert picture.size == (32, 24)
+
+
+def judged(result: np.ndarray, trained_h5: Path, folder: Path) -> list[dict[str, np.ndarray]]:
+    """Keras' VGG16 features of the cat photo, The Starry Night and `result` (uint8 RGB),
+    the first two resized to the result's size: [photo, painting, result], each
+    {layer: activation} at the style layers and the content layer."""
+    height, width = result.shape[:2]
+    with Image.open(STARRY_NIGHT) as painting:
+        images = {
+            "photo": photo("cat", (width, height)),
+            "painting": np.asarray(
+                painting.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
+            ),
+            "result": result,
+        }
+    features, _ = keras_vgg16(trained_h5, images, [*STYLE_LAYERS, CONTENT_LAYER], folder)
+    return [features[k] for k in ("photo", "painting", "result")]
+
+
+def w2_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """The squared Wasserstein-2 distance between the Gaussians of the positions of two
+    activations (H, W, C): |mu_a - mu_b|^2 + tr(A + B - 2 (A^1/2 B A^1/2)^1/2)."""
+    import scipy.linalg
+
+    x, y = (v.reshape(-1, v.shape[-1]).astype(np.float64) for v in (a, b))
+    A, B = np.cov(x, rowvar=False, bias=True), np.cov(y, rowvar=False, bias=True)
+    root_A = scipy.linalg.sqrtm(A).real
+    cross = scipy.linalg.sqrtm(root_A @ B @ root_A).real
+    return float(np.sum((x.mean(0) - y.mean(0)) ** 2) + np.trace(A + B - 2 * cross))
+
+
+def test_the_quality_preset_takes_the_painting_s_statistics_and_keeps_the_photo(
+    trained_h5, tmp_path
+):
+    """(3) --preset quality, made small (192 px: 20 L-BFGS steps at 96 px, then 10 at 192 px),
+    on the trained VGG-16, judged by Keras' VGG16: at every style layer the picture's
+    activation mean and covariance end nearer the painting's (Wasserstein-2) than the
+    photo's were, and at the content layer the picture stays nearer the photo."""
+    from nst.transfer import stylize
+
+    settings = Settings.preset_settings(
+        "quality",
+        network="vgg16",
+        weights=trained_h5,
+        content=ROOT / "images" / "cat.jpg",
+        styles=(STARRY_NIGHT,),
+        size=192,
+        schedule=(20, 10),
+        seed=0,
+    )
+    *_, last = stylize(settings)
+    assert last.image.shape == (144, 192, 3)
+    photo_f, painting_f, result_f = judged(last.image, trained_h5, tmp_path)
+    nearer_painting = {
+        layer: w2_distance(result_f[layer], painting_f[layer])
+        / w2_distance(photo_f[layer], painting_f[layer])
+        for layer in STYLE_LAYERS
+    }
+    assert all(ratio < 1 for ratio in nearer_painting.values()), nearer_painting
+    c = CONTENT_LAYER
+    assert np.linalg.norm(result_f[c] - photo_f[c]) < np.linalg.norm(result_f[c] - painting_f[c])

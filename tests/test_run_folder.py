@@ -512,6 +512,36 @@ def test_an_option_given_overrides_the_preset(capsys):
     assert shown(capsys, "--preset", "tf2")["iterations"] == 1000
 
 
+def test_the_quality_preset_paints_1024_pixels_with_lbfgs_from_128_pixels_up(capsys):
+    settings = shown(capsys, "--preset", "quality")
+    expected = {"size": 1024, "optimizer": "lbfgs", "style_loss": "wasserstein",
+                "schedule": [100, 60, 40, 20], "level_ratio": 2.0, "iterations": 220,
+                "coarse_levels": 3, "init": "content", "clip": True}  # fmt: skip
+    assert {name: settings[name] for name in expected} == expected
+    assert [w for _, w in settings["style_layers"]] == pytest.approx(
+        [256 / 341, 64 / 341, 16 / 341, 4 / 341, 1 / 341]
+    )
+
+
+def test_the_crowsonkb_preset_averages_adam_steps_from_128_pixels_up_in_steps_of_root_2(capsys):
+    settings = shown(capsys, "--preset", "crowsonkb")
+    expected = {"size": 512, "optimizer": "adam", "learning_rate": 5.1, "adam_beta2": 0.99,
+                "adam_warm_start": True, "average": 0.99, "schedule": [1000, 500, 500, 500, 500],
+                "style_loss": "wasserstein", "clip": True}  # fmt: skip
+    assert {name: settings[name] for name in expected} == expected
+    assert settings["level_ratio"] == pytest.approx(2**0.5)
+
+
+def test_iterations_or_a_width_and_height_replace_a_presets_schedule_or_size(capsys):
+    settings = shown(capsys, "--preset", "quality", "--iterations", 50)
+    assert (settings["schedule"], settings["iterations"], settings["coarse_levels"]) == (
+        None, 50, 0,
+    )  # fmt: skip
+    settings = shown(capsys, "--preset", "quality", "--width", 64, "--height", 48)
+    assert (settings["size"], settings["width"], settings["height"]) == (None, 64, 48)
+    assert shown(capsys, "--preset", "quality", "--schedule", "5,4")["iterations"] == 9
+
+
 # 7. Options that contradict each other
 
 

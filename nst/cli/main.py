@@ -78,6 +78,10 @@ def _help(option: Option) -> str:
     return f"{option.help} (default: {default})"
 
 
+SCHEDULE_OPTIONS = {"iterations", "coarse_levels", "coarse_iterations"}
+"""The options --schedule replaces."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of OPTIONS. An option left out stays out of the namespace (argparse's
     SUPPRESS), so that the preset's value can take its place."""
@@ -135,8 +139,9 @@ def parse_args(argv: list[str] | None = None) -> Command:
     values = {**DEFAULTS, **given}
     options = {k: v for k, v in given.items() if k in SETTING_NAMES and k != "preset"}
     options["styles"] = tuple(values["styles"])
-    if "schedule" in given:  # the run's iterations and coarse sizes follow from it
-        options.update(iterations=sum(given["schedule"]), coarse_levels=len(given["schedule"]) - 1)
+    for field, replacing in (("schedule", SCHEDULE_OPTIONS), ("size", {"width", "height"})):
+        if replacing & set(given):
+            options.setdefault(field, None)  # they replace a preset's schedule or size
     content, resume = values["content"], values["resume"]
     if "output_dir" not in given and content and options["styles"] and not resume:
         options["output_dir"] = new_run_folder(values["output_dir"], content, options["styles"])
@@ -179,7 +184,7 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
         return
     if s.content is None or not s.styles:
         parser.error("give a CONTENT and a STYLE image")
-    if s.size is not None and ({"width", "height"} & set(given)):
+    if "size" in given and ({"width", "height"} & set(given)):
         parser.error("give --size, or --width and --height, not both")
     if s.alpha == 0 and s.beta == 0:
         parser.error("--alpha and --beta are both 0, so there is nothing to optimize")
@@ -189,9 +194,8 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
             f"--style-blend-weights gives {_plural(len(weights), 'weight')} for "
             f"{_plural(len(s.styles), 'style image')}"
         )
-    beside = [f"--{name.replace('_', '-')}" for name in ("iterations", "coarse_levels",
-              "coarse_iterations") if name in given]  # fmt: skip
-    if s.schedule is not None and beside:
+    beside = [f"--{name.replace('_', '-')}" for name in sorted(SCHEDULE_OPTIONS) if name in given]
+    if "schedule" in given and beside:
         parser.error(f"--schedule names every size's iterations; leave out {', '.join(beside)}")
     if (
         s.schedule is None

@@ -19,12 +19,14 @@ from nst.settings import (
     ASSIGNMENT_STYLE_LAYERS,
     COLOR_MATCHES,
     COLOR_TRANSFERS,
+    DECREASING_STYLE_LAYERS,
     EIGHT_STYLE_LAYERS,
     INITS,
     OPTIMIZERS,
     OUTPUT_DEPTHS,
     PRECISIONS,
     PRESETS,
+    STYLE_LOSSES,
     TOLERANCE_WINDOW,
 )
 from nst.weights.sources import ENV_VAR
@@ -40,6 +42,7 @@ MAX_PIXELS = 16384
 STYLE_LAYER_PRESETS: dict[str, list[tuple[str, float]]] = {
     "assignment": ASSIGNMENT_STYLE_LAYERS,
     "eight": EIGHT_STYLE_LAYERS,
+    "decreasing": DECREASING_STYLE_LAYERS,
 }
 
 
@@ -206,13 +209,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("styles", "style image(s); several are blended", Path, metavar="STYLE", nargs="*"),
     Option(
         "--preset",
-        "the defaults: the TF 1.x assignment's, with eight style layers (seed 004), or the "
-        "TF 2 edition's (see --show-preset and the README)",
+        f"the defaults: {', '.join(PRESETS)} (see the README)",
         choices=tuple(PRESETS),
+        metavar="NAME",
     ),
     Option(
         "--show-preset",
-        "print the preset's settings (other options applied), then exit",
+        "print the settings (preset and options), then exit",
         kind="flag",
     ),
     Option(
@@ -228,9 +231,7 @@ OPTIONS: tuple[Option, ...] = (
         Path,
         metavar="PATH",
     ),
-    Option(
-        "--check-weights", "report the weights file's format, checksums and structure", kind="flag"
-    ),
+    Option("--check-weights", "report the weights file's format and checksums", kind="flag"),
     Option(
         "--download-weights",
         "fetch the weights into the per-user cache (or --weights PATH), then exit",
@@ -243,13 +244,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--output-dir",
-        "the run folder (default: a new one in output/ named after the images)",
+        "the run folder",
         Path,
         metavar="DIR",
+        shown_default="a new folder in output/",
     ),
-    Option(
-        "--overwrite", "replace the earlier run in --output-dir (the files it wrote)", kind="flag"
-    ),
+    Option("--overwrite", "replace the earlier run in --output-dir", kind="flag"),
     Option(
         "--output-depth",
         "bits per sample of <i>.png and generated_image.png (16: added beside the JPEG)",
@@ -336,9 +336,15 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("--content-layer", "layer the content cost compares", layer_name, metavar="LAYER"),
     Option(
+        "--style-loss",
+        "gram (the assignment's) or wasserstein (the mean and covariance of each layer)",
+        choices=STYLE_LOSSES,
+        metavar="LOSS",
+    ),
+    Option(
         "--style-layers",
-        "'assignment' (five conv*_1 at 0.2), 'eight' (eight layers at 0.125), or a list "
-        "like conv1_1:0.5,conv3_1:0.5",
+        "'assignment' (five conv*_1 at 0.2), 'eight' (eight at 0.125), 'decreasing' "
+        "(five at 256:64:16:4:1) or a list like conv1_1:0.5,conv3_1:0.5",
         style_layers,
         metavar="LAYERS",
         shown_default="assignment",
@@ -357,16 +363,28 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--coarse-levels",
-        "coarse-to-fine: first L sizes each half the next; 0 = off",
+        "coarse-to-fine: first L smaller sizes (see --level-ratio); 0 = off",
         whole_number(0, 8),
         metavar="L",
     ),
     Option("--coarse-iterations", "iterations at each coarse level", iteration_count, metavar="N"),
     Option(
         "--schedule",
-        "iterations at each size, smallest first, each half the next (replaces --iterations)",
+        "iterations at each size, smallest first (replaces --iterations)",
         iteration_counts,
         metavar="N1,N2,...",
+    ),
+    Option(
+        "--level-ratio",
+        "side ratio of consecutive coarse-to-fine sizes",
+        number(1, 16, low_open=True),
+        metavar="R",
+    ),
+    Option(
+        "--average",
+        "show the iterates' moving average with this decay, e.g. 0.99; 0 = off",
+        number(0, 0.9999),
+        metavar="DECAY",
     ),
     Option(
         "--tolerance",

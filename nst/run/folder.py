@@ -3,7 +3,7 @@
 manifest.json records everything needed to repeat or continue the run: the
 settings, the weights file's checksum, the library versions, the seed, the
 costs and times at each checkpoint, and the run's status. checkpoint.npz holds
-the image and Adam's moments after the latest checkpoint, as plain arrays
+the image, Adam's moments and the iterates' average after the latest checkpoint, as plain arrays
 (read back without pickle). Every file is written under a temporary name and
 renamed into place, so a crash never leaves a partial one. While a run writes
 into a folder it holds the folder's lock (`lock_folder`), so a second run
@@ -258,7 +258,11 @@ class RunFolder:
 
     def save_checkpoint(self, checkpoint: Checkpoint) -> None:
         """Write checkpoint.npz (with J so far) and point the manifest's last_checkpoint at it."""
-        arrays = {f"state_{k}": np.asarray(v) for k, v in enumerate(checkpoint.state)}
+        arrays = {
+            f"{name}_{k}": np.asarray(v)
+            for name in ("state", "average")
+            for k, v in enumerate(getattr(checkpoint, name))
+        }
         totals = np.asarray(self.totals[: checkpoint.i + 1], dtype=np.float64)
         with atomic_path(self.path / CHECKPOINT) as tmp, tmp.open("wb") as f:
             np.savez(f, i=np.int64(checkpoint.i), image=checkpoint.image, totals=totals, **arrays)
@@ -342,11 +346,13 @@ class RunFolder:
         file = self.path / CHECKPOINT
         try:
             with np.load(file, allow_pickle=False) as data:
-                count = sum(1 for key in data.files if key.startswith("state_"))
-                state = tuple(data[f"state_{k}"] for k in range(count))
+                state, average = (
+                    tuple(data[f"{name}_{k}"] for k in range(_count(data.files, name)))
+                    for name in ("state", "average")
+                )
                 if "totals" in data.files:
                     self.totals = [float(J) for J in data["totals"]]
-                return Checkpoint(int(data["i"]), data["image"], state)
+                return Checkpoint(int(data["i"]), data["image"], state, average)
         except FileNotFoundError:
             message = f"--resume {self.path}: there is no {CHECKPOINT} to continue from"
             if saved_nothing(self.path):
@@ -443,3 +449,8 @@ def _in_use(path: Path, file: Path, option: str) -> str:
     if fcntl is None:
         message += f"; if that run has ended, delete {file}"
     return message
+
+
+def _count(names: list[str], prefix: str) -> int:
+    """How many of checkpoint.npz's arrays are named <prefix>_<k>."""
+    return sum(1 for name in names if name.startswith(f"{prefix}_"))

@@ -137,8 +137,14 @@ def test_an_interrupt_while_the_worker_computes_stops_it():
         return rosenbrock(x)
 
     recorded = Recorded(interrupted_on_the_fifth_call)
-    with pytest.raises(KeyboardInterrupt):
-        list(lbfgs_iterates(recorded, np.tile([-1.2, 1.0], 5), 1000))
+    # Ctrl-C raises KeyboardInterrupt, even where the tests run with SIGINT ignored (a
+    # background job of a shell, e.g. `pytest &`, starts so)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            list(lbfgs_iterates(recorded, np.tile([-1.2, 1.0], 5), 1000))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert worker_threads() == []
 
 

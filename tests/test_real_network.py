@@ -303,13 +303,18 @@ def judged(result: np.ndarray, trained_h5: Path, folder: Path) -> list[dict[str,
 
 def w2_distance(a: np.ndarray, b: np.ndarray) -> float:
     """The squared Wasserstein-2 distance between the Gaussians of the positions of two
-    activations (H, W, C): |mu_a - mu_b|^2 + tr(A + B - 2 (A^1/2 B A^1/2)^1/2)."""
-    import scipy.linalg
+    activations (H, W, C): |mu_a - mu_b|^2 + tr(A + B - 2 (A^1/2 B A^1/2)^1/2). The square
+    roots are taken from the eigenvalues (fewer positions than channels make A and B singular,
+    which SciPy's sqrtm warns about)."""
+
+    def root(m: np.ndarray) -> np.ndarray:
+        values, vectors = np.linalg.eigh(m)
+        return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
 
     x, y = (v.reshape(-1, v.shape[-1]).astype(np.float64) for v in (a, b))
     A, B = np.cov(x, rowvar=False, bias=True), np.cov(y, rowvar=False, bias=True)
-    root_A = scipy.linalg.sqrtm(A).real
-    cross = scipy.linalg.sqrtm(root_A @ B @ root_A).real
+    root_A = root(A)
+    cross = root(root_A @ B @ root_A)
     return float(np.sum((x.mean(0) - y.mean(0)) ** 2) + np.trace(A + B - 2 * cross))
 
 

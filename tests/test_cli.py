@@ -161,15 +161,17 @@ def test_help_documents_every_option_with_its_default(capsys, monkeypatch):
                "--pooling", "--preset", "--show-preset", "--resume", "--size", "--optimizer",
                "--tv-weight", "--style-blend-weights", "--style-scale", "--init", "--pixels",
                "--clip", "--no-clip", "--preserve-colors", "--style-loss", "--average",
-               "--level-ratio"]  # fmt: skip
+               "--level-ratio", "--batch", "--batch-content", "--batch-style", "--sweep",
+               "--workers", "--ray-address", "--retries"]  # fmt: skip
     for option in options:
         assert option in text
     for default in ["(default: 400)", "(default: 300)", "(default: 200)", "(default: 20)",
                     "(default: 2.0)", "(default: 10)", "(default: 40)", "(default: 0.6)",
                     "(default: conv4_2)", "(default: assignment)", "(default: avg)",
-                    "(default: a new folder in output/)", "$NEURAL_ART_WEIGHTS", "(default: adam)",
+                    "(default: new, in output/)", "$NEURAL_ART_WEIGHTS", "(default: adam)",
                     "(default: 0.0)", "(default: 1.0)", "(default: noise)",
-                    "(default: caffe)"]:  # fmt: skip
+                    "(default: caffe)", "(default: one per 4 cores)",
+                    "(default: this machine's)", "(default: 2)"]:  # fmt: skip
         assert default in text
 
 
@@ -404,6 +406,7 @@ def test_the_usage_shows_what_each_way_of_running_needs(capsys):
     usage = capsys.readouterr().out.split("\n\n")[0]
     assert "neural_art.py CONTENT STYLE [STYLE ...] [options]" in usage
     assert "--resume RUN_DIR" in usage and "--run-notebook PATH" in usage
+    assert "--batch JOBS.csv" in usage
     assert "[CONTENT]" not in usage  # CONTENT is not optional for a run
 
 

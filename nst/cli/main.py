@@ -1,7 +1,8 @@
 """The command line of neural_art.py: options, their defaults and their checks.
 
 Every bad value is reported by `parse_args` as one sentence naming the option,
-with exit status 2, before any work starts.
+with exit status 2, before any work starts; `parse_command` raises it as an
+OptionError instead (a batch checks each job's command line with it).
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from nst.errors import InputError
 from nst.files import WriteError
 from nst.images import Inputs
 from nst.networks import NETWORKS
-from nst.run.folder import new_run_folder
+from nst.run.folder import new_run_folder, numbered_folder
 from nst.settings import Settings
+
+BATCH_FILE = "batch.json"
+"""The file that makes a folder a batch folder (nst/batch/report.py writes it)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,21 @@ class Command:
     show_preset: bool = False
     run_notebook: Path | None = None
     executed: Path | None = None
+    batch: Path | None = None
+    batch_content: Path | None = None
+    batch_style: Path | None = None
+    sweep: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (option name, its values) each
+    workers: int | None = None  # None: one per CORES_PER_WORKER cores of the Ray cluster
+    ray_address: str | None = None  # None: a Ray started on this machine for the batch
+    retries: int = 2
+
+    @property
+    def is_batch(self) -> bool:
+        """Whether the command runs a batch (nst/batch): --batch, --batch-content and
+        --batch-style, --sweep, or --resume of a batch folder."""
+        resumes_batch = self.resume is not None and (self.resume / BATCH_FILE).is_file()
+        return bool(self.batch or self.batch_content or self.batch_style or self.sweep
+                    or resumes_batch)  # fmt: skip
 
 
 SETTING_NAMES = frozenset(field.name for field in dataclasses.fields(Settings))
@@ -47,14 +66,19 @@ DEFAULTS = {
 
 USAGE = """
   neural_art.py CONTENT STYLE [STYLE ...] [options]    paint CONTENT in the style of STYLE
-  neural_art.py --resume RUN_DIR [--iterations N]      continue a stopped run
+  neural_art.py --batch JOBS.csv [--sweep NAME=V1,V2]  a batch of runs on Ray (see README)
+  neural_art.py --resume RUN_DIR [--iterations N]      continue a stopped run (or batch)
   neural_art.py --run-notebook PATH [--executed OUT]   run a TF 1.x notebook unchanged
   neural_art.py --check-weights | --download-weights   the weights file (of --network)"""
 
 
+class OptionError(ValueError):
+    """A bad option value, or options that contradict each other; the message names them."""
+
+
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, no usage block
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+    def error(self, message: str) -> None:  # raised, for parse_args to report in one line
+        raise OptionError(message)
 
 
 def _argparse_type(parse):
@@ -94,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         "changes them (see --show-preset).",
         argument_default=argparse.SUPPRESS,
     )
-    actions = {"flag": "store_true", "switch": argparse.BooleanOptionalAction}
+    actions = {"flag": "store_true", "switch": argparse.BooleanOptionalAction, "list": "append"}
     for option in OPTIONS:
         extra = {"action": actions[option.kind]} if option.kind in actions else {}
         if option.parse is not None:
@@ -114,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     Bad input and write failures end it with one line and status 2."""
     command = parse_args(argv)
     try:
+        if command.is_batch:
+            from nst.batch.engine import run_batch  # Ray, TensorFlow and the rest, only now
+
+            return run_batch(command)
         inputs = read_inputs(command)
         from nst.run.app import run_command  # TensorFlow and the rest, only now
 
@@ -133,7 +161,17 @@ def read_inputs(command: Command) -> Inputs | None:
 
 
 def parse_args(argv: list[str] | None = None) -> Command:
-    """Parse and check the command line; exits with status 2 on a bad value."""
+    """Parse and check the command line; exits with status 2 on a bad value, saying why in
+    one line on stderr."""
+    try:
+        return parse_command(argv)
+    except OptionError as e:
+        print(f"neural_art.py: error: {e} (see --help)", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def parse_command(argv: list[str] | None = None) -> Command:
+    """Parse and check the command line; OptionError names a bad value."""
     parser = build_parser()
     given = vars(parser.parse_args(argv))  # only what was given, every value checked
     values = {**DEFAULTS, **given}
@@ -143,17 +181,29 @@ def parse_args(argv: list[str] | None = None) -> Command:
         if replacing & set(given):
             options.setdefault(field, None)  # they replace a preset's schedule or size
     content, resume = values["content"], values["resume"]
-    if "output_dir" not in given and content and options["styles"] and not resume:
+    batch = any(given.get(name) for name in BATCH_SOURCES)
+    if "output_dir" not in given and batch:
+        options["output_dir"] = numbered_folder(values["output_dir"], "batch")
+    elif "output_dir" not in given and content and options["styles"] and not resume:
         options["output_dir"] = new_run_folder(values["output_dir"], content, options["styles"])
     command = Command(
         Settings.preset_settings(values["preset"], **options),
         argv=list(sys.argv[1:] if argv is None else argv),
         resume_iterations=given.get("iterations") if resume else None,
+        sweep=tuple(values["sweep"]),
         **{k: values[k] for k in ("check_weights", "download_weights", "weights_url",
-                                  "resume", "show_preset", "run_notebook", "executed")},
+                                  "resume", "show_preset", "run_notebook", "executed", "batch",
+                                  "batch_content", "batch_style", "workers", "ray_address",
+                                  "retries")},
     )  # fmt: skip
     _check(parser, command, given)
     return command
+
+
+BATCH_SOURCES = ("batch", "batch_content", "batch_style", "sweep")
+"""The options that make a batch's jobs."""
+BATCH_RUNNING = ("workers", "ray_address", "retries")
+"""The options of how a batch runs, for a batch only."""
 
 
 def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> None:
@@ -169,6 +219,15 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
                 f"--overwrite may be given with it, not {', '.join(extra)}"
             )
         return
+    if command.is_batch:
+        _check_batch(parser, command, given)
+        return
+    running = _given_besides(given, set(given) - set(BATCH_RUNNING))
+    if running:
+        parser.error(
+            f"{', '.join(running)} says how a batch runs; give --batch JOBS.csv, "
+            "--batch-content DIR and --batch-style DIR, or --sweep NAME=V1,V2 as well"
+        )
     if command.resume is not None:
         extra = _given_besides(given, {"resume", "iterations", "weights", "weights_url"})
         if extra:
@@ -191,8 +250,8 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
     weights = s.style_blend_weights
     if weights is not None and len(weights) != len(s.styles):
         parser.error(
-            f"--style-blend-weights gives {_plural(len(weights), 'weight')} for "
-            f"{_plural(len(s.styles), 'style image')}"
+            f"--style-blend-weights gives {plural(len(weights), 'weight')} for "
+            f"{plural(len(s.styles), 'style image')}"
         )
     beside = [f"--{name.replace('_', '-')}" for name in sorted(SCHEDULE_OPTIONS) if name in given]
     if "schedule" in given and beside:
@@ -206,6 +265,36 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
             f"--coarse-levels {s.coarse_levels} x --coarse-iterations {s.coarse_iterations} "
             f"leaves none of the {s.iterations} --iterations for the full size"
         )
+
+
+def _check_batch(parser: argparse.ArgumentParser, command: Command, given: dict) -> None:
+    """The checks of a batch's command line. The options that make runs are checked with
+    each job (nst/batch/jobs.py), where a cell or a --sweep value may override them."""
+    if command.resume is not None:
+        extra = _given_besides(given, {"resume", *BATCH_RUNNING})
+        if extra:
+            parser.error(
+                f"--resume {command.resume} continues a batch with its own jobs; only "
+                f"--workers, --ray-address and --retries may be given with it, not "
+                f"{', '.join(extra)}"
+            )
+        return
+    modes = _given_besides(given, set(given) - {"check_weights", "download_weights",
+                           "show_preset", "run_notebook", "executed"})  # fmt: skip
+    if modes:
+        parser.error(f"{', '.join(modes)} cannot be given with a batch")
+    grid = [f"--batch-{name}" for name in ("content", "style") if given.get(f"batch_{name}")]
+    if command.batch and grid:
+        parser.error(f"give --batch JOBS.csv or {' and '.join(grid)}, not both")
+    if len(grid) == 1:
+        other = "--batch-style" if grid[0] == "--batch-content" else "--batch-content"
+        parser.error(f"{grid[0]} makes a grid with {other}: give that too")
+    styles = command.settings.styles
+    if (command.batch or grid) and (command.settings.content is not None or styles):
+        source = "JOBS.csv" if command.batch else "--batch-content and --batch-style"
+        parser.error(f"a batch takes its images from {source}: give no CONTENT or STYLE")
+    if not (command.batch or grid) and (command.settings.content is None or not styles):
+        parser.error("--sweep repeats the runs of a batch or of CONTENT STYLE: give those")
 
 
 def _check_layers(parser: argparse.ArgumentParser, s: Settings, given: dict) -> None:
@@ -234,7 +323,7 @@ def _check_layers(parser: argparse.ArgumentParser, s: Settings, given: dict) -> 
         )
 
 
-def _plural(n: int, thing: str) -> str:
+def plural(n: int, thing: str) -> str:
     """'1 weight', '2 weights'."""
     return f"{n} {thing}{'' if n == 1 else 's'}"
 

@@ -163,6 +163,19 @@ def blend_weights(text: str) -> tuple[float, ...]:
     return weights
 
 
+def sweep(text: str) -> tuple[str, tuple[str, ...]]:
+    """'NAME=V1,V2,...' (the values separated by ';' instead when one holds a comma): the
+    option NAME and its values. Which options a batch may sweep, and each value, are
+    checked when the batch's jobs are made (nst/batch/jobs.py)."""
+    name, equals, values = text.partition("=")
+    if not equals or not name.strip():
+        raise ValueError(f"{text!r} is not NAME=V1,V2,...")
+    items = tuple(value.strip() for value in values.split(";" if ";" in values else ","))
+    if not all(items):
+        raise ValueError(f"{text!r} has an empty value")
+    return name.strip(), items
+
+
 def output_depth(text: str) -> int:
     """One of OUTPUT_DEPTHS (bits per sample), 8 or 16."""
     if text.strip() not in {str(depth) for depth in OUTPUT_DEPTHS}:
@@ -185,9 +198,10 @@ thread_count = whole_number(
 @dataclass(frozen=True)
 class Option:
     """One option. `flag` is "--name" (or a positional's name); `kind` is "value" (takes
-    a value, read by `parse` or one of `choices`), "flag" (on when given) or "switch"
-    (--name / --no-name); `nargs` is for positionals; `shown_default` replaces the
-    default in the help when the value itself would not read well."""
+    a value, read by `parse` or one of `choices`), "flag" (on when given), "switch"
+    (--name / --no-name) or "list" (a value each time it is given, kept in a list);
+    `nargs` is for positionals; `shown_default` replaces the default in the help when
+    the value itself would not read well."""
 
     flag: str
     help: str
@@ -213,11 +227,7 @@ OPTIONS: tuple[Option, ...] = (
         choices=tuple(PRESETS),
         metavar="NAME",
     ),
-    Option(
-        "--show-preset",
-        "print the settings (preset and options), then exit",
-        kind="flag",
-    ),
+    Option("--show-preset", "print the settings (options applied) as JSON; exit", kind="flag"),
     Option(
         "--network",
         "vgg19 (the assignment's) or vgg16 (no conv3_4, conv4_4, conv5_4)",
@@ -231,34 +241,64 @@ OPTIONS: tuple[Option, ...] = (
         Path,
         metavar="PATH",
     ),
-    Option("--check-weights", "report the weights file's format and checksums", kind="flag"),
-    Option(
-        "--download-weights",
-        "fetch the weights into the per-user cache (or --weights PATH), then exit",
-        kind="flag",
-    ),
+    Option("--check-weights", "report on the weights file: format, checksums, layers", kind="flag"),
+    Option("--download-weights", "fetch the weights (to --weights PATH), then exit", kind="flag"),
     Option(
         "--weights-url",
-        "where to fetch the weights (default: MatConvNet's); kept if the checksum is known",
+        "a mirror to fetch the weights from (checksum-checked)",
         metavar="URL",
     ),
     Option(
         "--output-dir",
-        "the run folder",
+        "the run or batch folder",
         Path,
         metavar="DIR",
-        shown_default="a new folder in output/",
+        shown_default="new, in output/",
     ),
-    Option("--overwrite", "replace the earlier run in --output-dir", kind="flag"),
+    Option("--overwrite", "replace the earlier run's files in --output-dir", kind="flag"),
     Option(
         "--output-depth",
-        "bits per sample of <i>.png and generated_image.png (16: added beside the JPEG)",
+        "bits per sample of <i>.png and generated_image.png: 8 or 16 (beside the JPEG)",
         output_depth,
-        metavar="{8,16}",
+        metavar="BITS",
     ),
     Option(
-        "--resume", "continue the run in RUN_DIR from its last checkpoint", Path, metavar="RUN_DIR"
+        "--resume",
+        "continue a stopped run (or batch) in RUN_DIR",
+        Path,
+        metavar="RUN_DIR",
     ),
+    Option(
+        "--batch",
+        "run a job for each row of a CSV file (see README)",
+        Path,
+        metavar="JOBS.csv",
+    ),
+    Option(
+        "--batch-content", "a batch of each content image in DIR (or one file)", Path, metavar="DIR"
+    ),
+    Option("--batch-style", "... with each style image in DIR (or one file)", Path, metavar="DIR"),
+    Option(
+        "--sweep",
+        "each job once per value of option NAME (repeatable)",
+        sweep,
+        metavar="NAME=V1,V2",
+        kind="list",
+    ),
+    Option(
+        "--workers",
+        "jobs of a batch at once",
+        whole_number(1, 10_000),
+        metavar="N",
+        shown_default="one per 4 cores",
+    ),
+    Option(
+        "--ray-address",
+        "the Ray cluster of a batch",
+        metavar="ADDR",
+        shown_default="this machine's",
+    ),
+    Option("--retries", "runs more of a job whose worker died", whole_number(0, 100), metavar="N"),
     Option(
         "--run-notebook",
         "run a TF 1.x notebook (.ipynb or .py) unchanged, comparing the cells' outputs",
@@ -283,10 +323,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("--iterations", "optimizer steps", iteration_count, metavar="N"),
     Option(
-        "--save-every",
-        "print the costs and save <i>.png when i %% N == 0",
-        iteration_count,
-        metavar="N",
+        "--save-every", "print costs, save <i>.png if i %% N == 0", iteration_count, metavar="N"
     ),
     Option(
         "--optimizer",
@@ -334,7 +371,7 @@ OPTIONS: tuple[Option, ...] = (
         whole_number(0, 2**32 - 1),
         metavar="N",
     ),
-    Option("--content-layer", "layer the content cost compares", layer_name, metavar="LAYER"),
+    Option("--content-layer", "layer the content cost compares", layer_name, metavar="NAME"),
     Option(
         "--style-loss",
         "gram (the assignment's) or wasserstein (the mean and covariance of each layer)",
@@ -343,10 +380,10 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--style-layers",
-        "'assignment' (five conv*_1 at 0.2), 'eight' (eight at 0.125), 'decreasing' "
-        "(five at 256:64:16:4:1) or a list like conv1_1:0.5,conv3_1:0.5",
+        "assignment (five conv*_1 at 0.2), eight (eight at 0.125), decreasing (five at "
+        "256:64:16:4:1), or a list such as conv1_1:0.5,conv3_1:0.5",
         style_layers,
-        metavar="LAYERS",
+        metavar="LIST",
         shown_default="assignment",
     ),
     Option("--pooling", "pooling between blocks", choices=("avg", "max")),
@@ -376,7 +413,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--level-ratio",
-        "side ratio of consecutive coarse-to-fine sizes",
+        "side ratio of successive sizes (coarse to fine)",
         number(1, 16, low_open=True),
         metavar="R",
     ),
@@ -394,9 +431,10 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--threads",
-        "threads each TensorFlow op may use (default: one per core)",
+        "threads per TensorFlow op",
         thread_count,
         metavar="N",
+        shown_default="one per core",
     ),
     Option("--xla", "compile the graph with XLA (see bench/README.md)", kind="flag"),
     Option(

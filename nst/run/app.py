@@ -16,6 +16,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from nst.checkpoint import Checkpoint
@@ -97,36 +99,68 @@ def _interruption(signum: int) -> BaseException:
     return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
+@contextlib.contextmanager
+def stop_signals(stop: StopRequests) -> Iterator[None]:
+    """`stop` handles SIGINT and SIGTERM while the block runs, when it runs in the main
+    thread (only there can Python handle signals); the handlers before are put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """A network's weights as read from a file: the file, its SHA-256 (hex), and the conv
+    layers' (kernel, bias) arrays by layer name (nst.weights.guard.read_weights)."""
+
+    path: Path
+    sha256: str
+    kernels: dict
+
+
+def load_weights(path: Path | None, url: str | None, network: Network) -> Weights:
+    """The weights of `network` from `path`, else from the first file found, else from a
+    fresh download (from `url`, by default MatConvNet's); says which file it reads."""
+    file = _weights(path, url, network)
+    print(f"Loading {network.title} from {file}", flush=True)
+    kernels = _read_weights(file, network, searched=path is None)
+    return Weights(file, digests(file)[1], kernels)
+
+
 def run_command(command: Command, inputs: Inputs | None = None) -> int:
     """Carry out a parsed command line (nst.cli.main.main) with its images, when read; returns
     the exit status. Bad input and write failures are raised, for nst.cli.main.main to report."""
-    settings = command.settings
-    network = NETWORKS[settings.network]
     if command.run_notebook is not None:  # Ctrl-C interrupts the cell, as in Jupyter
         return _run_notebook(command)
     stop = StopRequests()
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    if in_main_thread:
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        if command.show_preset:
-            print(_one_setting_a_line(settings_to_dict(settings)))
-            return 0
-        if command.download_weights:
-            destination = settings.weights or cached_weights_file(network=network)
-            fetch_weights(command.weights_url or network.mat_url, destination, network)
-            return 0
-        if command.check_weights:
-            return check_weights(settings.weights, network)
-        final = run(command, inputs, stop)
+        with stop_signals(stop):
+            return _carry_out(command, inputs, stop)
     except (KeyboardInterrupt, Terminated) as e:
         print(f"\nneural_art.py: {e or 'interrupted'}", file=sys.stderr)
         return 143 if isinstance(e, Terminated) else 130
-    finally:
-        if in_main_thread:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-    print(f"Done: {final}")
+
+
+def _carry_out(command: Command, inputs: Inputs | None, stop: StopRequests) -> int:
+    """run_command's work, under its signal handlers; the exit status."""
+    settings = command.settings
+    network = NETWORKS[settings.network]
+    if command.show_preset:
+        print(_one_setting_a_line(settings_to_dict(settings)))
+        return 0
+    if command.download_weights:
+        destination = settings.weights or cached_weights_file(network=network)
+        fetch_weights(command.weights_url or network.mat_url, destination, network)
+        return 0
+    if command.check_weights:
+        return check_weights(settings.weights, network)
+    print(f"Done: {run(command, inputs, stop)}")
     return 0
 
 
@@ -144,21 +178,27 @@ def _run_notebook(command: Command) -> int:
         return 130
 
 
-def run(command: Command, inputs: Inputs | None = None, stop: StopRequests | None = None) -> Path:
+def run(
+    command: Command,
+    inputs: Inputs | None = None,
+    stop: StopRequests | None = None,
+    weights: Weights | None = None,
+) -> Path:
     """One run (new or resumed), from top to bottom: check its inputs and folder, read the
     weights, optimize while saving the iterates, and leave the pictures; the final image.
 
     `inputs` are the images if already read (nst.cli.main reads them before TensorFlow
-    loads). `stop` (installed as the signal handler) ends the loop after an
-    iteration. The run holds its folder's lock until it ends, however it ends. A
-    file that cannot be written (a full disk, a removed folder) ends it with a
-    WriteError that says how to continue, when it can be."""
+    loads); `weights` are the network's weights if already read (a batch reads them
+    once for all its jobs), else the run reads them. `stop` (installed as the signal
+    handler) ends the loop after an iteration. The run holds its folder's lock until
+    it ends, however it ends. A file that cannot be written (a full disk, a removed
+    folder) ends it with a WriteError that says how to continue, when it can be."""
     stop = stop or StopRequests()
     with contextlib.ExitStack() as lock:
         if command.resume is not None:
-            folder, settings, resume, inputs, kernels = _reopen(command, lock)
+            folder, settings, resume, inputs, kernels = _reopen(command, lock, weights)
         else:
-            folder, settings, inputs, kernels = _create(command, inputs, lock)
+            folder, settings, inputs, kernels = _create(command, inputs, lock, weights)
             resume = None
         folder.content_alpha = inputs.content_alpha
         try:
@@ -288,11 +328,12 @@ def _interrupted(folder: RunFolder, last: Step | None, e: BaseException) -> Base
 
 
 def _create(
-    command: Command, inputs: Inputs | None, lock: contextlib.ExitStack
+    command: Command, inputs: Inputs | None, lock: contextlib.ExitStack, weights: Weights | None
 ) -> tuple[RunFolder, Settings, Inputs, dict]:
-    """A new run's folder, settings (with the weights and the seed), images and weights,
-    each checked before the folder is written. The folder's lock goes on `lock`: taken
-    first when the folder exists, so that a second run into it is refused at once."""
+    """A new run's folder, settings (with the weights and the seed), images and weights
+    (`weights` if given, else read), each checked before the folder is written. The folder's
+    lock goes on `lock`: taken first when the folder exists, so that a second run into it
+    is refused at once."""
     settings = command.settings
     out = settings.output_dir
     locked = out.is_dir()
@@ -305,26 +346,25 @@ def _create(
         planned.remove(MANIFEST)
     check_output_dir(settings, planned)  # before the weights
     network = NETWORKS[settings.network]
-    weights = _weights(settings.weights, command.weights_url, network)
-    print(f"Loading {network.title} from {weights}", flush=True)
-    kernels = _read_weights(weights, network, searched=settings.weights is None)
+    weights = weights or load_weights(settings.weights, command.weights_url, network)
     seed = settings.seed if settings.seed is not None else secrets.randbelow(2**32)
-    settings = settings.replace(weights=weights, seed=seed)
+    settings = settings.replace(weights=weights.path, seed=seed)
     prepare_output_dir(settings, planned)
     if not locked:  # prepare_output_dir made the folder
         lock.enter_context(lock_folder(out, "--output-dir"))
     if settings.overwrite:
         remove_earlier_run(out)
     folder = RunFolder.create(out, settings, command.argv)
-    folder.set_weights(weights, digests(weights)[1])
-    return folder, settings, inputs, kernels
+    folder.set_weights(weights.path, weights.sha256)
+    return folder, settings, inputs, weights.kernels
 
 
 def _reopen(
-    command: Command, lock: contextlib.ExitStack
+    command: Command, lock: contextlib.ExitStack, weights: Weights | None
 ) -> tuple[RunFolder, Settings, Checkpoint, Inputs, dict]:
     """A stopped run's folder (locked on `lock`), settings (--iterations and --weights
-    applied), checkpoint, images and weights, each checked before the folder is written."""
+    applied), checkpoint, images and weights (`weights` if given, else read), each checked
+    before the folder is written."""
     if command.resume.is_dir():  # if not, open() says there is no run folder there
         lock.enter_context(lock_folder(command.resume, "--resume"))
     folder = RunFolder.open(command.resume)
@@ -344,14 +384,13 @@ def _reopen(
             "iterations; give --iterations N with a larger N to continue it"
         )
     network = NETWORKS[settings.network]
-    weights = _weights(settings.weights, command.weights_url, network)
-    kernels = _read_weights(weights, network, searched=False)
-    settings = settings.replace(weights=weights)
-    folder.set_weights(weights, digests(weights)[1])
+    weights = weights or load_weights(settings.weights, command.weights_url, network)
+    settings = settings.replace(weights=weights.path)
+    folder.set_weights(weights.path, weights.sha256)
     folder.manifest["settings"]["iterations"] = settings.iterations
     folder.manifest["status"] = "running"
     folder.manifest.setdefault("resumed", []).append(resume.i)
-    return folder, settings, resume, inputs, kernels
+    return folder, settings, resume, inputs, weights.kernels
 
 
 def _resume_hint(folder: RunFolder, settings: Settings) -> str:

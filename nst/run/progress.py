@@ -3,6 +3,7 @@ that become plain lines now and then when the output is not a terminal."""
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -120,3 +121,34 @@ class StatusLine(Bar):
         if cost is not None:
             self.set_postfix_str(f"J {cost:.4g}", refresh=False)
         return super().update(done - self.n)
+
+
+class JobsLine(StatusLine):
+    """A batch's progress: jobs done (finished or failed) of `total`, counted from `done`,
+    how many are running and how many failed, and the time left (minutes:seconds, from
+    the jobs done so far). Live on `stream` (default stderr) when that is a terminal; else
+    a plain line on `plain` (default stdout) whenever a job is done."""
+
+    LIVE = "{percentage:3.0f}%|{bar}| {n}/{total} jobs done{postfix}, {remaining} left"
+    PLAIN = "jobs {n}/{total} done{postfix}, {remaining} left"
+
+    def __init__(
+        self,
+        total: int,
+        done: int = 0,
+        stream: TextIO | None = None,
+        plain: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(total, done, stream, plain, math.inf, clock)  # lines from show()
+
+    def show(self, done: int, running: int, failed: int) -> None:
+        """Show `done` jobs done, `running` running and `failed` failed (counts)."""
+        self.set_postfix_str(f"{running} running, {failed} failed", refresh=False)
+        if done == self.n:
+            if self.live:
+                self.refresh()
+            return
+        self.update(done)
+        if not self.live:
+            print(self.plain_line(), file=self.plain, flush=True)

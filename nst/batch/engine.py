@@ -1,0 +1,344 @@
+"""A batch on Ray: its jobs run as Ray tasks, a few at a time, on Ray started on this
+machine (`ray.init()`) or on the cluster at --ray-address.
+
+Before anything runs, the jobs are made and checked (nst/batch/jobs.py) and each weights
+file they use is read once, in this process; the kernels go into Ray's object store once
+and every job gets them from there. The cores are shared: with N jobs running at once,
+each job's TensorFlow ops get cores / N threads (--threads, unless a job gives its own),
+and Ray places each job where that many cores are free. A job whose worker process dies
+(killed, out of memory, its node lost) is run again, from its checkpoint, up to
+--retries times, and then reported as failed; the other jobs go on. Ctrl-C (or SIGTERM)
+stops the running jobs after their current iteration, each keeping its image and
+checkpoint, and `--resume DIR` continues the batch: finished jobs are skipped, the others
+continue from their checkpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import sys
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from nst.batch.jobs import Job, make_jobs
+from nst.batch.report import LOGS, BatchRecord, is_finished, write_contact_sheet
+from nst.batch.task import run_job
+from nst.cli.main import BATCH_FILE, Command, parse_command, plural
+from nst.cli.program import program_command
+from nst.errors import InputError
+from nst.networks import NETWORKS
+from nst.run.app import StopRequests, Terminated, Weights, load_weights, stop_signals
+from nst.run.folder import (
+    CHECKPOINT,
+    RunFolder,
+    check_output_dir,
+    lock_folder,
+    prepare_output_dir,
+    remove_earlier_run,
+)
+from nst.run.progress import JobsLine
+from nst.settings import Settings
+
+CORES_PER_WORKER = 4
+"""Without --workers, a batch runs one job at a time for every 4 cores (at least one)."""
+WAIT_SECONDS = 0.2
+"""How often, in seconds, the batch looks at its jobs: the progress is brought up to date
+and a Ctrl-C is acted on (Python handles signals between the waits)."""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The Ray cluster a batch runs on: where ("Ray on this machine" or the address), its
+    live nodes, CPU cores (all, and the most one node has) and GPUs."""
+
+    where: str
+    nodes: int
+    cores: int
+    largest_node_cores: int
+    gpus: float
+
+
+def run_batch(command: Command) -> int:
+    """Run a batch's command line (nst.cli.main.Command.is_batch); the exit status: 0 when
+    every job finished, 1 when some failed, 130 (Ctrl-C) or 143 (SIGTERM) when stopped.
+    Bad input (a bad row, a folder in use, unreadable weights) is raised as InputError
+    before any job runs."""
+    resumed = command.resume is not None
+    if resumed:
+        folder = command.resume.absolute()
+        record = BatchRecord.open(folder)
+        jobs = record.jobs()
+    else:
+        folder = command.settings.output_dir.absolute()
+        _check_new_folder(folder, command.settings)
+        jobs = make_jobs(command, folder)
+    with contextlib.ExitStack() as lock:
+        locked = folder.is_dir()  # a second batch there is refused at once
+        if locked:
+            lock.enter_context(lock_folder(folder, "--resume" if resumed else "--output-dir"))
+        todo = [job for job in jobs if not (resumed and is_finished(folder / job.name))]
+        weights, settings = _read_weights(todo, folder, command.weights_url, resumed)
+        if not resumed:
+            prepare_output_dir(command.settings.replace(output_dir=folder), [])
+            if not locked:
+                lock.enter_context(lock_folder(folder, "--output-dir"))
+            (folder / LOGS).mkdir(exist_ok=True)
+            if command.settings.overwrite:  # now, so that no job continues an earlier run
+                for job in jobs:
+                    remove_earlier_run(folder / job.name)
+            record = BatchRecord.create(folder, command.argv, jobs)
+        for job in jobs:
+            if job not in todo:
+                record.entry(job)["status"] = "finished"
+        record.data.update(status="running", ended=None)
+        record.write()
+        if todo:
+            stopped = _run(command, record, todo, weights, settings)
+            if stopped is not None:
+                return stopped
+        return _report(record)
+
+
+def _check_new_folder(folder: Path, settings: Settings) -> None:
+    """Refuse a new batch's folder that holds a batch already (unless --overwrite), is a
+    file, or cannot be made or written (nothing is written yet)."""
+    if (folder / BATCH_FILE).exists() and not settings.overwrite:
+        raise InputError(
+            f"--output-dir {folder} holds a batch already: continue it with --resume "
+            f"{folder}, or choose another --output-dir (--overwrite replaces its runs)"
+        )
+    check_output_dir(settings.replace(output_dir=folder), [])
+
+
+def _job_settings(job: Job, folder: Path, resumed: bool) -> Settings:
+    """The settings a job runs with: those its run folder recorded, when it continues a
+    run there, else its command line's."""
+    run_folder = folder / job.name
+    if resumed and (run_folder / CHECKPOINT).is_file():
+        return RunFolder.open(run_folder).settings()
+    return parse_command(job.arguments(folder)).settings
+
+
+def _read_weights(
+    jobs: list[Job], folder: Path, url: str | None, resumed: bool
+) -> tuple[dict[tuple, Weights], dict[int, Settings]]:
+    """The weights the jobs use, each file read once, by (network, --weights); and each
+    job's settings, by its index."""
+    settings = {job.index: _job_settings(job, folder, resumed) for job in jobs}
+    weights = {}
+    for s in settings.values():
+        if (s.network, s.weights) not in weights:
+            network = NETWORKS[s.network]
+            weights[s.network, s.weights] = load_weights(s.weights, url, network)
+    return weights, settings
+
+
+def _run(
+    command: Command,
+    record: BatchRecord,
+    todo: list[Job],
+    weights: dict[tuple, Weights],
+    settings: dict[int, Settings],
+) -> int | None:
+    """Run the jobs `todo` on Ray, keeping `record` up to date; None when they have run,
+    the exit status when the batch was stopped."""
+    folder = record.folder
+    with _ray(command.ray_address) as (ray, cluster):
+        workers = command.workers or max(1, cluster.cores // CORES_PER_WORKER)
+        threads = max(1, min(cluster.largest_node_cores, cluster.cores // workers))
+        print(
+            f"Batch of {len(record.data['jobs'])} jobs in {folder} ({len(todo)} to run) on "
+            f"{cluster.where} ({plural(cluster.nodes, 'node')}, {plural(cluster.cores, 'core')}"
+            f"): {workers} at a time, {plural(threads, 'thread')} each",
+            flush=True,
+        )
+        stored = {key: ray.put(w) for key, w in weights.items()}  # once, for every job
+        runner = _Runner(ray, record, cluster, workers, command.retries)
+        for job in todo:
+            s = settings[job.index]
+            arguments = job.arguments(folder)
+            if s.threads is None:
+                arguments += ["--threads", str(threads)]
+            runner.add(job, arguments, stored[s.network, s.weights], s.threads or threads)
+        with stop_signals(StopRequests()):  # a signal raises at once, here
+            try:
+                with runner.progress():
+                    runner.run()
+            except (KeyboardInterrupt, Terminated) as e:
+                runner.stop()
+                record.finish("interrupted")
+                print(
+                    f"\nneural_art.py: the batch was interrupted with "
+                    f"{record.count('finished')} of {len(record.data['jobs'])} jobs finished; "
+                    f"continue it with: {program_command('--resume', folder)}",
+                    file=sys.stderr,
+                )
+                return 143 if isinstance(e, Terminated) else 130
+    return None
+
+
+@contextlib.contextmanager
+def _ray(address: str | None) -> Iterator[tuple[object, Cluster]]:
+    """Ray, started on this machine (address None) or connected to the cluster at
+    `address`, and shut down after the block; the ray module and the Cluster."""
+    import ray
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    sigterm = signal.getsignal(signal.SIGTERM) if in_main_thread else None
+    quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
+    try:
+        if address is None:
+            ray.init(address="local", include_dashboard=False, **quiet)
+        else:
+            ray.init(address=address, **quiet)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        where = f"--ray-address {address}: cannot connect" if address else "Ray cannot start"
+        raise InputError(f"{where} ({reason})") from None
+    try:
+        nodes = [node for node in ray.nodes() if node["Alive"]]
+        cores = [int(node["Resources"].get("CPU", 0)) for node in nodes]
+        where = "Ray on this machine" if address is None else f"the Ray cluster at {address}"
+        gpus = ray.cluster_resources().get("GPU", 0)
+        yield ray, Cluster(where, len(nodes), max(1, sum(cores)), max([1, *cores]), gpus)
+    finally:
+        ray.shutdown()
+        if in_main_thread:  # ray.init installs its own
+            signal.signal(signal.SIGTERM, sigterm)
+
+
+class _Runner:
+    """A batch's jobs in flight on Ray: at most `workers` at once, each given the cores its
+    TensorFlow threads use (and a GPU when the cluster has some: TensorFlow takes all of
+    a GPU's memory); a job whose worker died is run again up to `retries` times.
+
+    Each job runs in a worker process of its own (Ray's max_calls=1), as a single run
+    does: TensorFlow keeps the thread pool of a process's first session, so a reused
+    worker would compute a job with an earlier job's --threads, and other numbers."""
+
+    def __init__(self, ray, record: BatchRecord, cluster: Cluster, workers: int, retries: int):
+        self.ray, self.record, self.cluster = ray, record, cluster
+        self.workers, self.retries = workers, retries
+        self.task = ray.remote(max_retries=0, max_calls=1)(run_job)
+        self.queue: deque[tuple[Job, list[str], object, int]] = deque()
+        self.running: dict[object, tuple[Job, list[str], object, int]] = {}
+        self.tries: dict[int, int] = {}
+        self.bar: JobsLine | None = None
+
+    def add(self, job: Job, arguments: list[str], weights, threads: int) -> None:
+        """Queue `job` with its command line, its weights (in the object store) and its
+        TensorFlow threads."""
+        self.queue.append((job, arguments, weights, threads))
+
+    @contextlib.contextmanager
+    def progress(self) -> Iterator[None]:
+        """Show the batch's progress while the block runs."""
+        done = self.record.count("finished") + self.record.count("failed")
+        with JobsLine(len(self.record.data["jobs"]), done) as self.bar:
+            self._show()
+            yield
+        self.bar = None
+
+    def run(self) -> None:
+        """Run the queued jobs to their end."""
+        while self.queue or self.running:
+            while self.queue and len(self.running) < self.workers:
+                self._submit(*self.queue.popleft())
+            ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=WAIT_SECONDS)
+            for ref in ready:
+                self._collect(ref, retry=True)
+
+    def stop(self) -> None:
+        """Stop the running jobs: each stops after its current iteration, keeping its image
+        and checkpoint; a second Ctrl-C stops waiting for them (they keep their latest
+        checkpoint)."""
+        for ref in self.running:
+            self.ray.cancel(ref)
+        try:
+            while self.running:
+                ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=WAIT_SECONDS)
+                for ref in ready:
+                    self._collect(ref, retry=False)
+        except (KeyboardInterrupt, Terminated):
+            pass
+        for job, *_ in self.running.values():
+            self.record.note(job, status="interrupted")
+
+    def _submit(self, job: Job, arguments: list[str], weights, threads: int) -> None:
+        entry = self.record.entry(job)
+        again = entry["attempts"] > 0  # it ran before: it continues from its checkpoint
+        self.tries[job.index] = self.tries.get(job.index, 0) + 1
+        log = self.record.folder / entry["log"]
+        options = {
+            "num_cpus": min(threads, self.cluster.largest_node_cores),
+            "num_gpus": 1 if self.cluster.gpus else 0,
+        }
+        ref = self.task.options(**options).remote(
+            arguments, str(self.record.folder / job.name), weights, str(log), again
+        )
+        self.running[ref] = (job, arguments, weights, threads)
+        self.record.note(job, status="running", attempts=entry["attempts"] + 1, message=None)
+        self._show()
+
+    def _collect(self, ref, retry: bool) -> None:
+        """Note how the job of `ref` ended; run it again when its worker died and it has
+        retries left (and `retry`)."""
+        job, *rest = self.running.pop(ref)
+        errors = self.ray.exceptions
+        try:
+            outcome = self.ray.get(ref)
+        except errors.TaskCancelledError:  # cancelled before it began: not an attempt
+            attempts = self.record.entry(job)["attempts"] - 1
+            outcome = {"status": "interrupted" if attempts else "pending", "attempts": attempts}
+        except errors.RayTaskError as e:  # it could not even start (run_job catches the rest)
+            outcome = {"status": "failed", "message": f"{type(e.cause).__name__}: {e.cause}"}
+        except errors.RayError as e:  # its worker process (or node) died
+            if retry and self.tries[job.index] <= self.retries:
+                self.queue.appendleft((job, *rest))
+                self.record.note(job, status="pending", message="its worker died; it runs again")
+                self._show()
+                return
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            tries = self.tries[job.index]
+            outcome = {
+                "status": "failed",
+                "message": f"its worker died, in {plural(tries, 'attempt')}: {first}",
+            }
+        if outcome.get("result"):
+            outcome["result"] = str(Path(outcome["result"]).relative_to(self.record.folder))
+        self.record.note(job, **outcome)
+        self._show()
+
+    def _show(self) -> None:
+        if self.bar is not None:
+            failed = self.record.count("failed")
+            done = self.record.count("finished") + failed
+            self.bar.show(done, len(self.running), failed)
+
+
+def _report(record: BatchRecord) -> int:
+    """The end of a batch: its contact sheet, batch.json, a line for each failed job (on
+    stderr) and a summary; the exit status, 1 when a job failed, else 0."""
+    folder = record.folder
+    sheet = write_contact_sheet(record)
+    failed = [entry for entry in record.data["jobs"] if entry["status"] == "failed"]
+    record.finish("failed" if failed else "finished")
+    for entry in failed:
+        print(
+            f"neural_art.py: job {entry['name']} ({entry['source']}) failed: "
+            f"{entry['message']}; its log: {folder / entry['log']}",
+            file=sys.stderr,
+        )
+    total = len(record.data["jobs"])
+    print(
+        f"Done: {record.count('finished')} of {total} jobs finished"
+        f"{f', {len(failed)} failed' if failed else ''}; {folder / BATCH_FILE}"
+        f"{f', {sheet}' if sheet else ''}",
+        flush=True,
+    )
+    return 1 if failed else 0

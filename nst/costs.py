@@ -142,11 +142,8 @@ def layer_wasserstein_cost(target: tuple[np.ndarray, np.ndarray, np.ndarray], a_
     """
     mean_S, covariance_S, root_S = (tf.constant(t, tf.float32) for t in target)
     _, n_H, n_W, n_C = a_G.get_shape().as_list()
-    X = tf.reshape(a_G, [n_H * n_W, n_C])
-    mean_G = tf.reduce_mean(X, axis=0)
-    covariance_G = tf.matmul(X, X, transpose_a=True) / (n_H * n_W) - tf.tensordot(
-        mean_G, mean_G, axes=0
-    )
+    mean_G = tf.reduce_mean(a_G, axis=[0, 1, 2])
+    covariance_G = activation_gram(a_G) / (n_H * n_W) - tf.tensordot(mean_G, mean_G, axes=0)
     product = tf.matmul(root_S, tf.matmul(covariance_G, root_S))
     distance = (
         tf.reduce_sum(tf.square(mean_G - mean_S))

@@ -3,7 +3,7 @@
 Run from the repository root:
 
     .venv/bin/python bench/speed.py [--sizes 400x300,1024] [--iterations N] [--no-peer]
-                                    [--no-options] [--clock-ghz GHZ]
+                                    [--no-options] [--clock-ghz GHZ] [--emulate-avx2]
 
 It first prints this machine's float32 hardware peak (bench/cpu_peak.py: cores x
 FMA units x lanes x 2 x clock, each part with its source) and the measured
@@ -17,6 +17,14 @@ start-up time, and, when PyTorch is installed, the same loss in PyTorch eager as
 a peer. A rate above the hardware peak is reported as a wrong peak estimate,
 never as a share above 100%. See bench/README.md for what each figure means.
 
+Ours runs with the CPU kernels the program chooses (nst/cpu_kernels.py). With
+--emulate-avx2, an AVX-512 machine stands in for an AVX2-only one: every
+library is capped at AVX2 (ONEDNN_MAX_CPU_ISA, ATEN_CPU_CAPABILITY,
+MKL_ENABLE_INSTRUCTIONS, OPENBLAS_CORETYPE), ours gets the kernels chosen for an
+AVX2 CPU, and the hardware peak counts 8 float32 lanes. The cores, caches and
+clock stay this machine's, so it shows the kernels' and libraries' choices,
+not another CPU's speed.
+
 Every measurement runs in a fresh subprocess of this script (`--child ...`),
 so each peak memory figure is that run's own and the libraries do not share
 thread pools. The VGG-19 kernels are `tests/matconvnet_files.random_kernels`:
@@ -27,6 +35,7 @@ weights file is needed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import os
@@ -41,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bench import cpu_peak  # noqa: E402  (needs ROOT on the path)
+from nst.cpu_kernels import AVX2_ONEDNN  # noqa: E402  (no TensorFlow)
 
 CONTENT = ROOT / "images" / "cat.jpg"
 STYLE = ROOT / "images" / "stone.jpg"
@@ -67,6 +77,9 @@ def child_ours(size: str, iterations: int, options: dict | None = None) -> dict:
 
     options: Settings fields to change (the compute options compared in `compare_options`).
     """
+    from nst.cpu_kernels import choose_cpu_kernels
+
+    chosen = choose_cpu_kernels()  # as the program does, before TensorFlow loads
     t0 = time.perf_counter()
     import nst.transfer  # noqa: F401  (timed: TensorFlow and the package)
 
@@ -116,6 +129,7 @@ def child_ours(size: str, iterations: int, options: dict | None = None) -> dict:
         "import_seconds": import_seconds,
         "rss_after_import": rss_after_import,
         "max_rss": max_rss_bytes(),
+        "kernels": chosen,
         "J_initial": steps[0].J_before,  # J of the initial image: checks the peer's loss
         "J_last": steps[-1].costs["total"],
     }
@@ -323,15 +337,33 @@ def flop_count(width: int, height: int, content_layer: str, style_layers: list[s
 # ---------------------------------------------------------------- the report (parent)
 
 
+EMULATED_AVX2 = {  # every library's own switch down to AVX2
+    "ONEDNN_MAX_CPU_ISA": "AVX2",  # oneDNN, in TensorFlow and in PyTorch
+    "ATEN_CPU_CAPABILITY": "avx2",  # PyTorch's own kernels
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",  # PyTorch's BLAS
+    "OPENBLAS_CORETYPE": "Haswell",  # NumPy's BLAS
+}
+emulated: dict[str, str] = {}
+"""EMULATED_AVX2 plus AVX2_ONEDNN with --emulate-avx2, else empty: every child's extra
+environment."""
+
+
 def run_child(*args: str, env: dict | None = None) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
-    environment = {**os.environ, **(env or {})}
+    environment = {**os.environ, **emulated, **(env or {})}
     done = subprocess.run(
         command, capture_output=True, text=True, cwd=ROOT, check=False, env=environment
     )
     if done.returncode != 0:
         sys.exit(f"bench/speed.py: {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def kernel_text(chosen: dict[str, str]) -> str:
+    """What nst.cpu_kernels set, or TensorFlow's own choice."""
+    if emulated:
+        return "as for AVX2 (emulated)"
+    return " ".join(f"{k}={v}" for k, v in chosen.items()) or "TensorFlow's own"
 
 
 def memory(nbytes: int) -> str:
@@ -430,6 +462,7 @@ def report(
         ("peak memory", memory(ours["max_rss"]), f"{rss_import} after import"),
         ("start-up", f"{startup:.2f} s", f"first step {ours['first_step']:.2f} s - median"),
         ("import nst.transfer", f"{ours['import_seconds']:.2f} s", "not in start-up"),
+        ("kernels chosen", kernel_text(ours["kernels"]), "nst/cpu_kernels.py"),
         *peer_rows(ours, peer),
     ]
     lines = [f"{width}x{height}"] + [f"  {a:<28} {b:>16}  {c}" for a, b, c in rows]
@@ -528,6 +561,11 @@ def main() -> None:
         help="the clock in GHz for the hardware peak, where the system does not show the boost "
         "clock (bench/clock_probe.c measures it)",
     )
+    parser.add_argument(
+        "--emulate-avx2",
+        action="store_true",
+        help="cap every library at AVX2 to stand in for an AVX2-only CPU (see the docstring)",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -550,6 +588,10 @@ def main() -> None:
     if not args.no_peer and not peer_wanted:
         print("PyTorch is not installed: the peer is skipped (pip install torch==2.13.0)")
     hardware = cpu_peak.read_peak(args.clock_ghz)
+    if args.emulate_avx2:
+        emulated.update({**EMULATED_AVX2, **AVX2_ONEDNN})
+        hardware = dataclasses.replace(hardware, lanes=8, lanes_source="AVX2, --emulate-avx2")
+        print("Emulating an AVX2-only CPU: " + " ".join(f"{k}={v}" for k, v in emulated.items()))
     print("\n".join(hardware.lines()), flush=True)
     best, lines = measure_products(hardware)
     print("\n".join(lines), flush=True)

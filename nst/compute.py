@@ -2,9 +2,9 @@
 
 The defaults are TensorFlow's own (float32, every core, no XLA), which give
 the assignment's numbers. bench/README.md has the measured effect of each.
-oneDNN, which TensorFlow uses on CPUs by default, is switched off only by the
-environment variable TF_ENABLE_ONEDNN_OPTS=0 set before Python starts, since
-TensorFlow reads it when it loads.
+Whether TensorFlow uses oneDNN on a CPU is decided when it loads, from the
+environment variable TF_ENABLE_ONEDNN_OPTS (set before Python starts, or by
+nst/cpu_kernels.py, which switches it on for AVX2 CPUs).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from nst import cpu_kernels
 from nst.quiet import tensorflow_quietly
 from nst.settings import PRECISIONS
 from nst.tf1.api import tf as tf1
@@ -59,21 +60,6 @@ BFLOAT16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 """CPU flags of bfloat16 arithmetic, which --precision bfloat16 needs to be faster."""
 
 
-def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
-    """The CPU's feature flags (Linux' /proc/cpuinfo "flags" line; empty elsewhere)."""
-    if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-                cpuinfo = f.read()
-        except OSError:
-            return frozenset()
-    for line in cpuinfo.splitlines():
-        name, _, value = line.partition(":")
-        if name.strip() == "flags":
-            return frozenset(value.split())
-    return frozenset()
-
-
 def onednn_enabled() -> bool | None:
     """Whether this TensorFlow runs its CPU ops through oneDNN (None: cannot be told)."""
     try:
@@ -84,16 +70,19 @@ def onednn_enabled() -> bool | None:
 
 
 def describe_device(compute: Compute, gpus: list[str], flags: frozenset[str],
-                    onednn: bool | None) -> str:  # fmt: skip
+                    onednn: bool | None, chosen: bool = False) -> str:  # fmt: skip
     """The run header's line on where and how TensorFlow computes: the GPUs it places the ops
-    on, or the CPU's vector extensions, the threads and oneDNN; the precision; XLA; and a
-    warning when bfloat16 is asked of a CPU without bfloat16 instructions."""
+    on, or the CPU's vector extensions, the threads and oneDNN (`chosen`: switched on by
+    nst.cpu_kernels); the precision; XLA; and a warning when bfloat16 is asked of a CPU
+    without bfloat16 instructions."""
     if gpus:
         where = f"on {', '.join(gpus)} (TensorFlow places the ops there)"
     else:
         extensions = [name for flag, name in VECTOR_EXTENSIONS if flag in flags] or ["no AVX"]
         threads = compute.threads or os.cpu_count()
         library = {True: "with oneDNN", False: "without oneDNN", None: ""}[onednn]
+        if onednn and chosen:
+            library += " (switched on for this CPU, kernels cached: nst/cpu_kernels.py)"
         where = f"on the CPU ({', '.join(extensions)}; {threads} threads) {library}".rstrip()
     text = f"Computing {where}, in {compute.precision}{', compiled by XLA' if compute.xla else ''}"
     if compute.precision == "bfloat16" and not gpus and not flags & BFLOAT16_FLAGS:
@@ -107,7 +96,9 @@ def device_line(compute: Compute) -> str:
         gpus = tf1.config.list_physical_devices("GPU")
         names = [tf1.config.experimental.get_device_details(g).get("device_name", g.name)
                  for g in gpus]  # fmt: skip
-    return describe_device(compute, names, cpu_flags(), onednn_enabled())
+    return describe_device(
+        compute, names, cpu_kernels.cpu_flags(), onednn_enabled(), bool(cpu_kernels.chosen)
+    )
 
 
 def gpu_present() -> bool:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nst.compute import Compute, cpu_flags, describe_device
+from nst.compute import Compute, describe_device
+from nst.cpu_kernels import cpu_flags
 from nst.settings import Settings
 from nst.tf1.api import tf as tf1
 from nst.transfer import stylize

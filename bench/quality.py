@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python bench/quality.py [--images DIR] [--network real-vgg16]
+    .venv/bin/python bench/quality.py [--images DIR] [--network real-vgg16] [--peer]
 
 The reference is the assignment's run: Adam, learning rate 2.0, 200 iterations
 at 400x300 on images/cat.jpg and images/stone.jpg, seed 0. Its wall time
@@ -11,6 +11,12 @@ time to J* is that time. Each other schedule then runs until its total cost at
 the output size is at most J* (or until its iteration limit), and the script
 prints the wall time it took, also as a share of the reference's time. Costs
 of coarse levels are not compared: they are costs of a smaller image.
+
+With --peer (PyTorch installed), the PyTorch eager peer of bench/peer.py, the
+same cost on the same network from the same initial image, runs its modes to
+J* too, Adam and torch.optim.LBFGS with a strong-Wolfe line search, timed the
+same way (from before the targets are computed), and the script prints our
+fastest schedule's time over the peer's fastest.
 
 Then the same reference run in bfloat16 shows how much reduced precision
 changes the result: the pixel differences to the float32 result.
@@ -103,6 +109,34 @@ def child(options: dict, target: float | None, image_path: str, network: str) ->
     return {"seconds": seconds, "reached": reached, "J_last": last, "trace": trace[::10]}
 
 
+PEER_MODES = [("PyTorch peer: Adam", "adam"), ("PyTorch peer: L-BFGS, strong Wolfe", "lbfgs")]
+PEER_LIMIT = 1000  # Adam steps or L-BFGS cost evaluations
+
+
+def child_peer(mode: str, target: float, network: str) -> dict:
+    """Seconds until the peer's cost is <= target in `mode` (bench/peer.py), from before its
+    targets are computed, or None when PEER_LIMIT is reached first."""
+    import torch
+
+    from bench.peer import Peer, Reached, adam, lbfgs
+
+    torch.set_num_threads(os.cpu_count())
+    kernels = _kernels(network)
+    start = time.perf_counter()
+    peer = Peer(kernels, ROOT / "images" / "cat.jpg", ROOT / "images" / "stone.jpg", 400, 300)
+    costs = []
+
+    def on_cost(cost: float) -> None:
+        costs.append(cost)
+        if cost <= target:
+            raise Reached
+
+    {"adam": adam, "lbfgs": lbfgs}[mode](peer, on_cost, PEER_LIMIT)
+    seconds = time.perf_counter() - start
+    reached = costs[-1] <= target
+    return {"seconds": seconds if reached else None, "evaluations": len(costs), "J": costs[-1]}
+
+
 def _kernels(network: str) -> dict:
     """The kernels of --network `network`."""
     if network == "real-vgg16":
@@ -115,12 +149,37 @@ def _kernels(network: str) -> dict:
 
 
 def run_child(options: dict, target: float | None, image_path: Path, network: str) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(options),
-               json.dumps(target), str(image_path), network]  # fmt: skip
+    return _run("--child", json.dumps(options), json.dumps(target), str(image_path), network)
+
+
+def _run(*args: str) -> dict:
+    """This script with `args` in a fresh subprocess: the JSON it prints last."""
+    command = [sys.executable, str(Path(__file__).resolve()), *args]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
     if done.returncode != 0:
-        sys.exit(f"bench/quality.py: a run with {options} failed:\n{done.stderr[-3000:]}")
+        sys.exit(f"bench/quality.py: {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def peer_lines(target: float, budget: float, ours: tuple[str, float] | None, network: str):
+    """The peer's modes to J*, and our fastest schedule against the peer's fastest."""
+    lines, fastest = [], None
+    for label, mode in PEER_MODES:
+        result = _run("--child-peer", mode, json.dumps(target), network)
+        if result["seconds"] is None:
+            lines.append(f"  {label:<46} {'not reached':>10} (J {result['J']:.1f} after "
+                         f"{result['evaluations']} evaluations)")  # fmt: skip
+            continue
+        share = result["seconds"] / budget
+        lines.append(f"  {label:<46} {result['seconds']:>9.1f}s {share:>10.0%} "
+                     f"{result['evaluations']:>13}")  # fmt: skip
+        if fastest is None or result["seconds"] < fastest[1]:
+            fastest = (label, result["seconds"])
+    if fastest and ours:
+        seconds = ours[1] * budget
+        lines.append(f"ours ({ours[0]}, {seconds:.1f} s) / the peer's fastest ({fastest[0]}, "
+                     f"{fastest[1]:.1f} s): {seconds / fastest[1]:.2f}x")  # fmt: skip
+    return lines
 
 
 def pixel_difference(a: np.ndarray, b: np.ndarray) -> dict:
@@ -140,8 +199,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=Path, help="where the pictures go")
     parser.add_argument("--network", choices=tuple(NETWORKS), default="stand-in")
+    parser.add_argument("--peer", action="store_true", help="also time the PyTorch peer")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--child-peer", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child_peer:
+        mode, target, network = args.child_peer
+        print(json.dumps(child_peer(mode, json.loads(target), network)))
+        return
     if args.child:
         options, target, image_path, network = args.child
         print(json.dumps(child(json.loads(options), json.loads(target), image_path, network)))
@@ -186,6 +251,8 @@ def main() -> None:
         print(f"fastest: {label}, {share:.0%} of Adam-200's time (target <= {TARGET_SHARE:.0%}: "
               f"{verdict})")  # fmt: skip
     contact_sheet(args.images / f"time_to_quality{sheet}", pictures, columns=3, max_tile=400)
+    if args.peer:
+        print("\n".join(peer_lines(target, budget, best, network)), flush=True)
 
     bfloat16_image = args.images / "adam_200_bfloat16.png"
     bfloat16 = run_child({**REFERENCE, "precision": "bfloat16"}, None, bfloat16_image, network)

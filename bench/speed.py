@@ -61,7 +61,6 @@ REFERENCE_GFLOP = 174  # the issue's figure for one iteration at 400x300
 TARGET_FLOOR_RATIO = 1.2  # seconds per iteration / FLOP floor
 TARGET_PEER_RATIO = 0.9  # ours / PyTorch peer
 TARGET_MEMORY_GIB = 2.0  # at 400x300
-MEANS = (123.68, 116.779, 103.939)  # the assignment's RGB means (CONFIG.MEANS)
 
 
 # ---------------------------------------------------------------- measurements (children)
@@ -213,91 +212,28 @@ def child_matmul(library: str) -> dict:
 
 
 def child_peer(width: int, height: int, iterations: int) -> dict:
-    """The same loss and Adam in PyTorch eager: median seconds per iteration after warm-up."""
-    import numpy as np
+    """The same loss and Adam in PyTorch eager (bench/peer.py): median seconds per iteration
+    after warm-up."""
     import torch
     from matconvnet_files import random_kernels
-    from torch.nn import functional
 
-    from nst.images import read_rgb, resize  # no TensorFlow: plain PIL
+    from bench.peer import Peer, adam
 
     torch.set_num_threads(os.cpu_count())
-    content_layer = "conv4_2"
-    style_layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
-    style_weight = 0.2
-    alpha, beta = 10.0, 40.0
+    peer = Peer(random_kernels(0), CONTENT, STYLE, width, height)
+    stamps, costs = [time.perf_counter()], []
 
-    # Kernels (3, 3, in, out) -> torch's (out, in, 3, 3); only the layers up to conv5_1.
-    names = list(random_kernels(0))
-    names = names[: names.index("conv5_1") + 1]
-    weights = {
-        name: (torch.from_numpy(W.transpose(3, 2, 0, 1).copy()), torch.from_numpy(b))
-        for name, (W, b) in random_kernels(0).items()
-        if name in names
-    }
+    def on_cost(J: float) -> None:
+        stamps.append(time.perf_counter())
+        costs.append(J)
 
-    def vgg(x):
-        """Activations of x (1, 3, H, W) at every conv layer up to conv5_1 (after ReLU)."""
-        out = {}
-        for i, name in enumerate(names):
-            W, b = weights[name]
-            x = functional.relu(functional.conv2d(x, W, b, padding=1))
-            out[name] = x
-            if i + 1 < len(names) and names[i + 1][4] != name[4]:  # end of a block
-                x = functional.avg_pool2d(x, 2, 2, ceil_mode=True)  # TF's SAME for any size
-        return out
-
-    def gram(a):
-        _, c, h, w = a.shape
-        A = a.reshape(c, h * w)
-        return A @ A.T
-
-    def network_input(rgb):
-        means = np.array(MEANS).reshape(1, 1, 1, 3)
-        nhwc = rgb[None].astype(np.float64) - means
-        return nhwc.astype(np.float32)
-
-    content = network_input(resize(read_rgb(CONTENT), width, height))
-    style = network_input(resize(read_rgb(STYLE), width, height))
-
-    def nchw(a):
-        return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
-
-    with torch.no_grad():
-        a_C = vgg(nchw(content))[content_layer]
-        G_S = {name: gram(a) for name, a in vgg(nchw(style)).items() if name in style_layers}
-
-    def loss(x):
-        a = vgg(x)
-        _, c, h, w = a[content_layer].shape
-        J_content = ((a_C - a[content_layer]) ** 2).sum() / (4 * h * w * c)
-        J_style = 0
-        for name in style_layers:
-            _, c, h, w = a[name].shape
-            J_layer = ((G_S[name] - gram(a[name])) ** 2).sum() / (4 * c**2 * (h * w) ** 2)
-            J_style = J_style + style_weight * J_layer
-        return alpha * J_content + beta * J_style
-
-    # The assignment's initial image, drawn as stylize draws it with seed 0.
-    np.random.seed(0)
-    noise = np.random.uniform(-20, 20, content.shape).astype(np.float32)
-    start = noise * 0.6 + (np.array(content, dtype=np.float64) * 0.4)
-    x = nchw(start.astype(np.float32)).requires_grad_(True)
-    optimizer = torch.optim.Adam([x], lr=2.0, eps=1e-8)
-    seconds, J_initial = [], None
-    for _ in range(WARMUP + iterations):
-        t0 = time.perf_counter()
-        optimizer.zero_grad()
-        J = loss(x)
-        J.backward()
-        optimizer.step()
-        seconds.append(time.perf_counter() - t0)
-        J_initial = float(J) if J_initial is None else J_initial
+    adam(peer, on_cost, WARMUP + iterations + 1)  # a step's end is the next step's cost
+    seconds = [b - a for a, b in zip(stamps[1:], stamps[2:], strict=False)]
     timed = seconds[WARMUP:]
     return {
         "seconds": timed,
         "median": statistics.median(timed),
-        "J_initial": J_initial,
+        "J_initial": costs[0],
         "max_rss": max_rss_bytes(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),

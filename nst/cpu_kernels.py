@@ -63,14 +63,22 @@ def kernel_environment(
     return {name: value for name, value in AVX2_ONEDNN.items() if name not in environ}
 
 
+def linux_x86() -> bool:
+    """Whether this is Linux on an x86-64 CPU (TensorFlow's oneDNN policy above is Linux's)."""
+    return sys.platform == "linux" and platform.machine().lower() in X86_MACHINES
+
+
+def gpu_driver_present() -> bool:
+    """Whether a GPU driver's device file exists (TensorFlow would place the ops there)."""
+    return any(os.path.exists(path) for path in GPU_DEVICE_FILES)
+
+
 def choose_cpu_kernels() -> dict[str, str]:
     """Set kernel_environment for this machine in os.environ before TensorFlow loads, and
     return what was set (nothing once TensorFlow is loaded: it would not read it)."""
     if "tensorflow" in sys.modules:
         return {}
-    linux_x86 = sys.platform == "linux" and platform.machine().lower() in X86_MACHINES
-    gpu = any(os.path.exists(path) for path in GPU_DEVICE_FILES)
-    settings = kernel_environment(cpu_flags(), os.environ, linux_x86, gpu)
+    settings = kernel_environment(cpu_flags(), os.environ, linux_x86(), gpu_driver_present())
     os.environ.update(settings)
     chosen.update(settings)
     return settings

@@ -67,16 +67,25 @@ def test_nothing_is_set_once_tensorflow_is_loaded(monkeypatch):
 
 
 def test_the_program_chooses_before_tensorflow_loads():
+    """Importing the program's run module (as neural_art.py and batch workers do) on an AVX2
+    CPU sets the variables while TensorFlow is not loaded yet (else nothing would be set)."""
     code = (
-        "import sys, nst.run.app; from nst import cpu_kernels; "
-        "print(cpu_kernels.chosen == cpu_kernels.kernel_environment(cpu_kernels.cpu_flags(), "
-        "{}, sys.platform == 'linux', False))"
+        "import json, nst.cpu_kernels as k\n"
+        "k.cpu_flags = lambda: frozenset({'avx', 'avx2', 'fma'})\n"
+        "k.linux_x86 = lambda: True\n"
+        "k.gpu_driver_present = lambda: False\n"
+        "import nst.run.app, os, sys\n"
+        "print(json.dumps([k.chosen, os.environ.get('TF_ENABLE_ONEDNN_OPTS'), "
+        "'tensorflow' in sys.modules]))"
     )
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=environ
     )
-    assert done.stdout.strip() == "True", done.stderr[-2000:]
+    assert done.returncode == 0, done.stderr[-2000:]
+    chosen, onednn, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert chosen == AVX2_ONEDNN and onednn == "1"
+    assert loaded  # nst.run.app did load TensorFlow, after the choice
 
 
 RUN = """

@@ -12,7 +12,7 @@ image. A run in tiles (nst.tiles) keeps only one tile's window in the network,
 and the whole image's arrays beside it:
 
     peak = BASE_BYTES + TILE_VALUE_BYTES * window values + PIXEL_BYTES[optimizer] * pixels
-           + 4 * the content target's values
+           + 2 * the content target's values (float16)
 
 The constants were fitted to the peak resident memory that `bench/memory.py`
 measured with TensorFlow 2.21 on a CPU (see bench/README.md); the estimate is
@@ -38,12 +38,12 @@ PER_VALUE_BYTES = 22.5
 rest for gradients, optimizer state, cost evaluation and TensorFlow's buffers)."""
 
 
-TILE_VALUE_BYTES = 6.0
+TILE_VALUE_BYTES = 9.0
 """Peak bytes per float32 value of one tile window's activations (forward and backward)."""
-PIXEL_BYTES = {"adam": 150, "lbfgs": 700}
+PIXEL_BYTES = {"adam": 170, "lbfgs": 700}
 """Peak bytes per output pixel of the whole image's arrays in a tiled run: the image, the
-gradient, the pictures shown, and Adam's two moments or L-BFGS-B's float64 vectors (its
-ten pairs of history among them)."""
+gradient, the pictures shown, and Adam's two moments (166 measured) or L-BFGS-B's float64
+vectors (its ten pairs of history among them; not measured: 480 for the history alone)."""
 
 
 def activation_values(width: int, height: int, deepest: str, network: Network = VGG19) -> int:
@@ -64,7 +64,7 @@ def estimate_peak_bytes(settings: Settings, size: tuple[int, int]) -> int:
         window = activation_values(tiling.window, tiling.window, deepest, network)
         content = conv_shapes(width, height, s.content_layer, network)[-1]
         target = content.height * content.width * content.channels_out
-        whole = PIXEL_BYTES[s.optimizer] * width * height + 4 * target
+        whole = PIXEL_BYTES[s.optimizer] * width * height + 2 * target
         return BASE_BYTES + int(TILE_VALUE_BYTES * window) + whole
     style = max(1, round(width * s.style_scale)), max(1, round(height * s.style_scale))
     values = max(

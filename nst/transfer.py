@@ -282,12 +282,9 @@ def _level_steps(
             iterates = adam_steps(sess, costs, image, steps, s.save_every, start.state)
         else:
             iterates = lbfgs_steps(sess, costs, image, steps, s.save_every, space.scale, bounds)
-        average = None
-        if s.average:
-            average = IterateAverage(s.average, start.average)
-            iterates = _averaged(iterates, average, lambda x: _costs_at(sess, costs, x))
-        content_colors = content_rgb if s.preserve_colors else None
-        yield from _checked_steps(iterates, space, content_colors, average)
+        yield from _shown(
+            s, iterates, space, content_rgb, start, lambda x: _costs_at(sess, costs, x)
+        )
 
 
 def _objective(settings: Settings) -> Objective:
@@ -356,13 +353,27 @@ def _tiled_level_steps(
                 evaluator, image, steps, s.save_every, space.scale, bounds
             )
         del image
-        average = None
-        if s.average:
-            average = IterateAverage(s.average, start.average)
-            last = steps.stop - 1
-            iterates = _averaged(iterates, average, lambda x: tiled.costs_of(x, last))
-        content_colors = content_rgb if s.preserve_colors else None
-        yield from _checked_steps(iterates, space, content_colors, average)
+        last = steps.stop - 1
+        yield from _shown(s, iterates, space, content_rgb, start, lambda x: tiled.costs_of(x, last))
+
+
+def _shown(
+    settings: Settings,
+    iterates: Iterator[Iterate],
+    space: PixelSpace,
+    content_rgb: np.ndarray,
+    start: Checkpoint,
+    costs_of,
+) -> Iterator[Step]:
+    """The Steps the caller sees of `iterates`: their moving average when settings.average
+    (its costs from `costs_of(image)`), with the content's colours when preserve_colors."""
+    s = settings
+    average = None
+    if s.average:
+        average = IterateAverage(s.average, start.average)
+        iterates = _averaged(iterates, average, costs_of)
+    content_colors = content_rgb if s.preserve_colors else None
+    return _checked_steps(iterates, space, content_colors, average)
 
 
 def _costs_at(sess, graph: CostGraph, image: np.ndarray) -> tuple:

@@ -54,7 +54,7 @@ def test_a_tiled_estimate_is_the_base_one_window_and_the_whole_images_arrays():
         == BASE_BYTES
         + int(TILE_VALUE_BYTES * window)
         + PIXEL_BYTES["lbfgs"] * 8192 * 6144
-        + 4 * content_target
+        + 2 * content_target
     )
 
 

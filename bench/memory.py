@@ -3,6 +3,7 @@
 Run from the repository root:
 
     .venv/bin/python bench/memory.py [--sizes 200,400,800,1024,2048] [--iterations 3]
+                                     [--tile PX] [--optimizer lbfgs]
 
 For each longest side (the content's aspect ratio, 4:3 for images/cat.jpg) it
 runs `stylize` with the assignment's settings for a few Adam iterations, with
@@ -11,7 +12,9 @@ subprocess's peak resident memory, `nst.memory.estimate_peak_bytes` for the
 same run, and their ratio (the estimate should be at or a little above 1x),
 plus the seconds per iteration and the start-up. The last default size, 2048,
 shows that such a run completes on a 24 GiB machine. The VGG-19 kernels are
-stand-ins with the real shapes (tests/matconvnet_files.random_kernels).
+stand-ins with the real shapes (tests/matconvnet_files.random_kernels). With
+--tile PX the runs are painted in tiles of PX pixels (nst.tiles), and the
+estimate is the tiled one.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 
-def child(size: int, iterations: int) -> dict:
+def child(size: int, iterations: int, tile: int, optimizer: str) -> dict:
     """One run at longest side `size`: its peak memory, the estimate, s/it and start-up."""
     from matconvnet_files import random_kernels
 
@@ -45,6 +48,8 @@ def child(size: int, iterations: int) -> dict:
         iterations=iterations,
         save_every=1,
         seed=0,
+        tile=tile or None,
+        optimizer=optimizer,
     )
     available = available_bytes()
     start = time.perf_counter()
@@ -66,9 +71,9 @@ def child(size: int, iterations: int) -> dict:
     }
 
 
-def run_child(size: int, iterations: int) -> dict:
+def run_child(size: int, iterations: int, tile: int, optimizer: str) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", str(size),
-               str(iterations)]  # fmt: skip
+               str(iterations), str(tile), optimizer]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
     if done.returncode != 0:
         sys.exit(f"bench/memory.py: the run at {size} failed:\n{done.stderr[-3000:]}")
@@ -79,17 +84,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="200,400,800,1024,2048", help="longest sides")
     parser.add_argument("--iterations", type=int, default=3, help="Adam iterations per run")
-    parser.add_argument("--child", nargs=2, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--tile", type=int, default=0, help="tile side in pixels (0: none)")
+    parser.add_argument("--optimizer", default="adam", help="adam or lbfgs")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(*args.child)))
+        size, iterations, tile, optimizer = args.child
+        print(json.dumps(child(int(size), int(iterations), int(tile), optimizer)))
         return
     gib = 2**30
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start")
     print(f"  {'size':>10} {'peak':>10} {'estimate':>10} {'est./peak':>10} {'s/it*':>8} "
           f"{'start-up':>9}  finished")  # fmt: skip
     for size in (int(s) for s in args.sizes.split(",")):
-        r = run_child(size, args.iterations)
+        r = run_child(size, args.iterations, args.tile, args.optimizer)
         seconds = f"{r['seconds']:.2f}s" if r["seconds"] is not None else "-"
         print(
             f"  {r['width']:>5}x{r['height']:<4} {r['max_rss'] / gib:>8.2f}G "

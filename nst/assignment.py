@@ -24,6 +24,7 @@ def load_vgg_model(
     pooling: str = CONFIG.POOLING,
     hold=None,
     network: Network = VGG19,
+    outputs=None,
 ) -> dict:
     """VGG-19's conv part (or VGG-16's) as a dict from layer name to tensor, in the default graph.
 
@@ -35,7 +36,8 @@ def load_vgg_model(
     returns (whose layers tell the network); each block ends in a 2x2, stride 2, SAME
     pooling layer, 'avgpoolN' (average, the assignment's) or 'maxpoolN'. W and b are
     `tf.constant`s, as in the assignment, or whatever the function `hold(array)` makes
-    of them.
+    of them. `outputs(name, tensor)`, when given, replaces each conv layer's output (e.g.
+    zeroing the positions outside an image, nst.tiles).
     """
     if pooling not in ("avg", "max"):
         raise ValueError(f"pooling must be 'avg' or 'max', not {pooling!r}")
@@ -50,6 +52,8 @@ def load_vgg_model(
         W, b = kernels[name]
         conv = tf.nn.conv2d(previous, filter=hold(W), strides=[1, 1, 1, 1], padding="SAME")
         graph[name] = previous = tf.nn.relu(conv + hold(b))
+        if outputs is not None:
+            graph[name] = previous = outputs(name, previous)
         block = name[4]
         if i + 1 == len(names) or names[i + 1][4] != block:
             pooled = pool(previous, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")

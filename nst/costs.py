@@ -52,8 +52,13 @@ def layer_style_cost_of_gram(GS, a_G):
     n_H * n_W positions); G_G: the Gram matrix of a_G (1, n_H, n_W, n_C).
     """
     _, n_H, n_W, n_C = a_G.get_shape().as_list()
-    GG = activation_gram(a_G)
-    return tf.reduce_sum(tf.square(tf.subtract(GS, GG))) / (4 * n_C**2 * (n_H * n_W) ** 2)
+    return gram_distance(GS, activation_gram(a_G), n_C, n_H * n_W)
+
+
+def gram_distance(GS, GG, n_C: int, count: int):
+    """sum((G_S - G_G)^2) / (4 * n_C^2 * count^2): the style cost of Gram matrices G_S and G_G
+    (n_C, n_C) of `count` positions each."""
+    return tf.reduce_sum(tf.square(tf.subtract(GS, GG))) / (4 * n_C**2 * count**2)
 
 
 def compute_layer_style_cost(a_S, a_G):
@@ -101,8 +106,14 @@ def moments(a) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     square root V diag(sqrt(max(lambda, 0))) V^T from Sigma = V diag(lambda) V^T.
     """
     X = np.asarray(a, dtype=np.float64).reshape(-1, np.shape(a)[-1])
-    mean = X.mean(axis=0)
-    covariance = X.T @ X / len(X) - np.outer(mean, mean)
+    return moments_of_sums(X.sum(axis=0), X.T @ X, len(X))
+
+
+def moments_of_sums(total: np.ndarray, products: np.ndarray, count: int) -> tuple:
+    """(mu, Sigma, Sigma^1/2) as in `moments`, from the sum of the rows of X (n_C,), X^T X
+    (n_C, n_C) and the number of rows: mu = total / count, Sigma = products / count - mu mu^T."""
+    mean = total / count
+    covariance = products / count - np.outer(mean, mean)
     eigenvalues, vectors = np.linalg.eigh(covariance)
     root = (vectors * np.sqrt(np.maximum(eigenvalues, 0))) @ vectors.T
     return mean, covariance, root
@@ -140,10 +151,16 @@ def layer_wasserstein_cost(target: tuple[np.ndarray, np.ndarray, np.ndarray], a_
     moments(a_S)), per channel. Being made of means over positions, it does not
     depend on the image size.
     """
-    mean_S, covariance_S, root_S = (tf.constant(t, tf.float32) for t in target)
     _, n_H, n_W, n_C = a_G.get_shape().as_list()
     mean_G = tf.reduce_mean(a_G, axis=[0, 1, 2])
     covariance_G = activation_gram(a_G) / (n_H * n_W) - tf.tensordot(mean_G, mean_G, axes=0)
+    return wasserstein_distance(target, mean_G, covariance_G, n_C)
+
+
+def wasserstein_distance(target: tuple, mean_G, covariance_G, n_C: int):
+    """J_W2_layer of layer_wasserstein_cost from the generated image's mean mu_G (n_C,) and
+    covariance Sigma_G (n_C, n_C), and the style's moments `target`."""
+    mean_S, covariance_S, root_S = (tf.constant(t, tf.float32) for t in target)
     product = tf.matmul(root_S, tf.matmul(covariance_G, root_S))
     distance = (
         tf.reduce_sum(tf.square(mean_G - mean_S))

@@ -353,9 +353,56 @@ class _LbfgsbThread(threading.Thread):
             raise StopIteration
 
 
+@dataclass(frozen=True)
+class Evaluator:
+    """How an optimizer evaluates an image x (network input, (1, H, W, 3)) at step i:
+    cost(x, i) = J, costs(x, i) = (J, J_content, J_style[, J_tv]) and
+    cost_and_gradient(x, i) = (J, dJ/dx, an array of x's shape)."""
+
+    cost: Callable[[np.ndarray, int], float]
+    costs: Callable[[np.ndarray, int], tuple]
+    cost_and_gradient: Callable[[np.ndarray, int], tuple[float, np.ndarray]]
+
+
+def session_evaluator(sess, graph: CostGraph) -> Evaluator:
+    """The Evaluator of `graph` in `sess`: each image put into model['input'] (i unused)."""
+    shape = graph.model["input"].shape
+
+    def assigned(x: np.ndarray) -> None:
+        graph.assign_input(sess, x.astype(np.float32).reshape(shape))
+
+    def cost(x: np.ndarray, i: int) -> float:
+        assigned(x)
+        return float(sess.run(graph.J))
+
+    def costs(x: np.ndarray, i: int) -> tuple:
+        assigned(x)
+        return tuple(sess.run(graph.costs()))
+
+    def cost_and_gradient(x: np.ndarray, i: int) -> tuple[float, np.ndarray]:
+        assigned(x)
+        J, gradient = sess.run([graph.J, graph.gradient])
+        return float(J), gradient
+
+    return Evaluator(cost, costs, cost_and_gradient)
+
+
 def lbfgs_steps(
     sess,
     graph: CostGraph,
+    image: np.ndarray,
+    steps: range,
+    cost_every: int,
+    pixel_unit: float = 1.0,
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Iterator[Iterate]:
+    """lbfgs_evaluated_steps of `graph`'s costs in `sess` (session_evaluator)."""
+    evaluator = session_evaluator(sess, graph)
+    return lbfgs_evaluated_steps(evaluator, image, steps, cost_every, pixel_unit, bounds)
+
+
+def lbfgs_evaluated_steps(
+    evaluator: Evaluator,
     image: np.ndarray,
     steps: range,
     cost_every: int,
@@ -371,19 +418,17 @@ def lbfgs_steps(
     the pixels by pixel_unit (one level of 0..255 in the input's units) in root
     mean square, instead of moving all N values together by a length of 1.
     Ends early when L-BFGS-B stops. The iterate after step i has its costs when
-    i % cost_every == 0 and after the last step.
+    i % cost_every == 0 and after the last step. Every evaluation during
+    iteration i (its line search) is the evaluator's at step i.
     """
-    shape = graph.model["input"].shape
     if bounds is not None:
         image = np.clip(image, *bounds)
+    now = [steps.start]  # the iteration the worker evaluates for
 
     def cost_and_gradient(x: np.ndarray) -> tuple[float, np.ndarray]:
-        graph.assign_input(sess, x.astype(np.float32).reshape(shape))
-        J, gradient = sess.run([graph.J, graph.gradient])
-        return float(J), gradient
+        return evaluator.cost_and_gradient(x, now[0])
 
-    graph.assign_input(sess, image)
-    J_before = float(sess.run(graph.J))
+    J_before = evaluator.cost(image, now[0])
     scale = pixel_unit * math.sqrt(image.size)
     iterates = lbfgs_iterates(cost_and_gradient, image, len(steps), bounds, scale)
     with closing(iterates):
@@ -391,10 +436,53 @@ def lbfgs_steps(
             image = x.astype(np.float32)
             costs = None
             if _reports(i, steps, cost_every, True):
-                graph.assign_input(sess, image)
-                costs = tuple(sess.run(graph.costs()))
+                costs = evaluator.costs(image, i)
             yield Iterate(i, image, costs, J_before)
             J_before = J
+            now[0] = i + 1
+
+
+def adam_evaluated_steps(
+    evaluator: Evaluator,
+    image: np.ndarray,
+    steps: range,
+    cost_every: int,
+    state: tuple = (),
+    adam: Adam = Adam(),
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Iterator[Iterate]:
+    """Adam's steps in NumPy on the gradients of `evaluator`, as tf.train.AdamOptimizer takes
+    them: m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2, x -= lr sqrt(1 - b2^t) / (1 - b1^t)
+    m / (sqrt(v) + epsilon) with b1 = 0.9, b2 = adam.beta2, t the steps taken. `state` is
+    (m, v, b1^t, b2^t) as AdamOptimizer's variables() (empty: a new start); the image is
+    clipped into `bounds` after each step. Costs as adam_steps'. To hold only one copy of
+    each moment for a large image, m and v are updated in place: an iterate's state is the
+    latest one (copy it to keep it); its image is its own."""
+    b1, b2 = np.float32(0.9), np.float32(adam.beta2)
+    x = np.array(image, np.float32)
+    del image  # only the iterate is kept
+    m, v, power1, power2 = state or (np.zeros_like(x), np.zeros_like(x), b1, b2)
+    m, v = np.array(m, np.float32), np.array(v, np.float32)  # not the caller's
+    for i in steps:
+        J_before, g = evaluator.cost_and_gradient(x, i)
+        m *= b1
+        m += (1 - b1) * g
+        g *= g
+        g *= 1 - b2
+        v *= b2
+        v += g
+        rate = adam.learning_rate * np.sqrt(1 - power2) / (1 - power1)
+        step = np.sqrt(v, out=g)
+        step += adam.epsilon
+        np.divide(m, step, out=step)
+        step *= np.float32(rate)
+        x = x - step
+        del g, step
+        if bounds is not None:
+            np.clip(x, *bounds, out=x)
+        power1, power2 = np.float32(power1 * b1), np.float32(power2 * b2)
+        costs = evaluator.costs(x, i) if _reports(i, steps, cost_every, True) else None
+        yield Iterate(i, x, costs, float(J_before), (m, v, power1, power2))
 
 
 def _reports(i: int, steps: range, cost_every: int, last: bool) -> bool:

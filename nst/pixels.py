@@ -33,8 +33,10 @@ class PixelSpace:
     def to_pixels(self, image: np.ndarray) -> np.ndarray:
         """(1, H, W, 3) network input -> float64 (H, W, 3) pixels, clip((x + means) / scale,
         0, 255): the picture before any rounding to 8 bits."""
-        pixels = (np.asarray(image, dtype=np.float64) + self.means) / self.scale
-        return np.clip(pixels, 0, 255)[0]
+        pixels = np.array(image, dtype=np.float64)  # a copy, changed in place (one buffer)
+        pixels += self.means
+        pixels /= self.scale
+        return np.clip(pixels, 0, 255, out=pixels)[0]
 
     def to_rgb(self, image: np.ndarray) -> np.ndarray:
         """(1, H, W, 3) network input -> uint8 (H, W, 3): back to 0..255, clipped, truncated."""

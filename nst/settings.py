@@ -100,6 +100,8 @@ class Settings:
     preserve_colors: bool = False
     color_transfer: str = "off"  # one of COLOR_TRANSFERS
     color_match: str = "covariance"  # one of COLOR_MATCHES
+    # tiles' side in pixels (nst.tiles): larger levels are painted a tile at a time; None: whole
+    tile: int | None = None
     threads: int | None = None
     xla: bool = False
     precision: str = "float32"

@@ -32,16 +32,31 @@ from nst.errors import InputError
 from nst.images import Inputs, resize
 from nst.layer_shapes import positions
 from nst.networks import NETWORKS
-from nst.optimize import Adam, CostGraph, Iterate, Objective, adam_steps, cost_graph, lbfgs_steps
+from nst.optimize import (
+    Adam,
+    CostGraph,
+    Iterate,
+    Objective,
+    adam_evaluated_steps,
+    adam_steps,
+    cost_graph,
+    lbfgs_evaluated_steps,
+    lbfgs_steps,
+)
 from nst.pixels import PIXEL_SPACES, PixelSpace
 from nst.settings import COLOR_TRANSFERS, TOLERANCE_WINDOW, Settings
 from nst.tf1.api import tf as tf1
+from nst.tiles import TiledCosts, TileNetwork, tiled_style_targets
+from nst.tiling import Tiling, tiling_of
 from nst.weights.guard import read_weights
 from nst.weights.sources import find_weights
 
 COST_NAMES = ("total", "content", "style", "total variation")
 NOISE_AMPLITUDE = 20.0  # the assignment's uniform(-20, 20), in 0..255 pixel units
 JITTER_AMPLITUDE = 63.75  # the TF 2 edition's uniform(-0.25, 0.25) of [0, 1] pixels
+CONTENT_TARGET_DTYPE = np.float16
+"""How a tiled run keeps the whole content target (half float32's memory; relative error
+at most 2^-11, see bench/README.md)."""
 
 
 @dataclass(frozen=True)
@@ -237,23 +252,45 @@ def _level_steps(
 ) -> Iterator[Step]:
     """The Steps in `steps` at one size (width, height): its targets, graph and session,
     starting from `start`: its image (the initial image when None), Adam's state and the
-    iterates' average."""
+    iterates' average. In tiles (nst.tiles) when settings.tile is smaller than the size."""
     s = settings
     width, height = size
+    tiling = tiling_of(s.tile, size)
+    if tiling is not None:
+        yield from _tiled_level_steps(s, kernels, inputs, size, start, steps, tiling)
+        return
     space = PIXEL_SPACES[s.pixels]
     compute = Compute(s.threads, s.xla, s.precision)
     content_rgb = resize(inputs.content, width, height)
     content = space.to_network(content_rgb)
     a_C = activations(kernels, content, [s.content_layer], s.pooling, compute)[0]
-    style_size = max(1, round(width * s.style_scale)), max(1, round(height * s.style_scale))
     style_names = [name for name, _ in s.style_layers]
-    styles = [space.to_network(resize(rgb, *style_size)) for rgb in inputs.styles]
     targets = [
         style_targets(kernels, style, style_names, s.pooling, size, s.style_loss, compute)
-        for style in styles
+        for style in _style_images(s, space, inputs, size)
     ]
     image = initial_image(s, space, content, inputs) if start.image is None else start.image
-    objective = Objective(
+    bounds = space.bounds() if s.clip else None
+    with tf1.Graph().as_default() as graph, compute.session(graph) as sess:
+        held = HeldKernels()
+        model = load_vgg_model(kernels, width, height, s.pooling, hold=held)
+        adam = Adam(s.learning_rate, s.adam_beta2, s.adam_epsilon)
+        costs = cost_graph(model, a_C, targets, _objective(s), s.optimizer, adam, bounds)
+        sess.run(tf1.global_variables_initializer())
+        held.load(sess)
+        if s.optimizer == "adam":
+            iterates = adam_steps(sess, costs, image, steps, s.save_every, start.state)
+        else:
+            iterates = lbfgs_steps(sess, costs, image, steps, s.save_every, space.scale, bounds)
+        yield from _shown(
+            s, iterates, space, content_rgb, start, lambda x: _costs_at(sess, costs, x)
+        )
+
+
+def _objective(settings: Settings) -> Objective:
+    """What J measures, from the settings."""
+    s = settings
+    return Objective(
         s.content_layer,
         s.style_layers,
         s.blend_weights(),
@@ -262,38 +299,100 @@ def _level_steps(
         s.tv_weight,
         s.style_loss,
     )
+
+
+def _style_images(
+    settings: Settings, space: PixelSpace, inputs: Inputs, size: tuple[int, int]
+) -> list[np.ndarray]:
+    """The style images as network input, each at settings.style_scale times `size`."""
+    width, height = size
+    scale = settings.style_scale
+    style_size = max(1, round(width * scale)), max(1, round(height * scale))
+    return [space.to_network(resize(rgb, *style_size)) for rgb in inputs.styles]
+
+
+def _tiled_level_steps(
+    settings: Settings,
+    kernels: dict,
+    inputs: Inputs,
+    size: tuple[int, int],
+    start: Checkpoint,
+    steps: range,
+    tiling: Tiling,
+) -> Iterator[Step]:
+    """_level_steps in tiles: the targets and every cost and gradient computed over the
+    tiles of `tiling` (nst.tiles), the optimizer's state kept for the whole image."""
+    s = settings
+    width, height = size
+    space = PIXEL_SPACES[s.pixels]
+    compute = Compute(s.threads, s.xla, s.precision)
+    content_rgb = resize(inputs.content, width, height)
+    content = space.to_network(content_rgb)
+    image = initial_image(s, space, content, inputs) if start.image is None else start.image
     bounds = space.bounds() if s.clip else None
     with tf1.Graph().as_default() as graph, compute.session(graph) as sess:
         held = HeldKernels()
-        model = load_vgg_model(kernels, width, height, s.pooling, hold=held)
-        adam = Adam(s.learning_rate, s.adam_beta2, s.adam_epsilon)
-        costs = cost_graph(model, a_C, targets, objective, s.optimizer, adam, bounds)
-        sess.run(tf1.global_variables_initializer())
+        style_names = [name for name, _ in s.style_layers]
+        net = TileNetwork(kernels, tiling, s.pooling, held, style_names)
         held.load(sess)
+        a_C = net.activations(sess, content, s.content_layer, CONTENT_TARGET_DTYPE)
+        del content  # the image arrays are the memory a tiled run grows with
+        targets = [
+            tiled_style_targets(net, sess, style, style_names, size, s.style_loss)
+            for style in _style_images(s, space, inputs, size)
+        ]
+        tiled = TiledCosts(sess, net, _objective(s), a_C, targets, size, s.seed)
+        evaluator = tiled.evaluator()
         if s.optimizer == "adam":
-            iterates = adam_steps(sess, costs, image, steps, s.save_every, start.state)
+            adam = Adam(s.learning_rate, s.adam_beta2, s.adam_epsilon)
+            iterates = adam_evaluated_steps(
+                evaluator, image, steps, s.save_every, start.state, adam, bounds
+            )
         else:
-            iterates = lbfgs_steps(sess, costs, image, steps, s.save_every, space.scale, bounds)
-        average = None
-        if s.average:
-            average = IterateAverage(s.average, start.average)
-            iterates = _averaged(iterates, average, sess, costs)
-        content_colors = content_rgb if s.preserve_colors else None
-        yield from _checked_steps(iterates, space, content_colors, average)
+            iterates = lbfgs_evaluated_steps(
+                evaluator, image, steps, s.save_every, space.scale, bounds
+            )
+        del image
+        last = steps.stop - 1
+        yield from _shown(s, iterates, space, content_rgb, start, lambda x: tiled.costs_of(x, last))
 
 
-def _averaged(
-    iterates: Iterator[Iterate], average: IterateAverage, sess, graph: CostGraph
-) -> Iterator[Iterate]:
+def _shown(
+    settings: Settings,
+    iterates: Iterator[Iterate],
+    space: PixelSpace,
+    content_rgb: np.ndarray,
+    start: Checkpoint,
+    costs_of,
+) -> Iterator[Step]:
+    """The Steps the caller sees of `iterates`: their moving average when settings.average
+    (its costs from `costs_of(image)`), with the content's colours when preserve_colors."""
+    s = settings
+    average = None
+    if s.average:
+        average = IterateAverage(s.average, start.average)
+        iterates = _averaged(iterates, average, costs_of)
+    content_colors = content_rgb if s.preserve_colors else None
+    return _checked_steps(iterates, space, content_colors, average)
+
+
+def _costs_at(sess, graph: CostGraph, image: np.ndarray) -> tuple:
+    """graph's costs for `image`; model['input'] is put back after (the optimizer goes on
+    from what it held)."""
+    current = sess.run(graph.model["input"])
+    graph.assign_input(sess, image)
+    costs = tuple(sess.run(graph.costs()))
+    graph.assign_input(sess, current)
+    return costs
+
+
+def _averaged(iterates: Iterator[Iterate], average: IterateAverage, costs_of) -> Iterator[Iterate]:
     """The iterates, each taken into `average`; the costs given are those of the average
-    (evaluated when the iterate's would be), the picture the caller shows."""
+    (`costs_of(image)`, evaluated when the iterate's would be), the picture the caller shows."""
     for it in iterates:
         average.add(it.image)
         if it.costs is not None:
-            graph.assign_input(sess, average.value())
-            costs = tuple(sess.run(graph.costs()))
-            graph.assign_input(sess, it.image)  # the optimizer goes on from the iterate
-            it = dataclasses.replace(it, costs=costs)
+            it = dataclasses.replace(it, costs=costs_of(average.value()))
         yield it
 
 

@@ -162,7 +162,7 @@ def test_help_documents_every_option_with_its_default(capsys, monkeypatch):
                "--tv-weight", "--style-blend-weights", "--style-scale", "--init", "--pixels",
                "--clip", "--no-clip", "--preserve-colors", "--style-loss", "--average",
                "--level-ratio", "--batch", "--batch-content", "--batch-style", "--sweep",
-               "--workers", "--ray-address", "--retries"]  # fmt: skip
+               "--workers", "--ray-address", "--retries", "--tile"]  # fmt: skip
     for option in options:
         assert option in text
     for default in ["(default: 400)", "(default: 300)", "(default: 200)", "(default: 20)",

@@ -10,10 +10,12 @@ from nst.memory import (
     BASE_BYTES,
     GIB,
     PER_VALUE_BYTES,
+    PIXEL_BYTES,
+    TILE_VALUE_BYTES,
     activation_values,
     available_bytes,
-    check_memory,
     estimate_peak_bytes,
+    fit_memory,
 )
 from nst.settings import Settings
 
@@ -43,24 +45,58 @@ def test_a_larger_style_image_counts_when_it_is_the_larger_pass():
     )
 
 
-def test_a_run_that_fits_passes_and_an_unknown_amount_is_not_checked():
-    check_memory(Settings(), (400, 300), available=100 * GIB)
-    check_memory(Settings(), (16384, 12288), available=None)
+def test_a_tiled_estimate_is_the_base_one_window_and_the_whole_images_arrays():
+    s = Settings(tile=512, optimizer="lbfgs")
+    window = activation_values(512 + 2 * 64, 512 + 2 * 64, "conv5_1")
+    content_target = 1024 * 768 * 512  # conv4_2 of 8192x6144: stride 8, 512 channels
+    assert (
+        estimate_peak_bytes(s, (8192, 6144))
+        == BASE_BYTES
+        + int(TILE_VALUE_BYTES * window)
+        + PIXEL_BYTES["lbfgs"] * 8192 * 6144
+        + 2 * content_target
+    )
 
 
-def test_a_run_that_does_not_fit_is_refused_with_the_largest_size_that_fits():
+def test_tiles_bound_the_network_part_of_the_memory():
     s = Settings()
-    available = estimate_peak_bytes(s, (1000, 750)) + 1
+    assert estimate_peak_bytes(s.replace(tile=512), (4096, 3072)) < estimate_peak_bytes(
+        s, (1024, 768)
+    )
+
+
+def test_a_run_that_fits_passes_and_an_unknown_amount_is_not_checked():
+    assert fit_memory(Settings(), (400, 300), available=100 * GIB) == Settings()
+    assert fit_memory(Settings(), (16384, 12288), available=None) == Settings()
+
+
+def test_a_run_that_does_not_fit_whole_gets_the_largest_tiles_that_fit():
+    s = Settings()
+    available = estimate_peak_bytes(s.replace(tile=512), (4000, 3000))
+    assert fit_memory(s, (4000, 3000), available) == s.replace(tile=512)
+    assert estimate_peak_bytes(s.replace(tile=528), (4000, 3000)) > available
+
+
+def test_a_run_that_does_not_fit_even_in_tiles_is_refused_with_the_largest_size_that_fits():
+    s = Settings()
+    available = estimate_peak_bytes(s.replace(tile=128), (4000, 3000)) + 1
     with pytest.raises(InputError) as refused:
-        check_memory(s, (4000, 3000), available)
+        fit_memory(s, (16000, 12000), available)
     message = str(refused.value)
-    assert message.startswith("a 4000x3000 run needs about ")
-    assert f"{available / GIB:.1f} GiB is available; --size 1000 or less fits" in message
+    assert message.startswith("a 16000x12000 run needs about ")
+    assert f"{available / GIB:.1f} GiB is available; --size 4000 or less fits" in message
+
+
+def test_a_tile_too_large_for_the_memory_is_refused_asking_for_a_smaller_one():
+    s = Settings(tile=2048)
+    available = estimate_peak_bytes(s.replace(tile=512), (4000, 3000))
+    with pytest.raises(InputError, match=r"a smaller --tile fits \(now 2048\)"):
+        fit_memory(s, (4000, 3000), available)
 
 
 def test_nothing_fits_when_even_the_base_exceeds_the_memory():
     with pytest.raises(InputError, match="even a small image does not fit"):
-        check_memory(Settings(), (400, 300), available=BASE_BYTES // 2)
+        fit_memory(Settings(), (400, 300), available=BASE_BYTES // 2)
 
 
 def test_the_available_memory_is_known_on_this_system():

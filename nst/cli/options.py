@@ -29,6 +29,7 @@ from nst.settings import (
     STYLE_LOSSES,
     TOLERANCE_WINDOW,
 )
+from nst.tiling import ALIGN, MIN_TILE
 from nst.weights.sources import ENV_VAR
 
 MAX_ITERATIONS = 1_000_000
@@ -183,6 +184,14 @@ def output_depth(text: str) -> int:
     return int(text)
 
 
+def tile_side(text: str) -> int:
+    """--tile: whole pixels from MIN_TILE to MAX_PIXELS, a multiple of ALIGN."""
+    value = whole_number(MIN_TILE, MAX_PIXELS)(text)
+    if value % ALIGN:
+        raise ValueError(f"must be a multiple of {ALIGN} (the network's 4 poolings), not {value}")
+    return value
+
+
 iteration_count = whole_number(
     1, MAX_ITERATIONS, f"is more than the {MAX_ITERATIONS:,} iterations a run may have"
 )
@@ -301,7 +310,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--retries", "runs more of a job whose worker died", whole_number(0, 100), metavar="N"),
     Option(
         "--run-notebook",
-        "run a TF 1.x notebook (.ipynb or .py) unchanged, comparing the cells' outputs",
+        "run a TF 1.x notebook (.ipynb, .py) unchanged",
         Path,
         metavar="PATH",
     ),
@@ -320,6 +329,13 @@ OPTIONS: tuple[Option, ...] = (
         "ratio (replaces --width and --height)",
         pixel_count,
         metavar="PIXELS",
+    ),
+    Option(
+        "--tile",
+        "tiles of PX x PX pixels (memory follows PX, not the size)",
+        tile_side,
+        metavar="PX",
+        shown_default="when needed",
     ),
     Option("--iterations", "optimizer steps", iteration_count, metavar="N"),
     Option(
@@ -360,7 +376,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--noise-ratio",
-        "share of noise in the initial image with --init noise",
+        "noise share of --init noise's image",
         number(0, 1),
         metavar="R",
     ),
@@ -413,7 +429,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--level-ratio",
-        "side ratio of successive sizes (coarse to fine)",
+        "ratio of successive sizes' sides",
         number(1, 16, low_open=True),
         metavar="R",
     ),

@@ -27,7 +27,7 @@ from nst.compute import Compute, device_line, gpu_present
 from nst.errors import InputError
 from nst.files import WriteError
 from nst.images import Inputs
-from nst.memory import available_bytes, check_memory
+from nst.memory import GIB, available_bytes, estimate_peak_bytes, fit_memory
 from nst.networks import NETWORKS, Network
 from nst.run.folder import (
     CHECKPOINT,
@@ -44,6 +44,7 @@ from nst.run.folder import (
 from nst.run.progress import StatusLine, cost_lines, cost_text
 from nst.settings import Settings, settings_to_dict
 from nst.tf1.notebook_run import run_notebook
+from nst.tiling import tiling_of
 from nst.transfer import (
     NonFiniteCostError,
     Step,
@@ -269,9 +270,11 @@ def _announce(settings: Settings, out: Path, size: tuple[int, int]) -> None:
     coarse = ", ".join(
         f"{len(steps)} at {w}x{h}" for (w, h), steps in schedule(settings, size)[:-1]
     )
+    tiling = tiling_of(settings.tile, size)
+    tiles = f" in tiles of {tiling.tile} px (overlap {tiling.halo} px)" if tiling else ""
     print(
         f"Painting {settings.content} in the style of "
-        f"{' and '.join(map(str, settings.styles))}: {width}x{height} pixels, "
+        f"{' and '.join(map(str, settings.styles))}: {width}x{height} pixels{tiles}, "
         f"{settings.iterations} iterations{f' ({coarse} first)' if coarse else ''}, "
         f"images to {out}",
         flush=True,
@@ -340,7 +343,7 @@ def _create(
     if locked:
         lock.enter_context(lock_folder(out, "--output-dir"))
     inputs = inputs or Inputs.read(settings.content, settings.styles, settings.init_file)
-    _check_memory(settings, output_size(settings, inputs.content.shape))
+    settings = _check_memory(settings, output_size(settings, inputs.content.shape))
     planned = planned_files(settings, transparent=inputs.content_alpha is not None)
     if saved_nothing(out):  # stopped while starting: its manifest may be replaced
         planned.remove(MANIFEST)
@@ -370,7 +373,7 @@ def _reopen(
     folder = RunFolder.open(command.resume)
     recorded = folder.settings()
     inputs = Inputs.read(recorded.content, recorded.styles, recorded.init_file)
-    _check_memory(recorded, output_size(recorded, inputs.content.shape))
+    recorded = _check_memory(recorded, output_size(recorded, inputs.content.shape))
     settings = recorded.replace(
         output_dir=command.resume,
         iterations=command.resume_iterations or recorded.iterations,
@@ -406,11 +409,24 @@ def _resume_hint(folder: RunFolder, settings: Settings) -> str:
     )
 
 
-def _check_memory(settings: Settings, size: tuple[int, int]) -> None:
-    """Refuse a run that would need more memory than the system has (on a CPU; a GPU's own
-    memory holds most of the buffers)."""
-    if not gpu_present():
-        check_memory(settings, size, available_bytes())
+def _check_memory(settings: Settings, size: tuple[int, int]) -> Settings:
+    """The settings to run with: in tiles when the whole image would need more memory than
+    the system has and no --tile was given (saying so), refused when even tiles would not
+    fit (on a CPU; a GPU's own memory holds most of the buffers, and is not checked)."""
+    if gpu_present():
+        return settings
+    available = available_bytes()
+    fitted = fit_memory(settings, size, available)
+    if fitted.tile != settings.tile:
+        width, height = size
+        print(
+            f"The whole {width}x{height} image would need about "
+            f"{estimate_peak_bytes(settings, size) / GIB:.1f} GiB of memory and "
+            f"{available / GIB:.1f} GiB is available: painting it in tiles of {fitted.tile} "
+            f"pixels (about {estimate_peak_bytes(fitted, size) / GIB:.1f} GiB)",
+            flush=True,
+        )
+    return fitted
 
 
 def _report(folder: RunFolder, step: Step) -> None:

@@ -1,0 +1,305 @@
+"""Any output size in tiles: the whole image's costs and gradient, computed a tile at a time.
+
+Every cost is a sum over positions or a function of such sums: J_content =
+sum((a_C - a_G)^2) / (4 n_H n_W n_C); the Gram matrix G = sum of x x^T over the
+positions x of a layer; the Wasserstein cost's mean and covariance, from sum x
+and sum x x^T; J_tv, a sum over neighbouring pixels (computed on the whole image,
+in NumPy). So the whole image's J and dJ/d image come from two passes over tiles:
+
+1. forward only: each tile's share of the sums S_l (G_l, sum x) and of the
+   content cost, over its core positions (the cores partition the image); their
+   totals are the whole image's, which give J(S) and dJ/dS_l;
+2. forward and backward, per tile: the gradient of
+   L = alpha / (4 n_H n_W n_C) sum_core (a_C - a_G)^2 + sum_l <dJ/dS_l, S_l(core)>
+   with the whole image's dJ/dS_l held fixed. By the chain rule, the whole
+   image's gradient is the sum of the tiles' gradients, each added at its
+   window's place (halo included): overlaps are summed, not blended, since the
+   sum is the exact gradient.
+
+A tile's network sees its core and a halo around it (nst.tiling), so the
+core's activations are the whole image's but for the part of their receptive
+field beyond the halo. Outside the image each layer's output is set to 0, as
+the whole image's zero ("SAME") padding does. The grid moves at every iteration
+(Tiling.shift), so what the tiles' edges change is somewhere else each time and
+no seam stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from nst.assignment import load_vgg_model
+from nst.costs import (
+    activation_gram,
+    gram_distance,
+    moments_of_sums,
+    total_cost,
+    wasserstein_distance,
+)
+from nst.layer_shapes import positions
+from nst.networks import network_of
+from nst.optimize import Evaluator
+from nst.tf1.api import tf as tf1
+from nst.tiling import Tiling, block_stride, overlap
+
+
+class TileNetwork:
+    """The network on one window of `tiling`, in the default graph, with each layer's output
+    0 outside the image. `place` puts a window of an image into it; `gram[name]` and
+    `total[name]` are sum x x^T and sum x over the core's positions of `layers`."""
+
+    def __init__(self, kernels: dict, tiling: Tiling, pooling: str, hold, layers: list[str]):
+        self.tiling, w = tiling, tiling.window
+        blocks = {int(name[4]) for name in network_of(kernels).conv_names}
+        sides = {b: w // 2 ** (b - 1) for b in blocks}
+        self.valid = {b: tf1.placeholder(tf1.float32, (1, n, n, 1)) for b, n in sides.items()}
+
+        def outside_zero(name: str, output):
+            return output * self.valid[int(name[4])]
+
+        self.model = load_vgg_model(kernels, w, w, pooling, hold=hold, outputs=outside_zero)
+        self.new_input = tf1.placeholder(tf1.float32, (1, w, w, 3))
+        self.set_input = self.model["input"].assign(self.new_input)
+        self.core = {b: self.valid[b] * self._core_mask(n, w // n) for b, n in sides.items()}
+        self.gram, self.total = {}, {}
+        for name in layers:
+            core_only = self.model[name] * self.core[int(name[4])]
+            self.gram[name] = activation_gram(core_only)
+            self.total[name] = tf1.reduce_sum(core_only, axis=[0, 1, 2])
+
+    def _core_mask(self, side: int, stride: int) -> np.ndarray:
+        """1 at the core's positions of a side x side layer, else 0 (shape (1, side, side, 1))."""
+        mask = np.zeros((1, side, side, 1), np.float32)
+        low, high = self.tiling.halo // stride, (self.tiling.halo + self.tiling.tile) // stride
+        mask[:, low:high, low:high] = 1
+        return mask
+
+    def place(self, sess, image: np.ndarray, corner: tuple[int, int]) -> dict:
+        """Put the window of the core at `corner` (x, y) of `image` (1, H, W, 3; 0 outside it)
+        into the network; the feed of the masks that the window's layers need."""
+        _, height, width, _ = image.shape
+        x, y = (c - self.tiling.halo for c in corner)
+        window = np.zeros((1, self.tiling.window, self.tiling.window, 3), np.float32)
+        (wy, iy), (wx, ix) = self.spans(corner, 1, height, width)
+        window[:, wy, wx] = image[:, iy, ix]
+        sess.run(self.set_input, {self.new_input: window})
+        feed = {}
+        for block, mask in self.valid.items():
+            stride = 2 ** (block - 1)
+            side = self.tiling.window // stride
+            values = np.zeros((1, side, side, 1), np.float32)
+            inside_y = overlap(y // stride, side, -(-height // stride))[0]
+            inside_x = overlap(x // stride, side, -(-width // stride))[0]
+            values[:, inside_y, inside_x] = 1
+            feed[mask] = values
+        return feed
+
+    def spans(self, corner: tuple[int, int], stride: int, height: int, width: int,
+              core: bool = False) -> tuple[tuple[slice, slice], tuple[slice, slice]]:  # fmt: skip
+        """((rows in the window, rows in the whole), (columns ..., ...)) of the window (or only
+        its core) of the tile at `corner`, at a layer of `stride` pixels per position, for an
+        image of height x width pixels."""
+        t = self.tiling
+        skip = t.halo // stride if core else 0
+        length = (t.tile if core else t.window) // stride
+        x, y = ((c - (0 if core else t.halo)) // stride for c in corner)
+        (wy, iy), (wx, ix) = (
+            overlap(start, length, -(-extent // stride))
+            for start, extent in ((y, height), (x, width))
+        )
+        shifted = (slice(s.start + skip, s.stop + skip) for s in (wy, wx))
+        return tuple(zip(shifted, (iy, ix), strict=True))
+
+    def activations(self, sess, image: np.ndarray, name: str, dtype=np.float32) -> np.ndarray:
+        """Layer `name`'s activation (1, n_H, n_W, n_C) of the whole `image`, put together
+        from the tiles' cores, as `dtype`."""
+        _, height, width, _ = image.shape
+        stride, tensor = block_stride(name), self.model[name]
+        shape = (1, -(-height // stride), -(-width // stride), int(tensor.shape[-1]))
+        whole = np.zeros(shape, dtype)
+        for corner in self.tiling.corners(width, height):
+            feed = self.place(sess, image, corner)
+            (wy, iy), (wx, ix) = self.spans(corner, stride, height, width, core=True)
+            whole[:, iy, ix] = sess.run(tensor, feed)[:, wy, wx]
+        return whole
+
+    def over_tiles(self, sess, image: np.ndarray, fetches, shift=(0, 0), more=None) -> Iterator:
+        """(corner, the values of `fetches`) for each tile of `image` (the grid shifted by
+        `shift`); `more(corner)`, when given, adds to each tile's feed."""
+        _, height, width, _ = image.shape
+        for corner in self.tiling.corners(width, height, shift):
+            feed = self.place(sess, image, corner)
+            if more is not None:
+                feed.update(more(corner))
+            yield corner, sess.run(fetches, feed)
+
+
+def tiled_style_targets(
+    net: TileNetwork, sess, image: np.ndarray, layers: list[str], size: tuple, style_loss: str
+) -> list:
+    """nst.transfer.style_targets of the style `image` computed over tiles: Gram matrices
+    sum x x^T (float64 sums) scaled to the positions of an output of `size` (width, height),
+    or the moments (nst.costs.moments_of_sums)."""
+    _, height, width, _ = image.shape
+    fetches = ({n: net.gram[n] for n in layers}, {n: net.total[n] for n in layers})
+    grams, totals = _summed(values for _, values in net.over_tiles(sess, image, fetches))
+    counts = {name: positions(name, width, height) for name in layers}
+    if style_loss == "wasserstein":
+        return [moments_of_sums(totals[n], grams[n], counts[n]) for n in layers]
+    return [(grams[n] * (positions(n, *size) / counts[n])).astype(np.float32) for n in layers]
+
+
+def total_variation(image: np.ndarray) -> tuple[float, np.ndarray]:
+    """(J_tv, dJ_tv/d image) of nst.costs.total_variation_cost, in NumPy: with the
+    differences d of vertical and horizontal neighbours, J_tv = sum d^2, and each d adds
+    2 d to its later pixel's gradient and -2 d to its earlier one's."""
+    gradient = np.zeros_like(image)
+    cost = 0.0
+    for axis in (1, 2):
+        d = np.diff(image, axis=axis)
+        cost += float(np.sum(np.square(d, dtype=np.float64)))
+        later = [slice(None)] * 4
+        earlier = [slice(None)] * 4
+        later[axis], earlier[axis] = slice(1, None), slice(None, -1)
+        gradient[tuple(later)] += 2 * d
+        gradient[tuple(earlier)] -= 2 * d
+    return cost, gradient
+
+
+def _summed(parts: Iterable[tuple]) -> tuple:
+    """The sums, in float64, of the tiles' values: each part a tuple of {name: array} dicts
+    or scalars, as all the others."""
+    totals = None
+    for part in parts:
+        if totals is None:
+            totals = [_as_float64(p) for p in part]
+            continue
+        for k, p in enumerate(part):
+            if isinstance(p, dict):
+                for name, value in p.items():
+                    totals[k][name] += value
+            else:
+                totals[k] += float(p)
+    return tuple(totals)
+
+
+def _as_float64(part):
+    if isinstance(part, dict):
+        return {name: np.asarray(value, np.float64) for name, value in part.items()}
+    return float(part)
+
+
+class TiledCosts:
+    """The costs of nst.optimize.Objective `objective` for whole images of `size` (width,
+    height), and their gradient, evaluated over the tiles of `net` in `sess` (see the
+    module's docstring). a_C: the content's activation at the content layer (whole);
+    targets[k]: style image k's targets (nst.transfer.style_targets, scaled to `size`)."""
+
+    def __init__(self, sess, net: TileNetwork, objective, a_C, targets, size, seed):
+        o = self.objective = objective
+        self.sess, self.net, self.a_C, self.seed = sess, net, a_C, seed
+        self.names = [name for name, _ in o.style_layers]
+        channels = {n: int(net.gram[n].shape[0]) for n in self.names}
+        self.G = {n: tf1.placeholder(tf1.float32, (c, c)) for n, c in channels.items()}
+        self.t = {}
+        if o.style_loss == "wasserstein":
+            self.t = {n: tf1.placeholder(tf1.float32, (c,)) for n, c in channels.items()}
+        self.content_sum = tf1.placeholder(tf1.float32, ())
+        _, n_H, n_W, n_C = a_C.shape
+        J_content = self.content_sum / (4 * n_H * n_W * n_C)
+        J_style = self._style_cost(targets, size)
+        self.costs = [total_cost(J_content, J_style, o.alpha, o.beta), J_content, J_style]
+        sums = [*self.G.values(), *self.t.values()]
+        self.slopes = dict(zip(sums, tf1.gradients(self.costs[0], sums), strict=True))
+        self.slope_in = {s: tf1.placeholder(tf1.float32, s.shape) for s in sums}
+        a_G = net.model[o.content_layer]
+        self.a_C_tile = tf1.placeholder(tf1.float32, a_G.shape)
+        core = net.core[int(o.content_layer[4])]
+        self.content_part = tf1.reduce_sum(tf1.square(self.a_C_tile - a_G) * core)
+        surrogate = o.alpha / (4 * n_H * n_W * n_C) * self.content_part
+        for name in self.names:
+            surrogate += tf1.reduce_sum(self.slope_in[self.G[name]] * net.gram[name])
+            if self.t:
+                surrogate += tf1.reduce_sum(self.slope_in[self.t[name]] * net.total[name])
+        self.gradient = tf1.gradients(surrogate, net.model["input"])[0]
+
+    def _style_cost(self, targets: list, size: tuple[int, int]):
+        """J_style = sum_k blend_k sum_l weight_l J_style_layer(targets[k][l], S_l) from the
+        whole image's sums S_l fed to self.G (and self.t)."""
+        o = self.objective
+        per_style = []
+        for style in targets:
+            J = 0
+            for (name, weight), target in zip(o.style_layers, style, strict=True):
+                G, count = self.G[name], positions(name, *size)
+                n_C = int(G.shape[0])
+                if self.t:
+                    mean = self.t[name] / count
+                    covariance = G / count - tf1.tensordot(mean, mean, axes=0)
+                    J += weight * wasserstein_distance(target, mean, covariance, n_C)
+                else:
+                    J += weight * gram_distance(target, G, n_C, count)
+            per_style.append(J)
+        return sum(w * J for w, J in zip(o.blend, per_style, strict=True))
+
+    def _content_tile(self, corner: tuple[int, int]) -> dict:
+        """The feed of the content's activation over the window of the tile at `corner`."""
+        _, n_H, n_W, _ = self.a_C.shape
+        stride = block_stride(self.objective.content_layer)
+        (wy, iy), (wx, ix) = self.net.spans(corner, stride, n_H * stride, n_W * stride)
+        tile = np.zeros([int(n) for n in self.a_C_tile.shape], np.float32)
+        tile[:, wy, wx] = self.a_C[:, iy, ix]
+        return {self.a_C_tile: tile}
+
+    def _sums(self, image: np.ndarray, shift: tuple[int, int]) -> dict:
+        """Pass 1: the feed of the whole image's sums, added up over the tiles' cores."""
+        fetches = (
+            {n: self.net.gram[n] for n in self.names},
+            {n: self.net.total[n] for n in self.names} if self.t else {},
+            self.content_part,
+        )
+        tiles = self.net.over_tiles(self.sess, image, fetches, shift, self._content_tile)
+        grams, totals, content = _summed(values for _, values in tiles)
+        feed = {self.G[n]: grams[n] for n in self.names} | {self.content_sum: content}
+        return feed | {self.t[n]: totals[n] for n in self.t}
+
+    def costs_of(self, image: np.ndarray, i: int) -> tuple:
+        """(J, J_content, J_style[, J_tv]) of `image` (1, H, W, 3), over the grid of step i."""
+        values = self.sess.run(self.costs, self._sums(image, self.net.tiling.shift(self.seed, i)))
+        return self._with_tv(values, image)[0]
+
+    def cost_and_gradient(self, image: np.ndarray, i: int) -> tuple[float, np.ndarray]:
+        """(J, dJ/d image) of `image` (1, H, W, 3), over the grid of step i (both passes)."""
+        shift = self.net.tiling.shift(self.seed, i)
+        sums = self._sums(image, shift)
+        values, slopes = self.sess.run((self.costs, self.slopes), sums)
+        slope_feed = {self.slope_in[s]: value for s, value in slopes.items()}
+
+        def more(corner):
+            return self._content_tile(corner) | slope_feed
+
+        _, height, width, _ = image.shape
+        gradient = np.zeros(image.shape, np.float32)
+        for corner, g in self.net.over_tiles(self.sess, image, self.gradient, shift, more):
+            (wy, iy), (wx, ix) = self.net.spans(corner, 1, height, width)
+            gradient[:, iy, ix] += g[:, wy, wx]
+        costs, tv_gradient = self._with_tv(values, image)
+        if tv_gradient is not None:
+            gradient += self.objective.tv_weight * tv_gradient
+        return float(costs[0]), gradient
+
+    def evaluator(self) -> Evaluator:
+        """These costs as an nst.optimize.Evaluator."""
+        return Evaluator(
+            lambda x, i: float(self.costs_of(x, i)[0]), self.costs_of, self.cost_and_gradient
+        )
+
+    def _with_tv(self, values: list, image: np.ndarray) -> tuple[tuple, np.ndarray | None]:
+        """The costs with the total variation's share (and J_tv) when it counts; its gradient."""
+        if self.objective.tv_weight <= 0:
+            return tuple(np.float32(v) for v in values), None
+        J_tv, gradient = total_variation(image)
+        J = values[0] + self.objective.tv_weight * J_tv
+        return tuple(np.float32(v) for v in (J, *values[1:], J_tv)), gradient

@@ -24,6 +24,17 @@ def _read_umask() -> int:
 _UMASK = _read_umask()  # read once, at import, while the program has no other threads
 
 
+PARTIAL_SUFFIX = ".part"
+
+
+def remove_partial_files(folder: Path) -> None:
+    """Delete what atomic_path left in `folder` when its process was killed mid-write: the
+    hidden ".NAME.*.part" files (call it only while no other process writes there)."""
+    for leftover in folder.glob(f".*{PARTIAL_SUFFIX}"):
+        with suppress(OSError):
+            leftover.unlink()
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary path beside `path` to write to; on success it replaces `path` in one step.
@@ -35,7 +46,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent)
     except OSError as e:
         raise _write_error(path, e) from e
     os.close(fd)

@@ -337,6 +337,19 @@ def test_a_resumed_run_ends_bit_for_bit_where_an_uninterrupted_one_does(run_args
         assert gif.n_frames == 4
 
 
+def test_resume_removes_the_half_written_file_of_a_killed_run(run_args, tmp_path):
+    """A run killed while writing leaves atomic_path's hidden temporary file; --resume, holding
+    the folder's lock, deletes it and keeps everything else."""
+    folder = tmp_path / "killed"
+    assert run_cli(*run_args(output="killed", iterations=4, seed=5)) == 0
+    leftover = folder / ".3.png.x1y2z3.part"
+    leftover.write_bytes(b"\x89PNG half")
+    kept = sorted(p.name for p in folder.iterdir() if p != leftover)
+    assert run_cli("--resume", folder, "--iterations", 5) == 0
+    assert not leftover.exists()
+    assert set(kept) <= {p.name for p in folder.iterdir()}
+
+
 def test_resuming_a_finished_run_needs_more_iterations(finished, capsys):
     before = (finished.folder / "manifest.json").read_bytes()
     assert run_cli("--resume", finished.folder) == 2

@@ -25,7 +25,7 @@ from nst.cli.main import Command
 from nst.cli.program import program_command
 from nst.compute import Compute, device_line, gpu_present
 from nst.errors import InputError
-from nst.files import WriteError
+from nst.files import WriteError, remove_partial_files
 from nst.images import Inputs
 from nst.memory import GIB, available_bytes, estimate_peak_bytes, fit_memory
 from nst.networks import NETWORKS, Network
@@ -370,6 +370,7 @@ def _reopen(
     before the folder is written."""
     if command.resume.is_dir():  # if not, open() says there is no run folder there
         lock.enter_context(lock_folder(command.resume, "--resume"))
+    remove_partial_files(command.resume)  # a killed run's half-written file
     folder = RunFolder.open(command.resume)
     recorded = folder.settings()
     inputs = Inputs.read(recorded.content, recorded.styles, recorded.init_file)

@@ -80,7 +80,6 @@ class TileNetwork:
         """Put the window of the core at `corner` (x, y) of `image` (1, H, W, 3; 0 outside it)
         into the network; the feed of the masks that the window's layers need."""
         _, height, width, _ = image.shape
-        x, y = (c - self.tiling.halo for c in corner)
         window = np.zeros((1, self.tiling.window, self.tiling.window, 3), np.float32)
         (wy, iy), (wx, ix) = self.spans(corner, 1, height, width)
         window[:, wy, wx] = image[:, iy, ix]
@@ -90,8 +89,7 @@ class TileNetwork:
             stride = 2 ** (block - 1)
             side = self.tiling.window // stride
             values = np.zeros((1, side, side, 1), np.float32)
-            inside_y = overlap(y // stride, side, -(-height // stride))[0]
-            inside_x = overlap(x // stride, side, -(-width // stride))[0]
+            (inside_y, _), (inside_x, _) = self.spans(corner, stride, height, width)
             values[:, inside_y, inside_x] = 1
             feed[mask] = values
         return feed

@@ -14,7 +14,8 @@ plus the seconds per iteration and the start-up. The last default size, 2048,
 shows that such a run completes on a 24 GiB machine. The VGG-19 kernels are
 stand-ins with the real shapes (tests/matconvnet_files.random_kernels). With
 --tile PX the runs are painted in tiles of PX pixels (nst.tiles), and the
-estimate is the tiled one.
+estimate is the tiled one. With --optimizer lbfgs, L-BFGS-B keeps the pixels
+within 0..255 (--clip, as the quality preset), which costs it the most memory.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def child(size: int, iterations: int, tile: int, optimizer: str) -> dict:
         seed=0,
         tile=tile or None,
         optimizer=optimizer,
+        clip=optimizer == "lbfgs",  # L-BFGS-B with bounds, as the quality preset runs it
     )
     available = available_bytes()
     start = time.perf_counter()

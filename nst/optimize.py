@@ -456,13 +456,14 @@ def adam_evaluated_steps(
     m / (sqrt(v) + epsilon) with b1 = 0.9, b2 = adam.beta2, t the steps taken. `state` is
     (m, v, b1^t, b2^t) as AdamOptimizer's variables() (empty: a new start); the image is
     clipped into `bounds` after each step. Costs as adam_steps'. To hold only one copy of
-    each moment for a large image, m and v are updated in place: an iterate's state is the
-    latest one (copy it to keep it); its image is its own."""
+    each moment for a large image, m and v are updated in place, those of `state` too when
+    they are float32: an iterate's state is the latest one (copy it to keep it); its image
+    is its own."""
     b1, b2 = np.float32(0.9), np.float32(adam.beta2)
     x = np.array(image, np.float32)
     del image  # only the iterate is kept
     m, v, power1, power2 = state or (np.zeros_like(x), np.zeros_like(x), b1, b2)
-    m, v = np.array(m, np.float32), np.array(v, np.float32)  # not the caller's
+    m, v = np.asarray(m, np.float32), np.asarray(v, np.float32)
     for i in steps:
         J_before, g = evaluator.cost_and_gradient(x, i)
         m *= b1

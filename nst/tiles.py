@@ -149,21 +149,34 @@ def tiled_style_targets(
     return [(grams[n] * (positions(n, *size) / counts[n])).astype(np.float32) for n in layers]
 
 
-def total_variation(image: np.ndarray) -> tuple[float, np.ndarray]:
-    """(J_tv, dJ_tv/d image) of nst.costs.total_variation_cost, in NumPy: with the
-    differences d of vertical and horizontal neighbours, J_tv = sum d^2, and each d adds
-    2 d to its later pixel's gradient and -2 d to its earlier one's."""
-    gradient = np.zeros_like(image)
+BAND_VALUES = 2**20
+"""Values total_variation squares in float64 at a time."""
+
+
+def total_variation(
+    image: np.ndarray, gradient: np.ndarray | None = None, weight: float = 1.0
+) -> float:
+    """J_tv of nst.costs.total_variation_cost, in NumPy, with weight * dJ_tv/d image added
+    to `gradient` (image's shape) when given: with the differences d of vertical and
+    horizontal neighbours, J_tv = sum d^2, and each d adds 2 d to its later pixel's gradient
+    and -2 d to its earlier one's. Holds one copy of the image at a time (d), and sums d^2
+    in float64 BAND_VALUES values at a time."""
     cost = 0.0
     for axis in (1, 2):
         d = np.diff(image, axis=axis)
-        cost += float(np.sum(np.square(d, dtype=np.float64)))
+        flat = d.reshape(-1)
+        for start in range(0, flat.size, BAND_VALUES):
+            band = flat[start : start + BAND_VALUES]
+            cost += float(np.dot(band, band.astype(np.float64)))
+        if gradient is None:
+            continue
+        d *= np.float32(2 * weight)
         later = [slice(None)] * 4
         earlier = [slice(None)] * 4
         later[axis], earlier[axis] = slice(1, None), slice(None, -1)
-        gradient[tuple(later)] += 2 * d
-        gradient[tuple(earlier)] -= 2 * d
-    return cost, gradient
+        gradient[tuple(later)] += d
+        gradient[tuple(earlier)] -= d
+    return cost
 
 
 def _summed(parts: Iterable[tuple]) -> tuple:
@@ -266,7 +279,7 @@ class TiledCosts:
     def costs_of(self, image: np.ndarray, i: int) -> tuple:
         """(J, J_content, J_style[, J_tv]) of `image` (1, H, W, 3), over the grid of step i."""
         values = self.sess.run(self.costs, self._sums(image, self.net.tiling.shift(self.seed, i)))
-        return self._with_tv(values, image)[0]
+        return self._with_tv(values, image)
 
     def cost_and_gradient(self, image: np.ndarray, i: int) -> tuple[float, np.ndarray]:
         """(J, dJ/d image) of `image` (1, H, W, 3), over the grid of step i (both passes)."""
@@ -283,9 +296,7 @@ class TiledCosts:
         for corner, g in self.net.over_tiles(self.sess, image, self.gradient, shift, more):
             (wy, iy), (wx, ix) = self.net.spans(corner, 1, height, width)
             gradient[:, iy, ix] += g[:, wy, wx]
-        costs, tv_gradient = self._with_tv(values, image)
-        if tv_gradient is not None:
-            gradient += self.objective.tv_weight * tv_gradient
+        costs = self._with_tv(values, image, gradient)
         return float(costs[0]), gradient
 
     def evaluator(self) -> Evaluator:
@@ -294,10 +305,12 @@ class TiledCosts:
             lambda x, i: float(self.costs_of(x, i)[0]), self.costs_of, self.cost_and_gradient
         )
 
-    def _with_tv(self, values: list, image: np.ndarray) -> tuple[tuple, np.ndarray | None]:
-        """The costs with the total variation's share (and J_tv) when it counts; its gradient."""
-        if self.objective.tv_weight <= 0:
-            return tuple(np.float32(v) for v in values), None
-        J_tv, gradient = total_variation(image)
-        J = values[0] + self.objective.tv_weight * J_tv
-        return tuple(np.float32(v) for v in (J, *values[1:], J_tv)), gradient
+    def _with_tv(self, values: list, image: np.ndarray, gradient: np.ndarray | None = None):
+        """The costs with the total variation's share (and J_tv) when it counts, its gradient
+        added to `gradient` when given."""
+        weight = self.objective.tv_weight
+        if weight <= 0:
+            return tuple(np.float32(v) for v in values)
+        J_tv = total_variation(image, gradient, weight)
+        J = values[0] + weight * J_tv
+        return tuple(np.float32(v) for v in (J, *values[1:], J_tv))

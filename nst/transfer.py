@@ -64,12 +64,13 @@ class Step:
     """Iterate i for the caller.
 
     image: the picture (uint8 RGB, (H, W, 3)), with the content's colours
-    when preserve_colors is set; costs: {"total", "content", "style"[, "total
-    variation"]} of this image when evaluated (every save_every steps and
-    after the last), else None; J_before: the total cost of the image this
-    step started from; checkpoint: the state to resume from; pixels: the same
-    picture as float64 (H, W, 3) on the 0..255 scale before it was rounded to
-    8 bits (what --output-depth 16 writes), or None.
+    when content_colors is given (preserve_colors); costs: {"total", "content",
+    "style"[, "total variation"]} of this image when evaluated (every save_every
+    steps and after the last), else None; J_before: the total cost of the image
+    this step started from; checkpoint: the state to resume from (the picture
+    shown is its average when averaging, else its image); space: the pixel space
+    of the checkpoint's images; content_colors: the content (uint8 RGB at the
+    picture's size) whose colours the picture keeps, or None.
     """
 
     i: int
@@ -77,7 +78,17 @@ class Step:
     costs: dict[str, float] | None
     J_before: float
     checkpoint: Checkpoint
-    pixels: np.ndarray | None = None
+    space: PixelSpace
+    content_colors: np.ndarray | None
+
+    @property
+    def pixels(self) -> np.ndarray:
+        """The picture as float64 (H, W, 3) on the 0..255 scale before it was rounded to 8
+        bits (what --output-depth 16 writes); made when asked, not kept (24 bytes a pixel)."""
+        pixels = self.space.to_pixels(_shown_image(self.checkpoint))
+        if self.content_colors is not None:
+            pixels = with_content_chroma(self.content_colors, pixels)
+        return pixels
 
 
 class NonFiniteCostError(InputError):
@@ -153,7 +164,7 @@ def _enlarged(checkpoint: Checkpoint, width: int, height: int, warm_start: bool)
     def enlarged(array: np.ndarray) -> np.ndarray:
         return resize(array[0], width, height, Image.Resampling.BILINEAR)[None]
 
-    image = enlarged(mean_of(checkpoint.average) if checkpoint.average else checkpoint.image)
+    image = enlarged(_shown_image(checkpoint))
     state = ()
     if warm_start:  # the moments have the image's shape; Adam's beta powers are scalars
         state = tuple(enlarged(v) if np.ndim(v) == 4 else v for v in checkpoint.state)
@@ -303,12 +314,13 @@ def _objective(settings: Settings) -> Objective:
 
 def _style_images(
     settings: Settings, space: PixelSpace, inputs: Inputs, size: tuple[int, int]
-) -> list[np.ndarray]:
-    """The style images as network input, each at settings.style_scale times `size`."""
+) -> Iterator[np.ndarray]:
+    """The style images as network input, each at settings.style_scale times `size`, made
+    one at a time."""
     width, height = size
     scale = settings.style_scale
     style_size = max(1, round(width * scale)), max(1, round(height * scale))
-    return [space.to_network(resize(rgb, *style_size)) for rgb in inputs.styles]
+    return (space.to_network(resize(rgb, *style_size)) for rgb in inputs.styles)
 
 
 def _tiled_level_steps(
@@ -328,7 +340,9 @@ def _tiled_level_steps(
     compute = Compute(s.threads, s.xla, s.precision)
     content_rgb = resize(inputs.content, width, height)
     content = space.to_network(content_rgb)
-    image = initial_image(s, space, content, inputs) if start.image is None else start.image
+    image = start.image
+    if image is None:  # float32 as the optimizers take it: the same values, half the bytes
+        image = initial_image(s, space, content, inputs).astype(np.float32)
     bounds = space.bounds() if s.clip else None
     with tf1.Graph().as_default() as graph, compute.session(graph) as sess:
         held = HeldKernels()
@@ -337,7 +351,7 @@ def _tiled_level_steps(
         held.load(sess)
         a_C = net.activations(sess, content, s.content_layer, CONTENT_TARGET_DTYPE)
         del content  # the image arrays are the memory a tiled run grows with
-        targets = [
+        targets = [  # one style image at a time
             tiled_style_targets(net, sess, style, style_names, size, s.style_loss)
             for style in _style_images(s, space, inputs, size)
         ]
@@ -517,18 +531,36 @@ def _checked_steps(
         good = previous or good
         if not (np.isfinite(it.image).all() and all(map(math.isfinite, it.costs or ()))):
             raise _non_finite(it.i, good)
-        pixels = space.to_pixels(it.image if average is None else average.value())
-        image = pixels.astype(np.uint8)  # truncated, as space.to_rgb
-        if content_rgb is not None:
-            image = preserve_colors(content_rgb, image)
-            pixels = with_content_chroma(content_rgb, pixels)
         costs = dict(zip(COST_NAMES, map(float, it.costs), strict=False)) if it.costs else None
         checkpoint = Checkpoint(it.i, it.image, it.state, average.state() if average else ())
-        step = Step(it.i, image, costs, it.J_before, checkpoint, pixels)
+        image = _rgb(space, _shown_image(checkpoint), content_rgb)
+        step = Step(it.i, image, costs, it.J_before, checkpoint, space, content_rgb)
         if costs is not None:
             good = step
         previous = step
         yield step
+
+
+def _shown_image(checkpoint: Checkpoint) -> np.ndarray:
+    """The picture a checkpoint shows, as network input: its iterates' average when
+    averaging, else its image."""
+    return mean_of(checkpoint.average) if checkpoint.average else checkpoint.image
+
+
+BAND_ROWS = 256
+"""Rows converted at a time from network input to a picture (its float64 copies stay small)."""
+
+
+def _rgb(space: PixelSpace, image: np.ndarray, content_rgb: np.ndarray | None) -> np.ndarray:
+    """uint8 (H, W, 3) of network input `image`: space.to_rgb, then with the colours of
+    `content_rgb` (preserve_colors) when given; BAND_ROWS rows at a time, the same values."""
+    rgb = np.empty(image.shape[1:], np.uint8)
+    for top in range(0, len(rgb), BAND_ROWS):
+        band = slice(top, top + BAND_ROWS)
+        rgb[band] = space.to_rgb(image[:, band])
+        if content_rgb is not None:
+            rgb[band] = preserve_colors(content_rgb[band], rgb[band])
+    return rgb
 
 
 def _non_finite(i: int, last_good: Step | None) -> NonFiniteCostError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from cli_runs import run_cli
 
@@ -9,6 +11,7 @@ from nst.errors import InputError
 from nst.memory import (
     BASE_BYTES,
     GIB,
+    HEADROOM,
     PER_VALUE_BYTES,
     PIXEL_BYTES,
     TILE_VALUE_BYTES,
@@ -70,16 +73,22 @@ def test_a_run_that_fits_passes_and_an_unknown_amount_is_not_checked():
     assert fit_memory(Settings(), (16384, 12288), available=None) == Settings()
 
 
-def test_a_run_that_does_not_fit_whole_gets_the_largest_tiles_that_fit():
+def test_a_run_that_does_not_fit_whole_gets_the_largest_tiles_that_fit_with_headroom():
     s = Settings()
-    available = estimate_peak_bytes(s.replace(tile=512), (4000, 3000))
+    available = math.ceil(estimate_peak_bytes(s.replace(tile=512), (4000, 3000)) / HEADROOM)
     assert fit_memory(s, (4000, 3000), available) == s.replace(tile=512)
-    assert estimate_peak_bytes(s.replace(tile=528), (4000, 3000)) > available
+    assert estimate_peak_bytes(s.replace(tile=528), (4000, 3000)) > HEADROOM * available
+
+
+def test_lbfgs_needs_more_than_adam_by_its_own_arrays():
+    adam, lbfgs = Settings(), Settings(optimizer="lbfgs")
+    extra = (PIXEL_BYTES["lbfgs"] - PIXEL_BYTES["adam"]) * 400 * 300
+    assert estimate_peak_bytes(lbfgs, (400, 300)) == estimate_peak_bytes(adam, (400, 300)) + extra
 
 
 def test_a_run_that_does_not_fit_even_in_tiles_is_refused_with_the_largest_size_that_fits():
     s = Settings()
-    available = estimate_peak_bytes(s.replace(tile=128), (4000, 3000)) + 1
+    available = math.ceil((estimate_peak_bytes(s.replace(tile=128), (4000, 3000)) + 1) / HEADROOM)
     with pytest.raises(InputError) as refused:
         fit_memory(s, (16000, 12000), available)
     message = str(refused.value)
@@ -89,9 +98,22 @@ def test_a_run_that_does_not_fit_even_in_tiles_is_refused_with_the_largest_size_
 
 def test_a_tile_too_large_for_the_memory_is_refused_asking_for_a_smaller_one():
     s = Settings(tile=2048)
-    available = estimate_peak_bytes(s.replace(tile=512), (4000, 3000))
+    available = math.ceil(estimate_peak_bytes(s.replace(tile=512), (4000, 3000)) / HEADROOM)
     with pytest.raises(InputError, match=r"a smaller --tile fits \(now 2048\)"):
         fit_memory(s, (4000, 3000), available)
+
+
+def test_a_run_too_large_for_lbfgs_is_told_that_adam_fits():
+    s = Settings(optimizer="lbfgs")
+    adam = s.replace(optimizer="adam", tile=512)
+    available = math.ceil(estimate_peak_bytes(adam, (8192, 6144)) / HEADROOM)
+    with pytest.raises(InputError) as refusal:
+        fit_memory(s, (8192, 6144), available)
+    assert str(refusal.value).endswith(
+        "(longest side now 8192); --optimizer adam fits at this size (its state takes less "
+        "than L-BFGS-B's)"
+    )
+    assert fit_memory(s.replace(optimizer="adam"), (8192, 6144), available).tile >= 512
 
 
 def test_nothing_fits_when_even_the_base_exceeds_the_memory():
@@ -101,6 +123,62 @@ def test_nothing_fits_when_even_the_base_exceeds_the_memory():
 
 def test_the_available_memory_is_known_on_this_system():
     assert available_bytes() > 0
+
+
+def fake_system(tmp_path, membership: str, files: dict[str, str]):
+    """A /proc with 20 GiB MemAvailable and `membership` as /proc/self/cgroup, and cgroup
+    mounts holding `files` ({path under the mounts: text}); (proc, cgroups)."""
+    proc, cgroups = tmp_path / "proc", tmp_path / "cgroup"
+    (proc / "self").mkdir(parents=True)
+    (proc / "meminfo").write_text(f"MemTotal: {24 * 2**20} kB\nMemAvailable: {20 * 2**20} kB\n")
+    (proc / "self" / "cgroup").write_text(membership)
+    for name, text in files.items():
+        (cgroups / name).parent.mkdir(parents=True, exist_ok=True)
+        (cgroups / name).write_text(text)
+    return proc, cgroups
+
+
+def test_a_containers_memory_limit_bounds_the_available_memory_cgroup_v2(tmp_path):
+    """The limit minus the usage, the inactive file cache counted as free."""
+    proc, cgroups = fake_system(tmp_path, "0::/box\n", {
+        "box/memory.max": f"{4 * GIB}\n",
+        "box/memory.current": f"{GIB}\n",
+        "box/memory.stat": f"anon 1000\ninactive_file {GIB // 2}\nactive_file 7\n",
+    })  # fmt: skip
+    assert available_bytes(proc, cgroups) == 3.5 * GIB
+
+
+def test_the_tightest_limit_of_a_group_and_its_parents_counts_cgroup_v1(tmp_path):
+    proc, cgroups = fake_system(tmp_path, "5:cpu:/\n4:memory:/jobs/one\n", {
+        "memory/jobs/one/memory.limit_in_bytes": "9223372036854771712\n",  # none
+        "memory/jobs/one/memory.usage_in_bytes": f"{GIB}\n",
+        "memory/jobs/memory.limit_in_bytes": f"{6 * GIB}\n",
+        "memory/jobs/memory.usage_in_bytes": f"{4 * GIB}\n",
+        "memory/memory.limit_in_bytes": "9223372036854771712\n",
+        "memory/memory.usage_in_bytes": f"{9 * GIB}\n",
+    })  # fmt: skip
+    assert available_bytes(proc, cgroups) == 2 * GIB
+
+
+@pytest.mark.parametrize(
+    "membership, files",
+    [
+        ("0::/box\n", {"box/memory.max": "max\n", "box/memory.current": "5\n"}),
+        ("0::/\n", {}),  # a hybrid system: no memory files in the unified mount
+        ("3:cpuset:/\n", {}),
+    ],
+)
+def test_without_a_memory_limit_the_systems_available_memory_counts(tmp_path, membership, files):
+    proc, cgroups = fake_system(tmp_path, membership, files)
+    assert available_bytes(proc, cgroups) == 20 * GIB
+    assert available_bytes(proc, tmp_path / "no cgroups") == 20 * GIB
+
+
+def test_a_limit_below_the_usage_leaves_nothing(tmp_path):
+    proc, cgroups = fake_system(tmp_path, "0::/box\n", {
+        "box/memory.max": f"{GIB}\n", "box/memory.current": f"{2 * GIB}\n",
+    })  # fmt: skip
+    assert available_bytes(proc, cgroups) == 0
 
 
 def test_the_command_line_refuses_a_run_too_large_for_this_machine(tiny_images, tmp_path, capsys):

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from nst.checkpoint import Checkpoint
 from nst.cli.main import Command
 from nst.cli.program import program_command
@@ -204,9 +206,8 @@ def run(
         folder.content_alpha = inputs.content_alpha
         try:
             last = _paint(folder, settings, resume, kernels, inputs, stop)
-            folder.write_result(
-                inputs, last.i, last.image, last.costs, last.checkpoint, last.pixels
-            )
+            pixels = _unrounded(folder, last)
+            folder.write_result(inputs, last.i, last.image, last.costs, last.checkpoint, pixels)
         except WriteError as e:
             with contextlib.suppress(WriteError):  # the manifest may not be writable either
                 folder.finish("failed", str(e))
@@ -447,7 +448,14 @@ def _keep(folder: RunFolder, step: Step | None) -> Path | None:
     path, or None when there is no step."""
     if step is None:
         return None
-    return folder.save_iterate(step.i, step.image, step.costs, step.checkpoint, step.pixels)
+    pixels = _unrounded(folder, step)
+    return folder.save_iterate(step.i, step.image, step.costs, step.checkpoint, pixels)
+
+
+def _unrounded(folder: RunFolder, step: Step) -> np.ndarray | None:
+    """step.pixels when the folder's pictures have 16 bits, else None (made only then: a
+    float64 copy of the picture)."""
+    return step.pixels if folder.depth == 16 else None
 
 
 def _weights(path: Path | None, url: str | None, network: Network) -> Path:

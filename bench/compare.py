@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,6 +44,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from bench.children import run_script  # noqa: E402  (needs ROOT on the path)
 
 CONTENT, STYLE = ROOT / "images" / "cat.jpg", ROOT / "images" / "starry_night.jpg"
 SEED = 0
@@ -95,12 +96,8 @@ def child(preset: str, size: int, changes: dict, budget: float | None, image_pat
 
 
 def run_child(preset: str, size: int, changes: dict, budget: float | None, image: Path) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", preset, str(size),
-               json.dumps(changes), json.dumps(budget), str(image)]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
-    if done.returncode != 0:
-        sys.exit(f"bench/compare.py: {preset} {changes} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_script(__file__, "--child", preset, str(size), json.dumps(changes),
+                      json.dumps(budget), str(image), what=f"{preset} {changes}")  # fmt: skip
 
 
 def equal_time_run(size: int, budget: float, image: Path) -> tuple[dict, tuple[int, ...]]:

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 CGROUPS = Path("/sys/fs/cgroup")
 GIB = 2**30
 
@@ -113,7 +113,8 @@ def final_picture(folder: Path) -> np.ndarray:
 
 def main() -> None:
     from real_vgg16 import h5_file
-    from tiles import edge_ratio, sheet
+
+    from bench.tiles import edge_ratio, sheet
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit-gib", type=float, default=3.0, help="the groups' memory limit")

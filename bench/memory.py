@@ -25,13 +25,14 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from bench.children import run_script  # noqa: E402  (needs ROOT on the path)
 
 
 def child(size: int, iterations: int, tile: int, optimizer: str) -> dict:
@@ -74,12 +75,8 @@ def child(size: int, iterations: int, tile: int, optimizer: str) -> dict:
 
 
 def run_child(size: int, iterations: int, tile: int, optimizer: str) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", str(size),
-               str(iterations), str(tile), optimizer]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
-    if done.returncode != 0:
-        sys.exit(f"bench/memory.py: the run at {size} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_script(__file__, "--child", str(size), str(iterations), str(tile), optimizer,
+                      what=f"the run at {size}")  # fmt: skip
 
 
 def main() -> None:

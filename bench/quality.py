@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,6 +45,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from bench.children import run_script  # noqa: E402  (needs ROOT on the path)
 
 REFERENCE = {"iterations": 200}
 TARGET_SHARE = 0.2  # of the reference's wall time
@@ -154,11 +155,7 @@ def run_child(options: dict, target: float | None, image_path: Path, network: st
 
 def _run(*args: str) -> dict:
     """This script with `args` in a fresh subprocess: the JSON it prints last."""
-    command = [sys.executable, str(Path(__file__).resolve()), *args]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
-    if done.returncode != 0:
-        sys.exit(f"bench/quality.py: {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_script(__file__, *args)
 
 
 def peer_lines(target: float, budget: float, ours: tuple[str, float] | None, network: str):

@@ -41,7 +41,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -50,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bench import cpu_peak  # noqa: E402  (needs ROOT on the path)
+from bench.children import run_script  # noqa: E402
 from nst.cpu_kernels import AVX2_ONEDNN  # noqa: E402  (no TensorFlow)
 
 CONTENT = ROOT / "images" / "cat.jpg"
@@ -285,14 +285,8 @@ environment."""
 
 
 def run_child(*args: str, env: dict | None = None) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
-    environment = {**os.environ, **emulated, **(env or {})}
-    done = subprocess.run(
-        command, capture_output=True, text=True, cwd=ROOT, check=False, env=environment
-    )
-    if done.returncode != 0:
-        sys.exit(f"bench/speed.py: {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_script(__file__, "--child", *args, what=" ".join(args),
+                      env={**emulated, **(env or {})})  # fmt: skip
 
 
 def kernel_text(chosen: dict[str, str]) -> str:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,6 +33,9 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from bench.children import run_script  # noqa: E402  (needs ROOT on the path)
+
 PICTURES = ROOT / "bench" / "images"
 
 
@@ -71,12 +73,8 @@ def child(size: int, tile: int, iterations: int, optimizer: str, picture: str) -
 
 
 def run_child(args: argparse.Namespace, tile: int, picture: Path) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", str(args.size),
-               str(tile), str(args.iterations), args.optimizer, str(picture)]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
-    if done.returncode != 0:
-        sys.exit(f"bench/tiles.py: the run with tile {tile} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_script(__file__, "--child", str(args.size), str(tile), str(args.iterations),
+                      args.optimizer, str(picture), what=f"the run with tile {tile}")  # fmt: skip
 
 
 def edge_ratio(image: np.ndarray) -> float:

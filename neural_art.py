@@ -69,7 +69,7 @@ def model_nn(
     """
     from nst.assignment import save_image
     from nst.optimize import optimize
-    from nst.run.progress import StatusLine, cost_lines
+    from nst.progress import StatusLine, cost_lines
 
     output_dir = Path(output_dir)
     status = StatusLine(num_iterations) if show_progress else None

@@ -367,7 +367,7 @@ def test_hints_name_the_python_running_and_the_script_as_a_shell_reads_them(tmp_
     """A hint run as printed must reach this Python (a bare `python` may be another one)."""
     import shlex
 
-    from nst.cli.program import SCRIPT, program_command
+    from nst.project import SCRIPT, program_command
 
     words = shlex.split(program_command("--resume", tmp_path / "a run"))
     assert words[0] == sys.executable and words[2:] == ["--resume", str(tmp_path / "a run")]

@@ -37,8 +37,8 @@ from PIL import Image
 
 import nst.run.app
 import nst.run.folder
-from nst.cli.program import program_command
 from nst.errors import InputError
+from nst.project import program_command
 from nst.run.folder import LOCK, lock_folder
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ import io
 
 from terminal import FakeTerminal, screen
 
-from nst.run.progress import StatusLine
+from nst.progress import StatusLine
 
 
 def test_on_a_terminal_the_status_line_is_drawn_in_place_and_clear_erases_it():

@@ -43,8 +43,8 @@ from PIL import Image
 import nst.run.app
 import nst.run.folder
 from nst.cli.main import parse_args
-from nst.run.app import StopRequests, Terminated
 from nst.settings import Settings
+from nst.stopping import StopRequests, Terminated
 
 ROOT = Path(__file__).resolve().parent.parent
 PICTURES = ["costs.png", "contact_sheet.png", "progress.gif", "side_by_side.png"]

@@ -29,10 +29,10 @@ from nst.batch.jobs import Job, make_jobs
 from nst.batch.report import LOGS, BatchRecord, is_finished, write_contact_sheet
 from nst.batch.task import run_job
 from nst.cli.main import BATCH_FILE, Command, parse_command, plural
-from nst.cli.program import program_command
 from nst.errors import InputError
 from nst.networks import NETWORKS
-from nst.run.app import StopRequests, Terminated, Weights, load_weights, stop_signals
+from nst.progress import JobsLine
+from nst.project import program_command
 from nst.run.folder import (
     CHECKPOINT,
     RunFolder,
@@ -41,8 +41,9 @@ from nst.run.folder import (
     prepare_output_dir,
     remove_earlier_run,
 )
-from nst.run.progress import JobsLine
 from nst.settings import Settings
+from nst.stopping import StopRequests, Terminated, stop_signals
+from nst.weights.loading import Weights, load_weights
 
 CORES_PER_WORKER = 4
 """Without --workers, a batch runs one job at a time for every 4 cores (at least one)."""

@@ -19,8 +19,10 @@ from nst.batch.report import now
 from nst.cli.main import parse_command, read_inputs
 from nst.errors import InputError
 from nst.files import WriteError
-from nst.run.app import StopRequests, Terminated, Weights, run, stop_signals
+from nst.run.app import run
 from nst.run.folder import CHECKPOINT, MANIFEST
+from nst.stopping import StopRequests, Terminated, stop_signals
+from nst.weights.loading import Weights
 
 
 def run_job(argv: list[str], run_folder: str, weights: Weights, log: str, again: bool) -> dict:

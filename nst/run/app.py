@@ -10,27 +10,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
-import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from nst.checkpoint import Checkpoint
 from nst.cli.main import Command
-from nst.cli.program import program_command
 from nst.compute import Compute, device_line, gpu_present
 from nst.errors import InputError
 from nst.files import WriteError, remove_partial_files
 from nst.images import Inputs
 from nst.memory import GIB, available_bytes, estimate_peak_bytes, fit_memory
-from nst.networks import NETWORKS, Network
+from nst.networks import NETWORKS
+from nst.progress import StatusLine, cost_lines, cost_text
+from nst.project import program_command
 from nst.run.folder import (
     CHECKPOINT,
     FINAL_IMAGE,
@@ -43,8 +39,8 @@ from nst.run.folder import (
     remove_earlier_run,
     saved_nothing,
 )
-from nst.run.progress import StatusLine, cost_lines, cost_text
 from nst.settings import Settings, settings_to_dict
+from nst.stopping import StopRequests, Terminated, stop_signals
 from nst.tf1.notebook_run import run_notebook
 from nst.tiling import tiling_of
 from nst.transfer import (
@@ -54,86 +50,8 @@ from nst.transfer import (
     schedule,
     stylize,
 )
-from nst.weights.check import describe_weights
-from nst.weights.download import DownloadBar, download
-from nst.weights.formats import WeightsError
-from nst.weights.guard import read_weights
-from nst.weights.sources import (
-    ENV_VAR,
-    WeightsNotFoundError,
-    cached_weights_file,
-    digests,
-    find_weights,
-    published_files,
-    size_note,
-)
-
-
-class Terminated(BaseException):
-    """SIGTERM arrived; handled like Ctrl-C."""
-
-
-class StopRequests:
-    """The handler of SIGINT and SIGTERM.
-
-    Outside the optimization loop a signal interrupts at once. Inside it, the
-    first signal is only noted, and the loop stops after the current iteration
-    (`check`): an exception raised at an arbitrary point could land in a
-    destructor, where Python prints and drops it. A second signal interrupts at once.
-    """
-
-    def __init__(self):
-        self.in_loop = False
-        self.signum: int | None = None
-
-    def __call__(self, signum: int, frame) -> None:
-        if self.in_loop and self.signum is None:
-            self.signum = signum
-            return
-        raise _interruption(signum)
-
-    def check(self) -> None:
-        """Raise the interruption a signal asked for, if any."""
-        if self.signum is not None:
-            raise _interruption(self.signum)
-
-
-def _interruption(signum: int) -> BaseException:
-    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
-
-
-@contextlib.contextmanager
-def stop_signals(stop: StopRequests) -> Iterator[None]:
-    """`stop` handles SIGINT and SIGTERM while the block runs, when it runs in the main
-    thread (only there can Python handle signals); the handlers before are put back after."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-@dataclass(frozen=True)
-class Weights:
-    """A network's weights as read from a file: the file, its SHA-256 (hex), and the conv
-    layers' (kernel, bias) arrays by layer name (nst.weights.guard.read_weights)."""
-
-    path: Path
-    sha256: str
-    kernels: dict
-
-
-def load_weights(path: Path | None, url: str | None, network: Network) -> Weights:
-    """The weights of `network` from `path`, else from the first file found, else from a
-    fresh download (from `url`, by default MatConvNet's); says which file it reads."""
-    file = _weights(path, url, network)
-    print(f"Loading {network.title} from {file}", flush=True)
-    kernels = _read_weights(file, network, searched=path is None)
-    return Weights(file, digests(file)[1], kernels)
+from nst.weights.loading import Weights, check_weights, fetch_weights, load_weights
+from nst.weights.sources import cached_weights_file
 
 
 def run_command(command: Command, inputs: Inputs | None = None) -> int:
@@ -456,53 +374,3 @@ def _unrounded(folder: RunFolder, step: Step) -> np.ndarray | None:
     """step.pixels when the folder's pictures have 16 bits, else None (made only then: a
     float64 copy of the picture)."""
     return step.pixels if folder.depth == 16 else None
-
-
-def _weights(path: Path | None, url: str | None, network: Network) -> Path:
-    """The weights file of `network` to use: `path`, else the first found, else a fresh
-    download (from `url`, by default MatConvNet's)."""
-    if path is None:
-        try:
-            return find_weights(network=network)
-        except WeightsNotFoundError:
-            return fetch_weights(
-                url or network.mat_url, cached_weights_file(network=network), network
-            )
-    if not path.exists():
-        raise InputError(
-            f"no {network.title} weights at {path}: download {network.mat_url}"
-            f"{size_note(network)} to that path, or pass --weights PATH"
-        )
-    return path
-
-
-def _read_weights(path: Path, network: Network, searched: bool) -> dict:
-    """The kernels of `network` read from `path`; when the search order found the file
-    (`searched`) through $NEURAL_ART_WEIGHTS, a refusal says that the variable named it."""
-    try:
-        return read_weights(path, network)
-    except WeightsError as e:
-        if searched and os.environ.get(ENV_VAR) and Path(os.environ[ENV_VAR]) == path:
-            raise WeightsError(f"{e} (the file ${ENV_VAR} names)") from None
-        raise
-
-
-def fetch_weights(url: str, destination: Path, network: Network) -> Path:
-    """Download `network`'s weights from `url` to `destination`, showing progress on stderr;
-    only a published file of `network` is kept."""
-    print(
-        f"Downloading {network.title} weights{size_note(network)} from {url} to {destination}",
-        flush=True,
-    )
-    with DownloadBar() as bar:
-        published = download(url, destination, published_files(network), progress=bar)
-    print(f"Saved {destination}: the published {published.description} (MD5 {published.md5})")
-    return destination
-
-
-def check_weights(path: Path | None, network: Network) -> int:
-    """Print what --check-weights reports; 0 when the file is usable as `network`'s weights,
-    else 2."""
-    lines, usable = describe_weights(path or find_weights(network=network), network)
-    print("\n".join(lines))
-    return 0 if usable else 2

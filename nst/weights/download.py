@@ -24,7 +24,7 @@ from typing import TextIO
 
 from nst.errors import InputError
 from nst.networks import NETWORKS
-from nst.run.progress import Bar
+from nst.progress import Bar
 from nst.weights.sources import (
     ENV_VAR,
     PRETRAINED_DIR,

@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nst.cli.program import PROJECT_ROOT
 from nst.networks import NETWORKS, VGG19, Network, network_of
+from nst.project import PROJECT_ROOT
 from nst.weights.formats import Kernels, WeightsError, file_format, parse_weights
 from nst.weights.sources import digests, published_match
 

@@ -25,8 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nst.cli.program import PROJECT_ROOT, program_command
 from nst.networks import VGG16, VGG19, Network
+from nst.project import PROJECT_ROOT, program_command
 from nst.weights.formats import WeightsError
 
 ENV_VAR = "NEURAL_ART_WEIGHTS"

@@ -1,4 +1,5 @@
-"""Where this program lies, and the command that runs it again, for the hints it prints."""
+"""The project's folder (that of neural_art.py, nst/, images/ and pretrained-model/), and the
+command that runs this program again, for the hints it prints."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 """The folder of neural_art.py, nst/ and pretrained-model/."""
 SCRIPT = PROJECT_ROOT / "neural_art.py"
 

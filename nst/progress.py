@@ -1,5 +1,6 @@
-"""What a run shows while it works: the assignment's cost lines, and progress bars (tqdm's)
-that become plain lines now and then when the output is not a terminal."""
+"""Progress as people see it: the assignment's cost lines, and tqdm's progress bars (a run's,
+a batch's, a download's) that become plain lines now and then when the output is not a
+terminal. Only tqdm and NumPy: every layer that works for long may show one."""
 
 from __future__ import annotations
 

@@ -1,0 +1,61 @@
+"""Ctrl-C and SIGTERM: how a run or a batch stops at a point where its work can be kept.
+
+Outside the optimization loop a signal interrupts at once. Inside it, the first signal is
+only noted, and the loop stops at the next safe point (`StopRequests.check`): after the
+current iteration. A second signal interrupts at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived; handled like Ctrl-C."""
+
+
+class StopRequests:
+    """The handler of SIGINT and SIGTERM.
+
+    Outside the optimization loop a signal interrupts at once. Inside it, the
+    first signal is only noted, and the loop stops after the current iteration
+    (`check`): an exception raised at an arbitrary point could land in a
+    destructor, where Python prints and drops it. A second signal interrupts at once.
+    """
+
+    def __init__(self):
+        self.in_loop = False
+        self.signum: int | None = None
+
+    def __call__(self, signum: int, frame) -> None:
+        if self.in_loop and self.signum is None:
+            self.signum = signum
+            return
+        raise _interruption(signum)
+
+    def check(self) -> None:
+        """Raise the interruption a signal asked for, if any."""
+        if self.signum is not None:
+            raise _interruption(self.signum)
+
+
+def _interruption(signum: int) -> BaseException:
+    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+@contextlib.contextmanager
+def stop_signals(stop: StopRequests) -> Iterator[None]:
+    """`stop` handles SIGINT and SIGTERM while the block runs, when it runs in the main
+    thread (only there can Python handle signals); the handlers before are put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -10,7 +10,8 @@ Every 20th iterate goes to output/<i>.png, the last to output/generated_image.jp
 
 This module holds the assignment's names: the cost functions (defined in
 nst/costs.py), `build_cost_graph`, `CostGraph` and `model_nn`, the training
-loop. The command line itself is nst/cli/main.py and nst/run/app.py. Importing this
+loop; and `main`, the program: nst/cli parses the command line into a job
+(nst/job.py), and `run_job` hands it to the runner of its kind. Importing this
 module runs nothing, and imports TensorFlow only when one of the names that
 need it is first used, so that `python neural_art.py --help` (or a typo)
 answers at once.
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nst.config import CONFIG
+from nst.job import BatchJob, ImageJob, Job, NotebookJob, SettingsJob, WeightsJob
 
 if TYPE_CHECKING:
     from nst.optimize import CostGraph
@@ -87,11 +89,39 @@ def model_nn(
     return it.image
 
 
-def main(argv: list[str] | None = None) -> int:
-    """The command line (nst/cli/main.py); returns the exit status."""
-    from nst.cli.main import main as command_line
+def run_job(job: Job) -> int:
+    """Hand `job` to the runner of its kind; the exit status. Each runner is imported only
+    when a job of its kind runs (TensorFlow and Ray take seconds to load). Bad input and
+    files that cannot be written are raised (nst.errors.InputError, nst.files.WriteError)."""
+    match job:
+        case ImageJob():
+            from nst.run.image_job import run_image_job as runner
+        case BatchJob():
+            from nst.batch.engine import run_batch as runner
+        case WeightsJob():
+            from nst.weights.loading import run_weights_job as runner
+        case NotebookJob():
+            from nst.tf1.notebook_run import run_notebook_job as runner
+        case SettingsJob():
+            from nst.cli.main import show_settings as runner
+    return runner(job)
 
-    return command_line(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: parse it into a job and run that; returns the exit status. A bad
+    option, bad input or a write failure ends it with one line on stderr and status 2."""
+    from nst.cli.main import parse_args
+    from nst.cpu_kernels import choose_cpu_kernels
+    from nst.errors import InputError
+    from nst.files import WriteError
+
+    job = parse_args(argv)
+    choose_cpu_kernels()  # before any runner loads TensorFlow
+    try:
+        return run_job(job)
+    except (InputError, WriteError) as e:
+        print(f"neural_art.py: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

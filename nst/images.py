@@ -73,6 +73,20 @@ class Inputs:
         )
 
 
+IMAGE_FOLDER = Path("images")
+"""Where the assignment keeps its images, beside the notebook (and this project beside
+neural_art.py): a bare file name is looked for there too (see `located`)."""
+
+
+def located(path: Path) -> Path:
+    """`path`; or, when it is a bare file name that the current folder lacks and
+    IMAGE_FOLDER holds, the file there (so `neural_art.py cat.jpg stone.jpg` finds the
+    assignment's images)."""
+    if path.parent == Path(".") and not path.exists() and (IMAGE_FOLDER / path).exists():
+        return IMAGE_FOLDER / path
+    return path
+
+
 @contextmanager
 def open_image(path: str | os.PathLike) -> Iterator[Image.Image]:
     """The image file at `path` opened with Pillow at its first frame, after checking that
@@ -80,7 +94,8 @@ def open_image(path: str | os.PathLike) -> Iterator[Image.Image]:
     decodes it, is an ImageError naming the file."""
     path = Path(path)
     if not path.exists():
-        raise ImageError(f"image {path} does not exist")
+        elsewhere = f" (nor {IMAGE_FOLDER / path})" if path.parent == Path(".") else ""
+        raise ImageError(f"image {path} does not exist{elsewhere}")
     if path.is_dir():
         raise ImageError(f"image {path} is a directory, not an image file")
     try:

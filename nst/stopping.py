@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 
 class Terminated(BaseException):
@@ -59,3 +60,16 @@ def stop_signals(stop: StopRequests) -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def stoppable(work: Callable[[StopRequests], int]) -> int:
+    """Run `work(stop)` with `stop` handling SIGINT and SIGTERM; its exit status, or, when a
+    signal stopped it, 130 (Ctrl-C) or 143 (SIGTERM) after one line on stderr that says why
+    (the interruption's message: what was kept and how to continue)."""
+    stop = StopRequests()
+    try:
+        with stop_signals(stop):
+            return work(stop)
+    except (KeyboardInterrupt, Terminated) as e:
+        print(f"\nneural_art.py: {e or 'interrupted'}", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130

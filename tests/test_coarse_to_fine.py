@@ -8,8 +8,9 @@ from PIL import Image
 
 from nst.config import CONFIG
 from nst.images import resize
+from nst.levels import schedule
 from nst.settings import TOLERANCE_WINDOW, Settings, crowsonkb_levels
-from nst.transfer import _settled, schedule, stylize
+from nst.transfer import _settled, stylize
 
 W, H = 32, 24
 MEANS = CONFIG.MEANS[0, 0]  # the caffe pixel space: network value = pixel - MEANS

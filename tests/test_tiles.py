@@ -14,7 +14,7 @@ import pytest
 from cli_runs import run_cli
 from matconvnet_files import random_kernels
 
-import nst.run.app
+import nst.run.image_job
 import nst.tiles
 from nst.assignment import load_vgg_model
 from nst.costs import total_variation_cost
@@ -267,7 +267,7 @@ def test_a_run_too_large_for_the_memory_is_painted_in_tiles_and_says_so(
     available = math.ceil(estimate_peak_bytes(settings.replace(tile=144), (480, 352)) / HEADROOM)
     assert estimate_peak_bytes(settings, (480, 352)) > available
     assert estimate_peak_bytes(settings.replace(tile=160), (480, 352)) > HEADROOM * available
-    monkeypatch.setattr(nst.run.app, "available_bytes", lambda: available)
+    monkeypatch.setattr(nst.run.image_job, "available_bytes", lambda: available)
     more = ["--width", 480, "--height", 352, "--style-layers", "conv1_1", "--content-layer",
             "conv1_2"]  # fmt: skip
     assert run_cli(*tiled_run(tiny_images, vgg19_mat, tmp_path / "o", 1, *more)) == 0

@@ -9,11 +9,12 @@ import pytest
 from PIL import Image
 
 from nst.images import Inputs, read_rgb, resize
+from nst.levels import output_size
 from nst.optimize import build_cost_graph, optimize
 from nst.pixels import PIXEL_SPACES
 from nst.settings import Settings
 from nst.tf1.api import tf as tf1
-from nst.transfer import JITTER_AMPLITUDE, initial_image, output_size, stylize
+from nst.transfer import JITTER_AMPLITUDE, initial_image, stylize
 from nst_utils import generate_noise_image, load_image, load_vgg_model, reshape_and_normalize_image
 
 W, H = 32, 24

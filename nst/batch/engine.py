@@ -28,8 +28,9 @@ from pathlib import Path
 from nst.batch.jobs import Job, make_jobs
 from nst.batch.report import LOGS, BatchRecord, is_finished, write_contact_sheet
 from nst.batch.task import run_job
-from nst.cli.main import BATCH_FILE, Command, parse_command, plural
+from nst.cli.main import parse_command, plural
 from nst.errors import InputError
+from nst.job import BATCH_FILE, BatchJob
 from nst.networks import NETWORKS
 from nst.progress import JobsLine
 from nst.project import program_command
@@ -64,42 +65,42 @@ class Cluster:
     gpus: float
 
 
-def run_batch(command: Command) -> int:
-    """Run a batch's command line (nst.cli.main.Command.is_batch); the exit status: 0 when
+def run_batch(batch: BatchJob) -> int:
+    """Run a batch job; the exit status: 0 when
     every job finished, 1 when some failed, 130 (Ctrl-C) or 143 (SIGTERM) when stopped.
     Bad input (a bad row, a folder in use, unreadable weights) is raised as InputError
     before any job runs."""
-    resumed = command.resume is not None
+    resumed = batch.resume is not None
     if resumed:
-        folder = command.resume.absolute()
+        folder = batch.resume.absolute()
         record = BatchRecord.open(folder)
         jobs = record.jobs()
     else:
-        folder = command.settings.output_dir.absolute()
-        _check_new_folder(folder, command.settings)
-        jobs = make_jobs(command, folder)
+        folder = batch.settings.output_dir.absolute()
+        _check_new_folder(folder, batch.settings)
+        jobs = make_jobs(batch, folder)
     with contextlib.ExitStack() as lock:
         locked = folder.is_dir()  # a second batch there is refused at once
         if locked:
             lock.enter_context(lock_folder(folder, "--resume" if resumed else "--output-dir"))
         todo = [job for job in jobs if not (resumed and is_finished(folder / job.name))]
-        weights, settings = _read_weights(todo, folder, command.weights_url, resumed)
+        weights, settings = _read_weights(todo, folder, batch.weights_url, resumed)
         if not resumed:
-            prepare_output_dir(command.settings.replace(output_dir=folder), [])
+            prepare_output_dir(batch.settings.replace(output_dir=folder), [])
             if not locked:
                 lock.enter_context(lock_folder(folder, "--output-dir"))
             (folder / LOGS).mkdir(exist_ok=True)
-            if command.settings.overwrite:  # now, so that no job continues an earlier run
+            if batch.settings.overwrite:  # now, so that no job continues an earlier run
                 for job in jobs:
                     remove_earlier_run(folder / job.name)
-            record = BatchRecord.create(folder, command.argv, jobs)
+            record = BatchRecord.create(folder, batch.argv, jobs)
         for job in jobs:
             if job not in todo:
                 record.entry(job)["status"] = "finished"
         record.data.update(status="running", ended=None)
         record.write()
         if todo:
-            stopped = _run(command, record, todo, weights, settings)
+            stopped = _run(batch, record, todo, weights, settings)
             if stopped is not None:
                 return stopped
         return _report(record)
@@ -140,7 +141,7 @@ def _read_weights(
 
 
 def _run(
-    command: Command,
+    batch: BatchJob,
     record: BatchRecord,
     todo: list[Job],
     weights: dict[tuple, Weights],
@@ -149,8 +150,8 @@ def _run(
     """Run the jobs `todo` on Ray, keeping `record` up to date; None when they have run,
     the exit status when the batch was stopped."""
     folder = record.folder
-    with _ray(command.ray_address) as (ray, cluster):
-        workers = command.workers or max(1, cluster.cores // CORES_PER_WORKER)
+    with _ray(batch.ray_address) as (ray, cluster):
+        workers = batch.workers or max(1, cluster.cores // CORES_PER_WORKER)
         threads = max(1, min(cluster.largest_node_cores, cluster.cores // workers))
         print(
             f"Batch of {len(record.data['jobs'])} jobs in {folder} ({len(todo)} to run) on "
@@ -159,7 +160,7 @@ def _run(
             flush=True,
         )
         stored = {key: ray.put(w) for key, w in weights.items()}  # once, for every job
-        runner = _Runner(ray, record, cluster, workers, command.retries)
+        runner = _Runner(ray, record, cluster, workers, batch.retries)
         for job in todo:
             s = settings[job.index]
             arguments = job.arguments(folder)

@@ -26,14 +26,15 @@ from nst.cli.main import (
     BATCH_RUNNING,
     BATCH_SOURCES,
     SETTING_NAMES,
-    Command,
     OptionError,
     parse_command,
 )
 from nst.cli.options import OPTIONS, Option, initial_image
 from nst.errors import InputError
-from nst.images import read_rgb_alpha
-from nst.run.folder import check_output_dir, planned_files, run_name
+from nst.images import located, read_rgb_alpha
+from nst.job import BatchJob
+from nst.run.folder import check_output_dir, planned_files
+from nst.run_names import run_name
 from nst.settings import INITS
 
 JOB_OPTIONS: dict[str, Option] = {
@@ -88,17 +89,17 @@ class _Base:
     options: list[str]
 
 
-def make_jobs(command: Command, batch_folder: Path) -> list[Job]:
-    """The jobs of a batch's command line, each checked, with its run folder in
+def make_jobs(batch: BatchJob, batch_folder: Path) -> list[Job]:
+    """The jobs of a batch, each checked, with its run folder in
     `batch_folder`; InputError names the first bad one and what is wrong with it."""
-    images, shared = _command_line(command.argv)
-    if command.batch is not None:
-        bases = list(_rows(command.batch))
-    elif command.batch_content is not None:
-        bases = _grid(command.batch_content, command.batch_style)
+    images, shared = _command_line(batch.argv)
+    if batch.batch is not None:
+        bases = list(_rows(batch.batch))
+    elif batch.batch_content is not None:
+        bases = _grid(batch.batch_content, batch.batch_style)
     else:
         bases = [_Base("CONTENT STYLE", images, [])]
-    sweeps = [_sweep(name, values) for name, values in command.sweep]
+    sweeps = [_sweep(name, values) for name, values in batch.sweep]
     plans = [(base, values) for base in bases for values in itertools.product(*sweeps)]
     digits = len(str(len(plans)))
     jobs, decoded = [], {}
@@ -169,7 +170,7 @@ def _command_line(argv: list[str]) -> tuple[list[str], list[str]]:
         flag, equals, value = token.partition("=")
         option = flags.get(flag)
         if option is None:  # CONTENT or STYLE
-            images.append(str(Path(token).absolute()))
+            images.append(str(located(Path(token)).absolute()))
             continue
         takes_value = option.kind in ("value", "list")
         if takes_value and not equals:

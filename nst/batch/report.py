@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from nst.batch.jobs import Job
-from nst.cli.main import BATCH_FILE
 from nst.errors import InputError
 from nst.files import atomic_path
 from nst.images import read_rgb, resize
+from nst.job import BATCH_FILE
 from nst.run.folder import CONTACT_SHEET, MANIFEST
 from nst.run.visuals import contact_sheet
 

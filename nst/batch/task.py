@@ -1,5 +1,5 @@
 """One job of a batch, as a Ray worker carries it out: the command line's own path (its
-arguments parsed by nst.cli.main.parse_command, its images read, nst.run.app.run), with the
+arguments parsed by nst.cli.main.parse_command into an image job, nst.run.image_job.run), with the
 weights the batch read once, so that it gives what `neural_art.py` with its arguments gives.
 
 A job that ran before (its worker died, or the batch was stopped) continues from its
@@ -16,11 +16,11 @@ import traceback
 from pathlib import Path
 
 from nst.batch.report import now
-from nst.cli.main import parse_command, read_inputs
+from nst.cli.main import parse_command
 from nst.errors import InputError
 from nst.files import WriteError
-from nst.run.app import run
 from nst.run.folder import CHECKPOINT, MANIFEST
+from nst.run.image_job import run
 from nst.stopping import StopRequests, Terminated, stop_signals
 from nst.weights.loading import Weights
 
@@ -44,8 +44,9 @@ def run_job(argv: list[str], run_folder: str, weights: Weights, log: str, again:
         stop_signals(stop),
     ):
         try:
-            command = parse_command(job_command_line(argv, Path(run_folder), again))
-            final = run(command, read_inputs(command), stop, weights)
+            final = run(
+                parse_command(job_command_line(argv, Path(run_folder), again)), None, stop, weights
+            )
             print(f"Done: {final}", flush=True)
             outcome = {"status": "finished", "result": str(final)}
         except (InputError, WriteError) as e:

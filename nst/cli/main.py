@@ -1,34 +1,40 @@
-"""The command line of neural_art.py: options, their defaults and their checks.
+"""Parsing neural_art.py's command line into a job (nst/job.py), with the options' defaults.
 
 Every bad value is reported by `parse_args` as one sentence naming the option,
 with exit status 2, before any work starts; `parse_command` raises it as an
-OptionError instead (a batch checks each job's command line with it).
+OptionError instead (a batch checks each of its runs' command lines with it).
+Nothing here runs a job: neural_art.py hands the job to its runner.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from nst.cli.options import OPTIONS, Option
-from nst.errors import InputError
-from nst.files import WriteError
-from nst.images import Inputs
+from nst.job import (
+    BATCH_FILE,
+    BatchJob,
+    ImageJob,
+    Job,
+    NotebookJob,
+    SettingsJob,
+    WeightsJob,
+)
 from nst.networks import NETWORKS
-from nst.run.folder import new_run_folder, numbered_folder
-from nst.settings import Settings
-
-BATCH_FILE = "batch.json"
-"""The file that makes a folder a batch folder (nst/batch/report.py writes it)."""
+from nst.run_names import new_run_folder, numbered_folder
+from nst.settings import Settings, settings_to_dict
 
 
 @dataclass(frozen=True)
 class Command:
-    """What the command line asks for: a run's settings and what to do with them. The
-    fields' defaults are the defaults of the options of their names (nst/cli/options.py)."""
+    """What the command line says, before it is made a job: a run's settings and every other
+    option. The fields' defaults are the defaults of the options of their names
+    (nst/cli/options.py)."""
 
     settings: Settings
     argv: list[str]
@@ -55,6 +61,21 @@ class Command:
         resumes_batch = self.resume is not None and (self.resume / BATCH_FILE).is_file()
         return bool(self.batch or self.batch_content or self.batch_style or self.sweep
                     or resumes_batch)  # fmt: skip
+
+    def job(self) -> Job:
+        """The job the command describes."""
+        s = self.settings
+        if self.run_notebook is not None:
+            return NotebookJob(self.run_notebook, self.executed, s.overwrite)
+        if self.show_preset:
+            return SettingsJob(s)
+        if self.check_weights or self.download_weights:
+            return WeightsJob(s, self.download_weights, self.weights_url)
+        if self.is_batch:
+            return BatchJob(s, self.argv, self.batch, self.batch_content, self.batch_style,
+                            self.sweep, self.workers, self.ray_address, self.retries,
+                            self.resume, self.weights_url)  # fmt: skip
+        return ImageJob(s, self.argv, self.resume, self.resume_iterations, self.weights_url)
 
 
 SETTING_NAMES = frozenset(field.name for field in dataclasses.fields(Settings))
@@ -132,35 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """The command line; returns the exit status. The options and the images are checked
-    before TensorFlow is loaded (which takes seconds), then nst.run.app carries the command out.
-    Bad input and write failures end it with one line and status 2."""
-    command = parse_args(argv)
-    try:
-        if command.is_batch:
-            from nst.batch.engine import run_batch  # Ray, TensorFlow and the rest, only now
-
-            return run_batch(command)
-        inputs = read_inputs(command)
-        from nst.run.app import run_command  # TensorFlow and the rest, only now
-
-        return run_command(command, inputs)
-    except (InputError, WriteError) as e:
-        print(f"neural_art.py: error: {e}", file=sys.stderr)
-        return 2
-
-
-def read_inputs(command: Command) -> Inputs | None:
-    """A new run's images, decoded here, once, so that a bad one is reported at once;
-    None for the other commands (a resumed run reads the images it recorded)."""
-    s = command.settings
-    if command.resume or command.run_notebook or s.content is None:
-        return None
-    return Inputs.read(s.content, s.styles, s.init_file)
-
-
-def parse_args(argv: list[str] | None = None) -> Command:
+def parse_args(argv: list[str] | None = None) -> Job:
     """Parse and check the command line; exits with status 2 on a bad value, saying why in
     one line on stderr."""
     try:
@@ -170,8 +163,8 @@ def parse_args(argv: list[str] | None = None) -> Command:
         raise SystemExit(2) from None
 
 
-def parse_command(argv: list[str] | None = None) -> Command:
-    """Parse and check the command line; OptionError names a bad value."""
+def parse_command(argv: list[str] | None = None) -> Job:
+    """The job of a command line, checked; OptionError names a bad value."""
     parser = build_parser()
     given = vars(parser.parse_args(argv))  # only what was given, every value checked
     values = {**DEFAULTS, **given}
@@ -197,7 +190,7 @@ def parse_command(argv: list[str] | None = None) -> Command:
                                   "retries")},
     )  # fmt: skip
     _check(parser, command, given)
-    return command
+    return command.job()
 
 
 BATCH_SOURCES = ("batch", "batch_content", "batch_style", "sweep")
@@ -335,3 +328,12 @@ def _given_besides(given: dict, allowed: set[str]) -> list[str]:
         for name, value in given.items()
         if name not in allowed and value not in (None, [], ())
     ]
+
+
+def show_settings(job: SettingsJob) -> int:
+    """--show-preset: the settings (the preset with the options given) as a JSON object, one
+    setting a line; exit status 0."""
+    values = settings_to_dict(job.settings)
+    lines = (f"  {json.dumps(name)}: {json.dumps(value)}" for name, value in values.items())
+    print("{\n" + ",\n".join(lines) + "\n}")
+    return 0

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from nst.images import located
 from nst.networks import ALL_CONV_NAMES, NETWORKS
 from nst.settings import (
     ASSIGNMENT_STYLE_LAYERS,
@@ -146,6 +147,11 @@ def iteration_counts(text: str) -> tuple[int, ...]:
     return counts
 
 
+def image_file(text: str) -> Path:
+    """An image's path: a bare name missing here is looked for in images/ (nst.images.located)."""
+    return located(Path(text))
+
+
 def initial_image(text: str) -> str | Path:
     """One of INITS, or the path of an existing file."""
     if text in INITS:
@@ -228,8 +234,14 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("content", "content image (any format)", Path, metavar="CONTENT", nargs="?"),
-    Option("styles", "style image(s); several are blended", Path, metavar="STYLE", nargs="*"),
+    Option(
+        "content",
+        "content image (any format; a bare name is also looked for in images/)",
+        image_file,
+        metavar="CONTENT",
+        nargs="?",
+    ),
+    Option("styles", "style image(s); several are blended", image_file, metavar="STYLE", nargs="*"),
     Option(
         "--preset",
         f"the defaults: {', '.join(PRESETS)} (see the README)",

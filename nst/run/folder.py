@@ -93,25 +93,6 @@ def remove_earlier_run(folder: Path) -> None:
                 (folder / name).unlink()
 
 
-def run_name(content: Path, styles: list[Path]) -> str:
-    """A run's name, from its images: <content>-<style>, or <content>-<style1>+<style2>."""
-    return f"{content.stem}-{'+'.join(style.stem for style in styles)}"
-
-
-def new_run_folder(base: Path, content: Path, styles: list[Path]) -> Path:
-    """Where a run goes without --output-dir: base/<content>-<style>, or with -2, -3, ...
-    when that already holds something, so that each run keeps its own folder."""
-    return numbered_folder(base, run_name(content, styles))
-
-
-def numbered_folder(base: Path, name: str) -> Path:
-    """base/name, or base/name-2, -3, ..., the first that is missing or an empty folder."""
-    folder, n = base / name, 2
-    while folder.exists() and not (folder.is_dir() and not any(folder.iterdir())):
-        folder, n = base / f"{name}-{n}", n + 1
-    return folder
-
-
 def check_output_dir(settings: Settings, planned: list[str]) -> None:
     """What prepare_output_dir would refuse, found without writing anything (so that it is
     said before the weights are loaded): a file where the folder should be, a folder that

@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from nst.job import NotebookJob
 from nst.tf1.environment import tf1_environment
 from nst.tf1.notebook import (
     Cell,
@@ -44,6 +45,16 @@ from nst.tf1.notebook import (
 
 SIDE_BY_SIDE_WIDTH = 60
 """Widest column of the summary's side-by-side comparison, in characters."""
+
+
+def run_notebook_job(job: NotebookJob) -> int:
+    """--run-notebook: run_notebook's exit status, or 130 after Ctrl-C, which interrupts the
+    running cell as in Jupyter."""
+    try:
+        return run_notebook(job.path, job.executed, job.overwrite)
+    except KeyboardInterrupt:
+        print("\nneural_art.py: interrupted", file=sys.stderr)
+        return 130
 
 
 def run_notebook(path: Path, executed: Path | None = None, overwrite: bool = False) -> int:

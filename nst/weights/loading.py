@@ -1,5 +1,6 @@
 """Loading a network's weights for a run: the file to use (given, found, or downloaded),
-read and checked, with its SHA-256; and what --check-weights and --download-weights print."""
+read and checked, with its SHA-256; and the weights jobs, --check-weights and
+--download-weights."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nst.errors import InputError
-from nst.networks import Network
+from nst.job import WeightsJob
+from nst.networks import NETWORKS, Network
+from nst.stopping import stoppable
 from nst.weights.check import describe_weights
 from nst.weights.download import DownloadBar, download
 from nst.weights.formats import WeightsError
@@ -91,3 +94,21 @@ def check_weights(path: Path | None, network: Network) -> int:
     lines, usable = describe_weights(path or find_weights(network=network), network)
     print("\n".join(lines))
     return 0 if usable else 2
+
+
+def run_weights_job(job: WeightsJob) -> int:
+    """--download-weights: fetch settings.network's weights to settings.weights or the per-user
+    cache (0, or 130 when interrupted); --check-weights: report on the file it would use
+    (0 when usable, else 2)."""
+    s = job.settings
+    network = NETWORKS[s.network]
+    if not job.download:
+        return check_weights(s.weights, network)
+    destination = s.weights or cached_weights_file(network=network)
+    url = job.weights_url or network.mat_url
+
+    def fetch(stop) -> int:
+        fetch_weights(url, destination, network)
+        return 0
+
+    return stoppable(fetch)

@@ -39,6 +39,7 @@ from nst.run.folder import (
     remove_earlier_run,
     saved_nothing,
 )
+from nst.setting_checks import SettingError
 from nst.settings import Settings, settings_to_dict
 from nst.stopping import StopRequests, Terminated, stop_signals
 from nst.tf1.notebook_run import run_notebook
@@ -294,11 +295,14 @@ def _reopen(
     recorded = folder.settings()
     inputs = Inputs.read(recorded.content, recorded.styles, recorded.init_file)
     recorded = _check_memory(recorded, output_size(recorded, inputs.content.shape))
-    settings = recorded.replace(
-        output_dir=command.resume,
-        iterations=command.resume_iterations or recorded.iterations,
-        weights=command.settings.weights or recorded.weights,
-    )
+    try:
+        settings = recorded.replace(
+            output_dir=command.resume,
+            iterations=command.resume_iterations or recorded.iterations,
+            weights=command.settings.weights or recorded.weights,
+        )
+    except SettingError as e:  # --iterations, checked alone, is too few for the coarse levels
+        raise InputError(f"--resume {command.resume}: argument --iterations: {e.reason}") from None
     resume = folder.load_checkpoint()
     folder.catch_up(resume.i)
     if resume.i + 1 >= settings.iterations:

@@ -56,7 +56,7 @@ PROBE_ITERATIONS = 5
 
 def settings(preset: str, size: int, **changes):
     """The Settings of `preset` at longest side `size` on VGG-16, with `changes`."""
-    from nst.settings import Settings
+    from nst.settings import MAX_ITERATIONS, Settings
 
     return Settings.preset_settings(
         preset,
@@ -65,7 +65,7 @@ def settings(preset: str, size: int, **changes):
         network="vgg16",
         size=size,
         seed=SEED,
-        save_every=10**9,
+        save_every=MAX_ITERATIONS,  # no save point after the first
         **changes,
     )
 

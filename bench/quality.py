@@ -76,14 +76,14 @@ def child(options: dict, target: float | None, image_path: str, network: str) ->
     """Run stylize with the assignment's settings changed by `options`; stop once the total cost
     at the output size is <= target. Returns the times and costs; saves the last image."""
     from nst.images import write_image
-    from nst.settings import Settings
+    from nst.settings import MAX_ITERATIONS, Settings
     from nst.transfer import stylize
 
     settings = Settings(
         content=ROOT / "images" / "cat.jpg",
         styles=(ROOT / "images" / "stone.jpg",),
         seed=0,
-        save_every=10**9,
+        save_every=MAX_ITERATIONS,  # no save point after the first
         **NETWORKS[network][0],
         **options,
     )

@@ -86,7 +86,7 @@ def child_ours(size: str, iterations: int, options: dict | None = None) -> dict:
     rss_after_import = max_rss_bytes()
     from matconvnet_files import random_kernels
 
-    from nst.settings import Settings
+    from nst.settings import MAX_ITERATIONS, Settings
     from nst.transfer import stylize
 
     if "x" in size:
@@ -100,7 +100,7 @@ def child_ours(size: str, iterations: int, options: dict | None = None) -> dict:
         content=CONTENT,
         styles=(STYLE,),
         iterations=WARMUP + iterations + 1,
-        save_every=10**9,
+        save_every=MAX_ITERATIONS,  # no save point after the first
         seed=0,
         **dims,
         **(options or {}),

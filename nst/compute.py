@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from nst import cpu_kernels
 from nst.quiet import tensorflow_quietly
-from nst.settings import PRECISIONS
 from nst.tf1.api import tf as tf1
 
 XLA_CPU_FLAG = "--tf_xla_cpu_global_jit"  # without it XLA compiles nothing on a CPU
@@ -23,8 +22,9 @@ XLA_CPU_FLAG = "--tf_xla_cpu_global_jit"  # without it XLA compiles nothing on a
 @dataclass(frozen=True)
 class Compute:
     """threads: the threads one op may use (None: one per core); xla: compile the graph with
-    XLA; precision: bfloat16 runs convolutions and matrix products in bfloat16 (8-bit mantissa)
-    on CPUs through oneDNN, keeping the image, the optimizer and the sums in float32."""
+    XLA; precision: float32, or bfloat16, which runs convolutions and matrix products in
+    bfloat16 (8-bit mantissa) on CPUs through oneDNN, keeping the image, the optimizer and the
+    sums in float32 (Settings checks it is one of the two)."""
 
     threads: int | None = None
     xla: bool = False
@@ -43,8 +43,6 @@ class Compute:
         if self.precision == "bfloat16":
             rewrites = config.graph_options.rewrite_options
             rewrites.auto_mixed_precision_onednn_bfloat16 = rewrites.ON
-        elif self.precision != "float32":
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
         with tensorflow_quietly():
             return tf1.Session(graph=graph, config=config)
 

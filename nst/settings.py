@@ -1,7 +1,10 @@
-"""The settings of a run and the presets that reproduce the seeds' setups.
+"""The settings of a run, the values each may take, and the presets that reproduce the
+seeds' setups.
 
 `Settings()` is the TF 1.x assignment's setup; `Settings.preset_settings(name, ...)`
-starts from a named preset and overrides the fields given.
+starts from a named preset and overrides the fields given. Settings checks every field
+when it is made (FIELD_RULES, then the combinations of fields) and refuses a bad value
+with a SettingError, so that nothing after it checks a value again.
 """
 
 from __future__ import annotations
@@ -11,7 +14,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nst.config import CONFIG
-from nst.networks import VGG19
+from nst.networks import NETWORKS, VGG19
+from nst.setting_checks import (
+    Rule,
+    SettingError,
+    flag,
+    is_whole,
+    layer,
+    number,
+    one_of,
+    optional,
+    path,
+    paths,
+    shares,
+    weighted_layers,
+    whole,
+)
+from nst.tiling import ALIGN, MIN_TILE
 
 PRECISIONS = ("float32", "bfloat16")
 """--precision's choices: what convolutions and matrix products compute in."""
@@ -51,6 +70,23 @@ COLOR_TRANSFERS = ("off", "style", "content")
 """--color-transfer's choices: whose colours are changed before the transfer (nst.colors)."""
 COLOR_MATCHES = ("covariance", "histogram")
 """--color-match's choices: how colours are matched (nst.colors.COLOR_MATCHERS)."""
+PIXELS = ("caffe", "unit")
+"""--pixels' choices: the network's input scale (nst.pixels.PIXEL_SPACES)."""
+POOLINGS = ("avg", "max")
+"""--pooling's choices: the pooling between the network's blocks."""
+
+MAX_ITERATIONS = 1_000_000
+"""Most optimizer steps a run may have (iterations, save_every, coarse_iterations, the
+schedule's sum): at a second per step, eleven days; a bigger number is a typing mistake."""
+MAX_THREADS = 1024
+"""Most threads an op may use (threads); TensorFlow stores the number as a 32-bit int."""
+MAX_SIDE = 16384
+"""Longest image side this program handles (width, height, size, tile), in pixels."""
+MAX_COARSE_LEVELS = 8
+"""Most sizes a run may paint before the output size (coarse_levels; the schedule's
+length less one)."""
+MAX_WEIGHT = 1e12
+"""Largest weight of a cost in J (alpha, beta, tv_weight) or of a style layer or image."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +95,8 @@ class Settings:
 
     Sizes are in pixels; `size`, when set, is the output's longest side (the
     other side follows the content's aspect ratio) and replaces width and height.
+    Making one (or a copy with `replace`) checks every field: SettingError names the
+    first bad value.
     """
 
     content: Path | None = None
@@ -111,15 +149,22 @@ class Settings:
     preset: str = "assignment"
 
     def __post_init__(self):
+        """Check every field (SettingError names the first bad one), then fill in what the
+        schedule implies, then check the combinations of fields."""
+        for name, rule in FIELD_RULES.items():
+            if reason := rule(getattr(self, name)):
+                raise SettingError(name, reason)
         if self.schedule is not None:  # it names every size's iterations
             object.__setattr__(self, "iterations", sum(self.schedule))
             object.__setattr__(self, "coarse_levels", len(self.schedule) - 1)
+        _check_combinations(self)
 
     @classmethod
     def preset_settings(cls, name: str, **overrides) -> Settings:
-        """The preset `name` with the fields in `overrides` replaced."""
-        if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; the presets are {', '.join(PRESETS)}")
+        """The preset `name` with the fields in `overrides` replaced; SettingError for an
+        unknown preset."""
+        if reason := FIELD_RULES["preset"](name):
+            raise SettingError("preset", reason)
         return cls(**{**PRESETS[name], **overrides, "preset": name})
 
     def replace(self, **changes) -> Settings:
@@ -221,6 +266,147 @@ PRESETS: dict[str, dict] = {
 }
 
 
+def _tile(value: object) -> str | None:
+    """A tile side: whole pixels from MIN_TILE to MAX_SIDE, a multiple of ALIGN."""
+    if reason := whole(MIN_TILE, MAX_SIDE)(value):
+        return reason
+    if value % ALIGN:
+        return f"must be a multiple of {ALIGN} (the network's 4 poolings), not {value}"
+    return None
+
+
+def _schedule(value: object) -> str | None:
+    """Iterations at each size: 1 to MAX_COARSE_LEVELS + 1 whole numbers, each at least 1,
+    together at most MAX_ITERATIONS."""
+    if not isinstance(value, tuple) or not all(is_whole(n) for n in value):
+        return f"must be a tuple of whole numbers, not {value!r}"
+    if not value:
+        return "names no size's iterations"
+    if len(value) > MAX_COARSE_LEVELS + 1:
+        return (
+            f"{len(value)} sizes are more than the {MAX_COARSE_LEVELS + 1} "
+            f"({MAX_COARSE_LEVELS} coarse ones) allowed"
+        )
+    if min(value) < 1:
+        return f"each size needs at least 1 iteration, not {min(value)}"
+    if sum(value) > MAX_ITERATIONS:
+        return f"{sum(value):,} iterations are more than the {MAX_ITERATIONS:,} allowed"
+    return None
+
+
+def _init(value: object) -> str | None:
+    """One of INITS, or the pathlib.Path of an image file."""
+    if isinstance(value, Path) or (isinstance(value, str) and value in INITS):
+        return None
+    return f"must be one of {', '.join(INITS)}, or an image file's path, not {value!r}"
+
+
+ITERATIONS = whole(
+    1, MAX_ITERATIONS, f"is more than the {MAX_ITERATIONS:,} iterations a run may have"
+)
+SIDE = whole(1, MAX_SIDE, f"pixels is more than the {MAX_SIDE} this program handles")
+WEIGHT = number(0, MAX_WEIGHT)
+FIELD_RULES: dict[str, Rule] = {
+    "content": optional(path),
+    "styles": paths,
+    "style_blend_weights": optional(shares(WEIGHT)),
+    "style_scale": number(0, 8, low_open=True),
+    "weights": optional(path),
+    "network": one_of(NETWORKS),
+    "width": SIDE,
+    "height": SIDE,
+    "size": optional(SIDE),
+    "pixels": one_of(PIXELS),
+    "pooling": one_of(POOLINGS),
+    "content_layer": layer,
+    "style_layers": weighted_layers(WEIGHT),
+    "style_loss": one_of(STYLE_LOSSES),
+    "alpha": WEIGHT,
+    "beta": WEIGHT,
+    "tv_weight": WEIGHT,
+    "optimizer": one_of(OPTIMIZERS),
+    "learning_rate": number(0, 1e6, low_open=True),
+    "adam_epsilon": number(0, 1, low_open=True),
+    "adam_beta2": number(0, 1, high_open=True),
+    "adam_warm_start": flag,
+    "average": number(0, 0.9999),
+    "clip": flag,
+    "init": _init,
+    "noise_ratio": number(0, 1),
+    "seed": optional(whole(0, 2**32 - 1)),
+    "iterations": ITERATIONS,
+    "coarse_levels": whole(0, MAX_COARSE_LEVELS),
+    "coarse_iterations": ITERATIONS,
+    "schedule": optional(_schedule),
+    "level_ratio": number(1, 16, low_open=True),
+    "min_size": whole(0, MAX_SIDE),
+    "tolerance": number(0, 1),
+    "save_every": ITERATIONS,
+    "preserve_colors": flag,
+    "color_transfer": one_of(COLOR_TRANSFERS),
+    "color_match": one_of(COLOR_MATCHES),
+    "tile": optional(_tile),
+    "threads": optional(
+        whole(1, MAX_THREADS, f"is more than the {MAX_THREADS:,} threads an op may use")
+    ),
+    "xla": flag,
+    "precision": one_of(PRECISIONS),
+    "output_dir": path,
+    "overwrite": flag,
+    "output_depth": one_of(OUTPUT_DEPTHS),
+    "preset": one_of(PRESETS),
+}
+"""The rule (nst.setting_checks) each field of Settings follows, in the fields' order."""
+
+
+def _check_combinations(s: Settings) -> None:
+    """Refuse values that are good alone but not together (SettingError names the field
+    and the others its reason concerns)."""
+    if s.alpha == 0 and s.beta == 0:
+        raise SettingError(
+            "alpha", "alpha and beta are both 0, so there is nothing to optimize", ("beta",)
+        )
+    if s.style_blend_weights is not None and s.styles:
+        given, needed = len(s.style_blend_weights), len(s.styles)
+        if given != needed:
+            raise SettingError(
+                "style_blend_weights",
+                f"must hold one weight per style image, not {given} for {needed}",
+                ("styles",),
+            )
+    if s.schedule is None and s.coarse_levels * s.coarse_iterations >= s.iterations:
+        raise SettingError(
+            "coarse_levels",
+            f"coarse levels x coarse iterations, {s.coarse_levels} x {s.coarse_iterations}, "
+            f"leave none of the {s.iterations} iterations for the full size",
+            ("coarse_iterations", "iterations"),
+        )
+    for name, what, layers in (
+        ("content_layer", "content layer", [s.content_layer]),
+        ("style_layers", "style layers", [n for n, _ in s.style_layers]),
+    ):
+        if reason := _lacking(s, name, what, layers):
+            raise SettingError(name, reason, ("network", "preset"))
+
+
+def _lacking(s: Settings, name: str, what: str, layers: list[str]) -> str | None:
+    """Why the layers `layers` of field `name` (`what` in words) do not fit s.network, naming
+    the preset when they are its own; None when the network has them all."""
+    network = NETWORKS[s.network]
+    lacking = ", ".join(network.lacking(layers))
+    if not lacking:
+        return None
+    having = [net.name for net in NETWORKS.values() if not net.lacking(layers)]
+    instead = f"network {having[0]}" if having else "other layers"
+    chosen = f"{network.title} (network {network.name})"
+    if PRESETS[s.preset].get(name) == getattr(s, name):
+        return (
+            f"preset {s.preset} uses the {what} {lacking}, which {chosen} lacks: "
+            f"use {instead}, or other {what}"
+        )
+    return f"{chosen} has no layer {lacking}; choose another, or use {instead}"
+
+
 def crowsonkb_levels(size: int, smallest: int = 128) -> int:
     """How many sizes crowsonkb's schedule has for longest side `size`: size / sqrt(2)^k,
     rounded, for k = 0, 1, ... while at least `smallest` pixels (1 when size < smallest)."""
@@ -243,7 +429,8 @@ def settings_to_dict(settings: Settings) -> dict:
 
 
 def settings_from_dict(values: dict) -> Settings:
-    """The inverse of settings_to_dict; raises ValueError for unknown or missing fields."""
+    """The inverse of settings_to_dict; raises ValueError for unknown fields, SettingError
+    (a ValueError) for a bad value."""
     fields = {f.name: f for f in dataclasses.fields(Settings)}
     unknown = sorted(set(values) - set(fields))
     if unknown:

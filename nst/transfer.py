@@ -45,7 +45,7 @@ from nst.optimize import (
     lbfgs_steps,
 )
 from nst.pixels import PIXEL_SPACES, PixelSpace
-from nst.settings import COLOR_TRANSFERS, TOLERANCE_WINDOW, Settings
+from nst.settings import TOLERANCE_WINDOW, Settings
 from nst.tf1.api import tf as tf1
 from nst.tiles import TiledCosts, TileNetwork, tiled_style_targets
 from nst.tiling import Tiling, tiling_of
@@ -118,9 +118,6 @@ def stylize(
     """
     s = settings
     network = NETWORKS[s.network]
-    lacking = network.lacking([s.content_layer, *(name for name, _ in s.style_layers)])
-    if lacking:
-        raise InputError(f"{network.title} has no layer {', '.join(lacking)}")
     inputs = recolored(s, inputs or Inputs.read(s.content, s.styles, s.init_file))
     size = output_size(s, inputs.content.shape)
     kernels = kernels or read_weights(s.weights or find_weights(network=network), network)
@@ -179,10 +176,6 @@ def recolored(settings: Settings, inputs: Inputs) -> Inputs:
     blended with settings.style_blend_weights (equal shares when None). Colours are
     matched by settings.color_match (nst.colors.match_colors), once, on the decoded images."""
     s = settings
-    if s.color_transfer not in COLOR_TRANSFERS:
-        raise ValueError(
-            f"unknown color_transfer {s.color_transfer!r}; one of {', '.join(COLOR_TRANSFERS)}"
-        )
     if s.color_transfer == "style":
         styles = [
             match_colors(style, [inputs.content], method=s.color_match) for style in inputs.styles

@@ -34,8 +34,8 @@ from cli_runs import run_cli
 from matconvnet_files import VGG16_BLOCKS, random_kernels, write_keras_h5, write_vgg_mat
 from PIL import Image
 
-from nst.cli.options import MAX_ITERATIONS, MAX_THREADS
 from nst.images import MAX_PIXELS, read_rgb
+from nst.settings import MAX_ITERATIONS, MAX_THREADS
 
 CORPUS = "corpus ü"
 """The folder (in tmp_path) of the files made here: its name has a space and a non-ASCII letter."""

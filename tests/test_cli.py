@@ -200,13 +200,13 @@ BAD_OPTIONS = [
     (["--style-layers", "conv1_1:x"], "weight of 'conv1_1:x' is not a number"),
     (["--style-layers", "conv1_1:0.5,conv1_1:0.5"], "listed more than once"),
     (["--style-layers", "conv1_1:0"], "at least one layer needs a positive weight"),
-    (["--pooling", "median"], "--pooling: invalid choice"),
-    (["--style-loss", "l1"], "--style-loss: invalid choice"),
+    (["--pooling", "median"], "--pooling: must be avg or max, not 'median'"),
+    (["--style-loss", "l1"], "--style-loss: must be gram or wasserstein, not 'l1'"),
     (["--coarse-levels", "-1"], "--coarse-levels: must be between 0 and 8"),
-    (["--coarse-levels", "2", "--coarse-iterations", "3"], "leaves none of the 6 --iterations"),
+    (["--coarse-levels", "2", "--coarse-iterations", "3"], "leave none of the 6 iterations"),
     (["--coarse-iterations", "0"], "--coarse-iterations: must be at least 1"),
     (["--threads", "0"], "--threads: must be at least 1"),
-    (["--precision", "float8"], "--precision: invalid choice"),
+    (["--precision", "float8"], "--precision: must be float32 or bfloat16, not 'float8'"),
     (["--iteration", "3"], "unrecognized arguments: --iteration 3"),  # no abbreviations
 ]
 

@@ -70,11 +70,6 @@ def test_bfloat16_changes_the_costs_a_little(settings):
     assert reduced == pytest.approx(exact, rel=0.03)
 
 
-def test_an_unknown_precision_is_refused():
-    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
-        Compute(precision="float8").session(tf1.Graph())
-
-
 # The run header's line on the device (nst.compute.describe_device)
 
 AVX2_CPUINFO = """processor\t: 0

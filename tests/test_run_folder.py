@@ -560,12 +560,14 @@ def test_iterations_or_a_width_and_height_replace_a_presets_schedule_or_size(cap
 
 BAD_COMBINATIONS = [
     (["--size", "40"], "give --size, or --width and --height, not both"),
-    (["--style-blend-weights", "1,2"], "--style-blend-weights gives 2 weights for 1 style image"),
-    (["--init", "{tmp}/missing.png"], "--init: '{tmp}/missing.png' is none of"),
+    (["--style-blend-weights", "1,2"],
+     "--style-blend-weights: must hold one weight per style image, not 2 for 1"),
+    (["--init", "{tmp}/missing.png"], "--init: must be one of noise, content, style, random, "
+     "jitter, or an image file's path, not '{tmp}/missing.png'"),
     (["--style-scale", "0"], "--style-scale: must be a number > 0"),
     (["--schedule", "3,2"], "--schedule names every size's iterations; leave out --iterations"),
     (["--schedule", ",".join(["1"] * 10)], "--schedule: 10 sizes are more than the 9"),
-]
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("options", "message"), BAD_COMBINATIONS)

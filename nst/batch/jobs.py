@@ -5,9 +5,10 @@ The jobs come from the rows of JOBS.csv (--batch), from the grid of
 for every value of every --sweep. A job's command line is the batch's own
 options (--batch and the like left out), then its row's cells, then its
 --sweep values (a later option overrides an earlier one). Each is checked by
-the command line's own parser (nst.cli.main.parse_command), its images are
-decoded and its run folder checked; the first bad one is refused with one line
-that names its row.
+the command line's own parser (nst.cli.main.parse_command), whose Settings
+check every value, its images are decoded and its run folder checked; the first
+bad one is refused with one line that names its row (or --sweep value) and the
+option.
 """
 
 from __future__ import annotations
@@ -154,8 +155,12 @@ def _arguments(option: Option, text: str, base: Path, where: str) -> list[str]:
 
 def _located(option: Option, text: str, base: Path) -> str:
     """`text`, a value of `option`, with a file's relative path made absolute from `base`
-    (the jobs run in other folders, on other machines)."""
-    is_file = option.parse is Path or (option.parse is initial_image and text not in INITS)
+    (the jobs run in other folders, on other machines). An --init that names no file there
+    stays as it is, for Settings to refuse as written."""
+    if option.parse is initial_image:
+        is_file = text not in INITS and (base / text).is_file()
+    else:
+        is_file = option.parse is Path
     return str(base / text) if is_file else text
 
 

@@ -1,9 +1,11 @@
 """Parsing neural_art.py's command line into a job (nst/job.py), with the options' defaults.
 
-Every bad value is reported by `parse_args` as one sentence naming the option,
-with exit status 2, before any work starts; `parse_command` raises it as an
-OptionError instead (a batch checks each of its runs' command lines with it).
-Nothing here runs a job: neural_art.py hands the job to its runner.
+Settings checks every value (nst/settings.py); the checks here are those of the
+command line itself: which options may be given together. Every bad value is
+reported by `parse_args` as one sentence naming the option, with exit status 2,
+before any work starts; `parse_command` raises it as an OptionError instead (a
+batch checks each of its runs' command lines with it). Nothing here runs a job:
+neural_art.py hands the job to its runner.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from nst.job import (
     SettingsJob,
     WeightsJob,
 )
-from nst.networks import NETWORKS
 from nst.run_names import new_run_folder, numbered_folder
+from nst.setting_checks import SettingError
 from nst.settings import Settings, settings_to_dict
 
 
@@ -146,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
             extra["type"] = _argparse_type(option.parse)
         if option.nargs is not None:  # a positional: argparse would convert SUPPRESS itself
             extra["default"] = DEFAULTS[option.name]
-        for name in ("choices", "metavar", "nargs"):
+        for name in ("metavar", "nargs"):
             if getattr(option, name) is not None:
                 extra[name] = getattr(option, name)
         parser.add_argument(option.flag, help=_help(option), **extra)
@@ -180,7 +182,7 @@ def parse_command(argv: list[str] | None = None) -> Job:
     elif "output_dir" not in given and content and options["styles"] and not resume:
         options["output_dir"] = new_run_folder(values["output_dir"], content, options["styles"])
     command = Command(
-        Settings.preset_settings(values["preset"], **options),
+        _settings(values["preset"], options, given, batch),
         argv=list(sys.argv[1:] if argv is None else argv),
         resume_iterations=given.get("iterations") if resume else None,
         sweep=tuple(values["sweep"]),
@@ -193,6 +195,27 @@ def parse_command(argv: list[str] | None = None) -> Job:
     return command.job()
 
 
+def _settings(preset: str, options: dict, given: dict, batch: bool) -> Settings:
+    """The settings of the preset with the options given; OptionError names the option of a
+    value that Settings refuses. A batch's own options may be refused together only in a job
+    (nst/batch/jobs.py), whose row or --sweep value may change one of them."""
+    try:
+        return Settings.preset_settings(preset, **options)
+    except SettingError as e:
+        if not (batch and e.related):
+            raise OptionError(f"argument {_option_naming(e, given)}: {e.reason}") from None
+    kept = {"content", "styles", "output_dir", "overwrite"}
+    return Settings.preset_settings(preset, **{k: v for k, v in options.items() if k in kept})
+
+
+def _option_naming(error: SettingError, given: dict) -> str:
+    """The option a refused setting is reported under: the first given of its field and the
+    fields its reason concerns (the network or the preset of a layer the network lacks);
+    else its field's option."""
+    named = [name for name in (error.field, *error.related) if _is_given(given, name)]
+    return _option(named[0] if named else error.field)
+
+
 BATCH_SOURCES = ("batch", "batch_content", "batch_style", "sweep")
 """The options that make a batch's jobs."""
 BATCH_RUNNING = ("workers", "ray_address", "retries")
@@ -200,7 +223,7 @@ BATCH_RUNNING = ("workers", "ray_address", "retries")
 
 
 def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> None:
-    """The checks that concern several options at once."""
+    """Which options may be given together (Settings has checked each value)."""
     s = command.settings
     if command.executed is not None and command.run_notebook is None:
         parser.error("--executed names the executed copy of --run-notebook PATH; give that too")
@@ -229,35 +252,15 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
                 f"--weights) may be given with it, not {', '.join(extra)}"
             )
         return
-    if command.check_weights or command.download_weights:
-        return
-    _check_layers(parser, s, given)
-    if command.show_preset:
+    if command.check_weights or command.download_weights or command.show_preset:
         return
     if s.content is None or not s.styles:
         parser.error("give a CONTENT and a STYLE image")
     if "size" in given and ({"width", "height"} & set(given)):
         parser.error("give --size, or --width and --height, not both")
-    if s.alpha == 0 and s.beta == 0:
-        parser.error("--alpha and --beta are both 0, so there is nothing to optimize")
-    weights = s.style_blend_weights
-    if weights is not None and len(weights) != len(s.styles):
-        parser.error(
-            f"--style-blend-weights gives {plural(len(weights), 'weight')} for "
-            f"{plural(len(s.styles), 'style image')}"
-        )
-    beside = [f"--{name.replace('_', '-')}" for name in sorted(SCHEDULE_OPTIONS) if name in given]
+    beside = [_option(name) for name in sorted(SCHEDULE_OPTIONS) if name in given]
     if "schedule" in given and beside:
         parser.error(f"--schedule names every size's iterations; leave out {', '.join(beside)}")
-    if (
-        s.schedule is None
-        and s.coarse_levels
-        and s.coarse_levels * s.coarse_iterations >= s.iterations
-    ):
-        parser.error(
-            f"--coarse-levels {s.coarse_levels} x --coarse-iterations {s.coarse_iterations} "
-            f"leaves none of the {s.iterations} --iterations for the full size"
-        )
 
 
 def _check_batch(parser: argparse.ArgumentParser, command: Command, given: dict) -> None:
@@ -290,32 +293,6 @@ def _check_batch(parser: argparse.ArgumentParser, command: Command, given: dict)
         parser.error("--sweep repeats the runs of a batch or of CONTENT STYLE: give those")
 
 
-def _check_layers(parser: argparse.ArgumentParser, s: Settings, given: dict) -> None:
-    """Refuse a content or style layer the --network lacks, naming the option that chose
-    it: the layer option, or the preset."""
-    network = NETWORKS[s.network]
-    for name, what, layers in (
-        ("content_layer", "content layer", [s.content_layer]),
-        ("style_layers", "style layers", [layer for layer, _ in s.style_layers]),
-    ):
-        lacking = ", ".join(network.lacking(layers))
-        if not lacking:
-            continue
-        flag = "--" + name.replace("_", "-")
-        having = [net.name for net in NETWORKS.values() if not net.lacking(layers)]
-        instead = f"--network {having[0]}" if having else "other layers"
-        network_text = f"{network.title} (--network {network.name})"
-        if name in given:
-            parser.error(
-                f"{flag} {lacking}: {network_text} has no such layer; choose another, "
-                f"or use {instead}"
-            )
-        parser.error(
-            f"--preset {s.preset} uses the {what} {lacking}, which {network_text} lacks: "
-            f"use {instead}, or give {flag}"
-        )
-
-
 def plural(n: int, thing: str) -> str:
     """'1 weight', '2 weights'."""
     return f"{n} {thing}{'' if n == 1 else 's'}"
@@ -323,11 +300,18 @@ def plural(n: int, thing: str) -> str:
 
 def _given_besides(given: dict, allowed: set[str]) -> list[str]:
     """The options and arguments given on the command line other than `allowed`."""
-    return [
-        name.upper() if name in ("content", "styles") else "--" + name.replace("_", "-")
-        for name, value in given.items()
-        if name not in allowed and value not in (None, [], ())
-    ]
+    return [_option(name) for name in given if name not in allowed and _is_given(given, name)]
+
+
+def _is_given(given: dict, name: str) -> bool:
+    """Whether the option or argument `name` was given on the command line (the positional
+    arguments are in `given` either way, None or empty when not given)."""
+    return given.get(name) not in (None, [], ())
+
+
+def _option(name: str) -> str:
+    """How the command line names the option or argument of `name`: --save-every, CONTENT."""
+    return name.upper() if name in ("content", "styles") else "--" + name.replace("_", "-")
 
 
 def show_settings(job: SettingsJob) -> int:

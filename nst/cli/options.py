@@ -1,68 +1,46 @@
-"""Every command-line option, defined once: its flag, the values it accepts, and its help.
+"""Every command-line option, defined once: its flag, how its text becomes a value, and its help.
 
 An option named after a `Settings` field takes its default from that field
 (the assignment preset's value; `--preset` changes it); any other option from
 the `Command` field of its name (nst/cli/main.py). nst/cli/main.py builds the parser
 from `OPTIONS`, so that the help, the parsing, the presets and --show-preset
-all read the same definitions.
+all read the same definitions. The parse functions here only turn text into
+values (numbers, paths, lists); Settings checks the values (nst/settings.py).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from nst.images import located
-from nst.networks import ALL_CONV_NAMES, NETWORKS
+from nst.networks import ALL_CONV_NAMES
+from nst.setting_checks import whole
 from nst.settings import (
     ASSIGNMENT_STYLE_LAYERS,
-    COLOR_MATCHES,
-    COLOR_TRANSFERS,
     DECREASING_STYLE_LAYERS,
     EIGHT_STYLE_LAYERS,
     INITS,
-    OPTIMIZERS,
-    OUTPUT_DEPTHS,
-    PRECISIONS,
+    POOLINGS,
     PRESETS,
-    STYLE_LOSSES,
     TOLERANCE_WINDOW,
 )
-from nst.tiling import ALIGN, MIN_TILE
 from nst.weights.sources import ENV_VAR
-
-MAX_ITERATIONS = 1_000_000
-"""Most optimizer steps a run may have (--iterations, --save-every, --coarse-iterations):
-at a second per step, eleven days; a bigger number is a typing mistake."""
-MAX_THREADS = 1024
-"""Most threads an op may use (--threads); TensorFlow stores the number as a 32-bit int."""
-MAX_PIXELS = 16384
-"""Longest image side this program handles (--width, --height, --size), in pixels."""
 
 STYLE_LAYER_PRESETS: dict[str, list[tuple[str, float]]] = {
     "assignment": ASSIGNMENT_STYLE_LAYERS,
     "eight": EIGHT_STYLE_LAYERS,
     "decreasing": DECREASING_STYLE_LAYERS,
 }
+KERAS_LAYER_NAMES = {f"block{name[4]}_conv{name[6:]}": name for name in ALL_CONV_NAMES}
+"""Keras' names of the conv layers (block4_conv2), and the assignment's (conv4_2)."""
 
 
-def layer_name(name: str) -> str:
-    """A VGG conv layer name in the assignment's spelling; Keras' blockX_convY is convX_Y.
-    (Whether the --network has the layer is checked with the other options.)"""
-    text = name.strip()
-    if text.startswith("block") and "_conv" in text:
-        block, conv = text[len("block") :].split("_conv", 1)
-        text = f"conv{block}_{conv}"
-    if text not in ALL_CONV_NAMES:
-        raise ValueError(
-            f"unknown layer {name!r}; VGG-19's conv layers are conv1_1, conv1_2, conv2_1, "
-            "conv2_2, conv3_1 .. conv3_4, conv4_1 .. conv4_4, conv5_1 .. conv5_4 "
-            "(Keras spelling block1_conv1 .. block5_conv4 also accepted; VGG-16 lacks "
-            "conv3_4, conv4_4 and conv5_4)"
-        )
-    return text
+def layer_name(text: str) -> str:
+    """A conv layer's name in the assignment's spelling: Keras' blockX_convY is convX_Y.
+    (Whether the --network has the layer is checked by Settings.)"""
+    return KERAS_LAYER_NAMES.get(text.strip(), text.strip())
 
 
 def style_layers(text: str) -> list[tuple[str, float]]:
@@ -70,81 +48,58 @@ def style_layers(text: str) -> list[tuple[str, float]]:
     if text in STYLE_LAYER_PRESETS:
         return list(STYLE_LAYER_PRESETS[text])
     items = [item.strip() for item in text.split(",") if item.strip()]
-    if not items:
-        raise ValueError("no layers given")
     layers = []
     for item in items:
         name, _, weight = item.partition(":")
         layers.append((layer_name(name), _weight(weight, item) if weight else None))
-    names = [name for name, _ in layers]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"layer {', '.join(duplicates)} is listed more than once")
-    if any(w is None for _, w in layers):
-        if not all(w is None for _, w in layers):
-            raise ValueError("give a weight for every layer or for none")
-        layers = [(name, 1.0 / len(layers)) for name in names]
-    if not any(w > 0 for _, w in layers):
-        raise ValueError("at least one layer needs a positive weight")
+    unweighted = [name for name, w in layers if w is None]
+    if unweighted and len(unweighted) < len(layers):
+        raise ValueError("give a weight for every layer or for none")
+    if unweighted:
+        return [(name, 1.0 / len(layers)) for name in unweighted]
     return layers
 
 
 def _weight(text: str, item: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise ValueError(f"weight of {item!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"weight of {item!r} must be a finite number >= 0")
-    return value
 
 
-def whole_number(low: int, high: int, above: str = "") -> Callable[[str], int]:
-    """A parser of whole numbers from `low` to `high`. `above` ends the message about a
-    number above `high` ("N <above>"); without it, the message gives both bounds."""
+def whole_number(text: str) -> int:
+    """A whole number ('12')."""
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+
+
+def number(text: str) -> float:
+    """A number ('0.5', '1e-3', 'nan')."""
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+
+
+def bounded_whole_number(low: int, high: int) -> Callable[[str], int]:
+    """A whole number from `low` to `high`, for the options of how a batch runs (which the
+    settings of a run do not hold, so Settings does not check them)."""
+    rule = whole(low, high)
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a whole number") from None
-        if above and value > high:
-            raise ValueError(f"{value} {above}")
-        if above and value < low:
-            raise ValueError(f"must be at least {low}, not {value}")
-        if not low <= value <= high:
-            raise ValueError(f"must be between {low} and {high}, not {value}")
-        return value
-
-    return parse
-
-
-def number(low: float, high: float, low_open: bool = False) -> Callable[[str], float]:
-    """A parser of finite numbers in [low, high], or (low, high] when `low_open`."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a number") from None
-        too_low = value <= low if low_open else value < low
-        if not math.isfinite(value) or too_low or value > high:
-            bound = ">" if low_open else ">="
-            raise ValueError(f"must be a number {bound} {low:g} and <= {high:g}, not {text}")
+        value = whole_number(text)
+        if reason := rule(value):
+            raise ValueError(reason)
         return value
 
     return parse
 
 
 def iteration_counts(text: str) -> tuple[int, ...]:
-    """'n1,n2,...': 1 to 9 counts (up to 8 coarse sizes and the output size), each a whole
-    number >= 1, together at most MAX_ITERATIONS."""
-    counts = tuple(iteration_count(item.strip()) for item in text.split(","))
-    if len(counts) > 9:
-        raise ValueError(f"{len(counts)} sizes are more than the 9 (8 coarse ones) allowed")
-    if sum(counts) > MAX_ITERATIONS:
-        raise ValueError(f"{sum(counts):,} iterations are more than the {MAX_ITERATIONS:,} allowed")
-    return counts
+    """'n1,n2,...': whole numbers, the iterations at each size, smallest first."""
+    return tuple(whole_number(item.strip()) for item in text.split(","))
 
 
 def image_file(text: str) -> Path:
@@ -153,21 +108,16 @@ def image_file(text: str) -> Path:
 
 
 def initial_image(text: str) -> str | Path:
-    """One of INITS, or the path of an existing file."""
-    if text in INITS:
+    """One of INITS; else the path of the file `text` names, when there is one; else the
+    text itself (which Settings then refuses)."""
+    if text in INITS or not Path(text).is_file():
         return text
-    path = Path(text)
-    if not path.is_file():
-        raise ValueError(f"{text!r} is none of {', '.join(INITS)}, nor an image file")
-    return path
+    return Path(text)
 
 
 def blend_weights(text: str) -> tuple[float, ...]:
-    """'w1,w2,...': numbers >= 0, at least one of them positive."""
-    weights = tuple(_weight(item.strip(), item.strip()) for item in text.split(","))
-    if not any(w > 0 for w in weights):
-        raise ValueError("at least one style image needs a positive weight")
-    return weights
+    """'w1,w2,...': one number per style image."""
+    return tuple(_weight(item.strip(), item.strip()) for item in text.split(","))
 
 
 def sweep(text: str) -> tuple[str, tuple[str, ...]]:
@@ -183,37 +133,10 @@ def sweep(text: str) -> tuple[str, tuple[str, ...]]:
     return name.strip(), items
 
 
-def output_depth(text: str) -> int:
-    """One of OUTPUT_DEPTHS (bits per sample), 8 or 16."""
-    if text.strip() not in {str(depth) for depth in OUTPUT_DEPTHS}:
-        raise ValueError(f"must be {' or '.join(map(str, OUTPUT_DEPTHS))}, not {text!r}")
-    return int(text)
-
-
-def tile_side(text: str) -> int:
-    """--tile: whole pixels from MIN_TILE to MAX_PIXELS, a multiple of ALIGN."""
-    value = whole_number(MIN_TILE, MAX_PIXELS)(text)
-    if value % ALIGN:
-        raise ValueError(f"must be a multiple of {ALIGN} (the network's 4 poolings), not {value}")
-    return value
-
-
-iteration_count = whole_number(
-    1, MAX_ITERATIONS, f"is more than the {MAX_ITERATIONS:,} iterations a run may have"
-)
-pixel_count = whole_number(
-    1, MAX_PIXELS, f"pixels is more than the {MAX_PIXELS} this program handles"
-)
-weight = number(0, 1e12)
-thread_count = whole_number(
-    1, MAX_THREADS, f"is more than the {MAX_THREADS:,} threads an op may use"
-)
-
-
 @dataclass(frozen=True)
 class Option:
     """One option. `flag` is "--name" (or a positional's name); `kind` is "value" (takes
-    a value, read by `parse` or one of `choices`), "flag" (on when given), "switch"
+    a value, read by `parse`, else kept as text), "flag" (on when given), "switch"
     (--name / --no-name) or "list" (a value each time it is given, kept in a list);
     `nargs` is for positionals; `shown_default` replaces the default in the help when
     the value itself would not read well."""
@@ -221,7 +144,6 @@ class Option:
     flag: str
     help: str
     parse: Callable[[str], object] | None = None
-    choices: tuple[str, ...] | None = None
     metavar: str | None = None
     kind: str = "value"
     nargs: str | None = None
@@ -245,14 +167,12 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--preset",
         f"the defaults: {', '.join(PRESETS)} (see the README)",
-        choices=tuple(PRESETS),
         metavar="NAME",
     ),
     Option("--show-preset", "print the settings (options applied) as JSON; exit", kind="flag"),
     Option(
         "--network",
         "vgg19 (the assignment's) or vgg16 (no conv3_4, conv4_4, conv5_4)",
-        choices=tuple(NETWORKS),
         metavar="NET",
     ),
     Option(
@@ -280,7 +200,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--output-depth",
         "bits per sample of <i>.png and generated_image.png: 8 or 16 (beside the JPEG)",
-        output_depth,
+        whole_number,
         metavar="BITS",
     ),
     Option(
@@ -309,7 +229,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--workers",
         "jobs of a batch at once",
-        whole_number(1, 10_000),
+        bounded_whole_number(1, 10_000),
         metavar="N",
         shown_default="one per 4 cores",
     ),
@@ -319,7 +239,12 @@ OPTIONS: tuple[Option, ...] = (
         metavar="ADDR",
         shown_default="this machine's",
     ),
-    Option("--retries", "runs more of a job whose worker died", whole_number(0, 100), metavar="N"),
+    Option(
+        "--retries",
+        "runs more of a job whose worker died",
+        bounded_whole_number(0, 100),
+        metavar="N",
+    ),
     Option(
         "--run-notebook",
         "run a TF 1.x notebook (.ipynb, .py) unchanged",
@@ -333,39 +258,36 @@ OPTIONS: tuple[Option, ...] = (
         Path,
         metavar="OUT",
     ),
-    Option("--width", "image width in pixels", pixel_count, metavar="PX"),
-    Option("--height", "image height in pixels", pixel_count, metavar="PX"),
+    Option("--width", "image width in pixels", whole_number, metavar="PX"),
+    Option("--height", "image height in pixels", whole_number, metavar="PX"),
     Option(
         "--size",
         "longest side in pixels, the other following the content's aspect "
         "ratio (replaces --width and --height)",
-        pixel_count,
+        whole_number,
         metavar="PIXELS",
     ),
     Option(
         "--tile",
         "tiles of PX x PX pixels (memory follows PX, not the size)",
-        tile_side,
+        whole_number,
         metavar="PX",
         shown_default="when needed",
     ),
-    Option("--iterations", "optimizer steps", iteration_count, metavar="N"),
-    Option(
-        "--save-every", "print costs, save <i>.png if i %% N == 0", iteration_count, metavar="N"
-    ),
+    Option("--iterations", "optimizer steps", whole_number, metavar="N"),
+    Option("--save-every", "print costs, save <i>.png if i %% N == 0", whole_number, metavar="N"),
     Option(
         "--optimizer",
         "adam (the assignment's) or lbfgs (SciPy's L-BFGS-B: lower costs in fewer steps)",
-        choices=OPTIMIZERS,
         metavar="OPT",
     ),
-    Option("--learning-rate", "Adam's step size", number(0, 1e6, low_open=True), metavar="RATE"),
-    Option("--alpha", "weight of the content cost in J", weight, metavar="A"),
-    Option("--beta", "weight of the style cost in J", weight, metavar="B"),
+    Option("--learning-rate", "Adam's step size", number, metavar="RATE"),
+    Option("--alpha", "weight of the content cost in J", number, metavar="A"),
+    Option("--beta", "weight of the style cost in J", number, metavar="B"),
     Option(
         "--tv-weight",
         "weight of the total variation cost in J (e.g. 1e-3 smooths noise)",
-        weight,
+        number,
         metavar="W",
     ),
     Option(
@@ -377,7 +299,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--style-scale",
         "style image size relative to the output (below 1: smaller strokes)",
-        number(0, 8, low_open=True),
+        number,
         metavar="S",
     ),
     Option(
@@ -389,21 +311,20 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--noise-ratio",
         "noise share of --init noise's image",
-        number(0, 1),
+        number,
         metavar="R",
     ),
     Option(
         "--seed",
         "seed of the initial image's noise (default: a new one each run, "
         "recorded in manifest.json)",
-        whole_number(0, 2**32 - 1),
+        whole_number,
         metavar="N",
     ),
     Option("--content-layer", "layer the content cost compares", layer_name, metavar="NAME"),
     Option(
         "--style-loss",
         "gram (the assignment's) or wasserstein (the mean and covariance of each layer)",
-        choices=STYLE_LOSSES,
         metavar="LOSS",
     ),
     Option(
@@ -414,11 +335,10 @@ OPTIONS: tuple[Option, ...] = (
         metavar="LIST",
         shown_default="assignment",
     ),
-    Option("--pooling", "pooling between blocks", choices=("avg", "max")),
+    Option("--pooling", f"pooling between blocks: {' or '.join(POOLINGS)}", metavar="POOL"),
     Option(
         "--pixels",
         "network input: caffe = 0..255 minus the mean colour, unit = [0, 1]",
-        choices=("caffe", "unit"),
         metavar="PX",
     ),
     Option(
@@ -429,10 +349,10 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--coarse-levels",
         "coarse-to-fine: first L smaller sizes (see --level-ratio); 0 = off",
-        whole_number(0, 8),
+        whole_number,
         metavar="L",
     ),
-    Option("--coarse-iterations", "iterations at each coarse level", iteration_count, metavar="N"),
+    Option("--coarse-iterations", "iterations at each coarse level", whole_number, metavar="N"),
     Option(
         "--schedule",
         "iterations at each size, smallest first (replaces --iterations)",
@@ -442,46 +362,44 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--level-ratio",
         "ratio of successive sizes' sides",
-        number(1, 16, low_open=True),
+        number,
         metavar="R",
     ),
     Option(
         "--average",
         "show the iterates' moving average with this decay, e.g. 0.99; 0 = off",
-        number(0, 0.9999),
+        number,
         metavar="DECAY",
     ),
     Option(
         "--tolerance",
         f"end a size when J fell by less than this share in {TOLERANCE_WINDOW} iterations",
-        number(0, 1),
+        number,
         metavar="REL",
     ),
     Option(
         "--threads",
         "threads per TensorFlow op",
-        thread_count,
+        whole_number,
         metavar="N",
         shown_default="one per core",
     ),
     Option("--xla", "compile the graph with XLA (see bench/README.md)", kind="flag"),
     Option(
         "--precision",
-        "bfloat16: about twice as fast on CPUs with AVX512_BF16 or AMX, slightly different results",
-        choices=PRECISIONS,
+        "float32, or bfloat16: about twice as fast on CPUs with AVX512_BF16 or AMX, slightly "
+        "different results",
         metavar="P",
     ),
     Option("--preserve-colors", "keep the content's colours (the result's luminance)", kind="flag"),
     Option(
         "--color-transfer",
         "off, style (the style images take the content's colours) or content (the reverse)",
-        choices=COLOR_TRANSFERS,
         metavar="WHO",
     ),
     Option(
         "--color-match",
         "covariance (the colours' mean and 3x3 covariance) or histogram",
-        choices=COLOR_MATCHES,
         metavar="METHOD",
     ),
 )

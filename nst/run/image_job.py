@@ -34,6 +34,7 @@ from nst.run.folder import (
     remove_earlier_run,
     saved_nothing,
 )
+from nst.setting_checks import SettingError
 from nst.settings import Settings
 from nst.stopping import StopRequests, stoppable
 from nst.weights.loading import Weights, load_weights
@@ -127,11 +128,14 @@ def _reopen(
     recorded = folder.settings()
     inputs = Inputs.read(recorded.content, recorded.styles, recorded.init_file)
     recorded = _check_memory(recorded, output_size(recorded, inputs.content.shape))
-    settings = recorded.replace(
-        output_dir=job.resume,
-        iterations=job.resume_iterations or recorded.iterations,
-        weights=job.settings.weights or recorded.weights,
-    )
+    try:
+        settings = recorded.replace(
+            output_dir=job.resume,
+            iterations=job.resume_iterations or recorded.iterations,
+            weights=job.settings.weights or recorded.weights,
+        )
+    except SettingError as e:  # --iterations, checked alone, is too few for the coarse levels
+        raise InputError(f"--resume {job.resume}: argument --iterations: {e.reason}") from None
     resume = folder.load_checkpoint()
     folder.catch_up(resume.i)
     if resume.i + 1 >= settings.iterations:

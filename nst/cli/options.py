@@ -158,7 +158,7 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option(
         "content",
-        "content image (any format; a bare name is also looked for in images/)",
+        "content image (here, else in images/)",
         image_file,
         metavar="CONTENT",
         nargs="?",

@@ -4,8 +4,9 @@
 `style` column, and columns named after options), `--batch-content DIR
 --batch-style DIR` each content with each style, and `--sweep NAME=V1,V2`
 repeats every job for each value. The jobs run on a real Ray: one started by
-the batch on this machine, or a cluster given by --ray-address (here one the
-tests start on this machine, with two nodes). What the tests hold the batch to:
+the batch on this machine, or a cluster given by --ray-address (here ones the
+tests start on this machine: two nodes, and one started as the README says).
+What the tests hold the batch to:
 
 - every job writes the files of a single run into <index>-<content>-<style>/,
   and with the same arguments gives the same images, bit for bit;
@@ -15,6 +16,10 @@ tests start on this machine, with two nodes). What the tests hold the batch to:
 - Ctrl-C stops the batch with each running job's checkpoint kept, and
   --resume DIR skips the finished jobs and continues the others;
 - a bad row is refused before anything runs, naming its row and what is wrong;
+- a cluster started with `ray start --head --port P` runs the batch at
+  `--ray-address 127.0.0.1:P`, with the token Ray keeps on this machine; an
+  address where no cluster admits the batch is refused before anything is
+  written, in one line that says what to do;
 - batch.json lists every job, and contact_sheet.png shows every result.
 """
 
@@ -32,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -604,3 +609,146 @@ def test_a_batch_runs_on_a_ray_cluster_by_its_address(
     assert [job["status"] for job in jobs] == ["finished", "finished"]
     assert len({job["node"] for job in jobs}) == 2  # one core a node: a job on each
     same_run(out / "1-cat-stone", reference)
+
+
+# 6. A cluster started as the README says, and addresses where none admits the batch
+
+
+def user_environment(home: Path) -> dict:
+    """A user's environment on this machine with `home` as the home folder: this process's
+    without any of Ray's variables (the tests' token among them), and Ray's usage
+    statistics off (Ray would send them off this machine)."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("RAY_")}
+    return {**env, "HOME": str(home), "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+def live_processes() -> dict[int, tuple[str, int, int]]:
+    """This machine's processes that have not ended: pid -> (name, parent's pid, group)."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError):
+                stat = (entry / "stat").read_text(errors="replace")
+                name = stat[stat.index("(") + 1 : stat.rindex(")")]
+                state, parent, group = stat[stat.rindex(")") + 2 :].split()[:3]
+                if state not in ("Z", "X"):  # a zombie has ended
+                    table[int(entry.name)] = (name, int(parent), int(group))
+    return table
+
+
+def cluster_processes(group: int) -> dict[int, str]:
+    """The processes (pid -> name) of the Ray that `ray start` started in process group
+    `group`: those of the group and their descendants (Ray's workers make groups of
+    their own)."""
+    table = live_processes()
+    found = {pid for pid, (_, _, g) in table.items() if g == group}
+    while children := {pid for pid, (_, p, _) in table.items() if p in found} - found:
+        found |= children
+    return {pid: table[pid][0] for pid in found}
+
+
+def stop_cluster(group: int) -> None:
+    """Stop the Ray of process group `group` as `ray stop` stops a machine's Ray (which
+    would also stop the Rays of other test runs here): the raylet, then the others, then
+    the GCS, each sent SIGTERM, then SIGKILL when it has not ended within 5 s."""
+    processes = cluster_processes(group)
+    stage = {"raylet": 0, "gcs_server": 2}
+    for step in range(3):
+        pids = [pid for pid, name in processes.items() if stage.get(name, 1) == step]
+        for sent in (signal.SIGTERM, signal.SIGKILL):
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sent)
+            grace = time.monotonic() + 5
+            while (pids := [p for p in pids if p in live_processes()]) and time.monotonic() < grace:
+                time.sleep(0.1)
+    assert not cluster_processes(group)
+
+
+@contextlib.contextmanager
+def ray_started(env: dict, *argv) -> Iterator[str]:
+    """`ray start ARGV` run as a user runs it (it starts Ray's processes and returns), in
+    a process group of its own; what it printed. Its Ray is stopped after the block,
+    however the block ends."""
+    start = subprocess.Popen([str(RAY), "start", *map(str, argv)], env=env, cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             start_new_session=True)  # fmt: skip
+    try:
+        printed, _ = start.communicate()
+        assert start.returncode == 0, printed
+        yield printed
+    finally:
+        stop_cluster(start.pid)
+
+
+@pytest.fixture
+def session_folder():
+    """A temporary folder for a Ray session, removed afterwards; with a short path, since
+    Ray's socket paths in it must be shorter than 108 bytes."""
+    folder = tempfile.mkdtemp(prefix="nstray")
+    yield Path(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_cluster_started_as_the_readme_says_runs_a_batch_by_its_address(
+    images, vgg19_mat, tmp_path, session_folder
+):
+    """The README's steps on one machine, by a user who has a Ray token in
+    ~/.ray/auth_token (a batch on Ray started on this machine leaves one there, as does
+    `ray get-auth-token --generate`): `ray start --head --port P` starts a cluster that
+    admits only clients sending that token, and a batch with `--ray-address 127.0.0.1:P`
+    runs on it, from an environment that names no token. A user elsewhere, without the
+    token, is refused in one line that says what to set (the cluster test above runs a
+    batch with those variables set). The cluster keeps its session in a temporary folder
+    (--temp-dir)."""
+    env = user_environment(tmp_path / "home")
+    token = subprocess.run([RAY, "get-auth-token", "--generate"], env=env, capture_output=True,
+                           text=True, check=True).stdout  # fmt: skip
+    assert (tmp_path / "home" / ".ray" / "auth_token").read_text(encoding="utf-8") == token
+    jobs = write_csv(tmp_path / "jobs.csv", f"content,style,seed\n"
+                     f"{images / 'cat.png'},{images / 'stone.png'},8\n"
+                     f"{images / 'dog.png'},{images / 'wave.png'},9\n")  # fmt: skip
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+
+    def batch_into(out: Path) -> list:
+        return ["--batch", jobs, "--weights", vgg19_mat, *SMALL, "--output-dir", out,
+                "--ray-address", address]  # fmt: skip
+
+    with ray_started(env, "--head", "--port", port, "--temp-dir", session_folder) as printed:
+        assert "Token authentication is enabled for this Ray cluster" in printed
+        with ended(start_batch(env, *batch_into(tmp_path / "album"))) as batch:
+            stdout, err = batch.communicate()
+        assert batch.returncode == 0, err
+        assert f"on the Ray cluster at {address} (1 node, " in stdout
+        record = read_json(tmp_path / "album" / "batch.json")
+        assert [job["status"] for job in record["jobs"]] == ["finished", "finished"]
+        elsewhere = user_environment(tmp_path / "elsewhere")
+        with ended(start_batch(elsewhere, *batch_into(tmp_path / "refused"))) as refused:
+            _, err = refused.communicate()
+    assert refused.returncode == 2
+    assert one_line(err), err
+    assert (
+        f"--ray-address {address}: the Ray cluster there wants its token; set "
+        f"RAY_AUTH_MODE=token and RAY_AUTH_TOKEN to the token that `ray get-auth-token` "
+        f"prints on its head node\n"
+    ) in err
+    assert not (tmp_path / "refused").exists()
+
+
+def test_an_address_where_no_cluster_answers_is_refused_before_anything_is_written(
+    images, vgg19_mat, tmp_path, capsys
+):
+    port = free_port()  # nothing listens there
+    out = tmp_path / "album"
+    argv = [images / "cat.png", images / "stone.png", "--sweep", "seed=8,9", "--weights",
+            vgg19_mat, "--output-dir", out, "--ray-address", f"127.0.0.1:{port}"]  # fmt: skip
+    assert run_cli(*argv) == 2
+    err = capsys.readouterr().err
+    assert one_line(err), err
+    assert (
+        f"--ray-address 127.0.0.1:{port}: no Ray cluster answers there (Connection refused); "
+        f"start one with `ray start --head --port {port}`, or give the address that "
+        f"`ray start --head` printed\n"
+    ) in err
+    assert not out.exists()

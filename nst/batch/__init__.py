@@ -2,5 +2,6 @@
 
 jobs.py makes a batch's jobs (JOBS.csv, a content x style grid, --sweep) as
 command lines and checks them; task.py is one job in a Ray worker; engine.py
-runs the jobs on Ray; report.py keeps batch.json and draws the batch's contact sheet.
+runs the jobs on Ray; cluster.py starts that Ray, or checks and joins the cluster at
+--ray-address; report.py keeps batch.json and draws the batch's contact sheet.
 """

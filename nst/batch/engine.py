@@ -1,5 +1,5 @@
 """A batch on Ray: its jobs run as Ray tasks, a few at a time, on Ray started on this
-machine (`ray.init()`) or on the cluster at --ray-address.
+machine (`ray.init()`) or on the cluster at --ray-address (nst/batch/cluster.py).
 
 Before anything runs, the jobs are made and checked (nst/batch/jobs.py) and each weights
 file they use is read once, in this process; the kernels go into Ray's object store once
@@ -16,15 +16,12 @@ continue from their checkpoints.
 from __future__ import annotations
 
 import contextlib
-import logging
-import signal
 import sys
-import threading
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
+from nst.batch.cluster import Cluster, RayAddress, check_ray_address, ray_cluster
 from nst.batch.jobs import Job, make_jobs
 from nst.batch.report import LOGS, BatchRecord, is_finished, write_contact_sheet
 from nst.batch.task import run_job
@@ -53,23 +50,11 @@ WAIT_SECONDS = 0.2
 and a Ctrl-C is acted on (Python handles signals between the waits)."""
 
 
-@dataclass(frozen=True)
-class Cluster:
-    """The Ray cluster a batch runs on: where ("Ray on this machine" or the address), its
-    live nodes, CPU cores (all, and the most one node has) and GPUs."""
-
-    where: str
-    nodes: int
-    cores: int
-    largest_node_cores: int
-    gpus: float
-
-
 def run_batch(batch: BatchJob) -> int:
-    """Run a batch job; the exit status: 0 when
-    every job finished, 1 when some failed, 130 (Ctrl-C) or 143 (SIGTERM) when stopped.
-    Bad input (a bad row, a folder in use, unreadable weights) is raised as InputError
-    before any job runs."""
+    """Run a batch job; the exit status: 0 when every job finished, 1 when some failed,
+    130 (Ctrl-C) or 143 (SIGTERM) when stopped. Bad input (a bad row, a --ray-address
+    where no cluster admits this machine, a folder in use, unreadable weights) is raised
+    as InputError before any job runs."""
     resumed = batch.resume is not None
     if resumed:
         folder = batch.resume.absolute()
@@ -79,6 +64,7 @@ def run_batch(batch: BatchJob) -> int:
         folder = batch.settings.output_dir.absolute()
         _check_new_folder(folder, batch.settings)
         jobs = make_jobs(batch, folder)
+    ray_address = check_ray_address(batch.ray_address)  # before anything is written
     with contextlib.ExitStack() as lock:
         locked = folder.is_dir()  # a second batch there is refused at once
         if locked:
@@ -100,7 +86,7 @@ def run_batch(batch: BatchJob) -> int:
         record.data.update(status="running", ended=None)
         record.write()
         if todo:
-            stopped = _run(batch, record, todo, weights, settings)
+            stopped = _run(batch, ray_address, record, todo, weights, settings)
             if stopped is not None:
                 return stopped
         return _report(record)
@@ -142,15 +128,16 @@ def _read_weights(
 
 def _run(
     batch: BatchJob,
+    ray_address: RayAddress,
     record: BatchRecord,
     todo: list[Job],
     weights: dict[tuple, Weights],
     settings: dict[int, Settings],
 ) -> int | None:
-    """Run the jobs `todo` on Ray, keeping `record` up to date; None when they have run,
-    the exit status when the batch was stopped."""
+    """Run the jobs `todo` on the Ray at `ray_address`, keeping `record` up to date; None
+    when they have run, the exit status when the batch was stopped."""
     folder = record.folder
-    with _ray(batch.ray_address) as (ray, cluster):
+    with ray_cluster(ray_address) as (ray, cluster):
         workers = batch.workers or max(1, cluster.cores // CORES_PER_WORKER)
         threads = max(1, min(cluster.largest_node_cores, cluster.cores // workers))
         print(
@@ -182,36 +169,6 @@ def _run(
                 )
                 return 143 if isinstance(e, Terminated) else 130
     return None
-
-
-@contextlib.contextmanager
-def _ray(address: str | None) -> Iterator[tuple[object, Cluster]]:
-    """Ray, started on this machine (address None) or connected to the cluster at
-    `address`, and shut down after the block; the ray module and the Cluster."""
-    import ray
-
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    sigterm = signal.getsignal(signal.SIGTERM) if in_main_thread else None
-    quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
-    try:
-        if address is None:
-            ray.init(address="local", include_dashboard=False, **quiet)
-        else:
-            ray.init(address=address, **quiet)
-    except (ConnectionError, RuntimeError, ValueError) as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        where = f"--ray-address {address}: cannot connect" if address else "Ray cannot start"
-        raise InputError(f"{where} ({reason})") from None
-    try:
-        nodes = [node for node in ray.nodes() if node["Alive"]]
-        cores = [int(node["Resources"].get("CPU", 0)) for node in nodes]
-        where = "Ray on this machine" if address is None else f"the Ray cluster at {address}"
-        gpus = ray.cluster_resources().get("GPU", 0)
-        yield ray, Cluster(where, len(nodes), max(1, sum(cores)), max([1, *cores]), gpus)
-    finally:
-        ray.shutdown()
-        if in_main_thread:  # ray.init installs its own
-            signal.signal(signal.SIGTERM, sigterm)
 
 
 class _Runner:

@@ -37,6 +37,7 @@ from nst.job import BatchJob
 from nst.run.folder import check_output_dir, planned_files
 from nst.run_names import run_name
 from nst.settings import INITS
+from nst.text_files import read_text
 
 JOB_OPTIONS: dict[str, Option] = {
     option.name: option
@@ -188,14 +189,8 @@ def _command_line(argv: list[str]) -> tuple[list[str], list[str]]:
 def _rows(path: Path) -> Iterator[_Base]:
     """The jobs of JOBS.csv: a header row naming the columns (content, style, and options),
     then a job a row; relative paths in cells are from the file's folder."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's byte-order mark aside
-    except FileNotFoundError:
-        raise InputError(f"--batch {path}: no such file") from None
-    except UnicodeDecodeError:
-        raise InputError(f"--batch {path} is not UTF-8 text (save it as CSV UTF-8)") from None
-    except OSError as e:
-        raise InputError(f"--batch {path} cannot be read: {e.strerror}") from None
+    # utf-8-sig: a spreadsheet's byte-order mark aside (save it as CSV UTF-8)
+    text = read_text(path, f"--batch {path}", encoding="utf-8-sig")
     reader = csv.reader(io.StringIO(text, newline=""))
     header, folder, found = None, path.absolute().parent, False
     try:

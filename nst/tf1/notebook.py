@@ -22,6 +22,7 @@ from pathlib import Path
 
 from nst.errors import InputError
 from nst.files import atomic_path
+from nst.text_files import read_text
 
 SCRIPT_CELL_MARK = re.compile(r"^# (In\[[ 0-9]*\]:|%%)")
 ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
@@ -60,16 +61,7 @@ class Notebook:
 def read_notebook(path: Path) -> Notebook:
     """The notebook (.ipynb) or script (any other name) at `path`; NotebookError if it cannot
     be read or is not nbformat 4."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotebookError(f"notebook {path} does not exist") from None
-    except IsADirectoryError:
-        raise NotebookError(f"notebook {path} is a directory, not a file") from None
-    except UnicodeDecodeError:
-        raise NotebookError(f"notebook {path} is not UTF-8 text") from None
-    except OSError as e:
-        raise NotebookError(f"notebook {path} cannot be read: {e.strerror}") from None
+    text = read_text(path, f"notebook {path}", NotebookError)
     if path.suffix != ".ipynb":
         return _script(path, text)
     try:

@@ -25,7 +25,7 @@ from nst.files import WriteError, remove_partial_files
 from nst.images import Inputs
 from nst.memory import GIB, available_bytes, estimate_peak_bytes, fit_memory
 from nst.networks import NETWORKS
-from nst.progress import StatusLine, cost_lines, cost_text
+from nst.progress import HEARTBEAT, StatusLine, cost_lines, cost_text
 from nst.project import program_command
 from nst.run.folder import (
     CHECKPOINT,
@@ -144,8 +144,12 @@ def _paint(
     """The optimization loop: each step's J noted, the saved steps printed and kept; the
     last step. An interruption or an overflow keeps the latest image and says so."""
     first = resume.i + 1 if resume else 0
-    _announce(settings, folder.path, output_size(settings, inputs.content.shape))
-    status = StatusLine(settings.iterations, first)
+    size = output_size(settings, inputs.content.shape)
+    _announce(settings, folder.path, size)
+    # Each iteration's work is its size level's pixel count: the time left weighs the cheap
+    # coarse iterations and the dear fine ones as they are.
+    work = [w * h for (w, h), steps in schedule(settings, size) for _ in steps]
+    status = StatusLine(settings.iterations, first, weights=work, heartbeat=HEARTBEAT)
     timer = _Timer(folder.manifest["timings"], first)
     last: Step | None = None
     try:
@@ -154,10 +158,10 @@ def _paint(
             timer.step(step.i)
             _note_totals(folder, step)
             last = step
+            if step.i % settings.save_every == 0:  # the costs before the status line
+                with status.aside():
+                    _report(folder, step)
             status.update(step.i + 1, folder.totals[-1] if folder.totals else None)
-            if step.i % settings.save_every == 0:
-                status.clear()
-                _report(folder, step)
             stop.check()
         stop.in_loop = False
     except (KeyboardInterrupt, Terminated) as e:
@@ -174,7 +178,8 @@ def _paint(
         stop.in_loop = False  # a signal from now on stops the run at once
         status.clear()
         raise
-    status.clear()
+    finally:
+        status.close()  # and its heartbeat
     if last.i + 1 < settings.iterations:  # --tolerance, or L-BFGS-B could not go on
         print(f"Ended after iteration {last.i} of {settings.iterations}: the total cost settled")
     if last.costs is not None and last.i % settings.save_every:  # not printed yet

@@ -106,6 +106,27 @@ def test_plot_is_a_png_of_the_plot_size_with_lines_drawn(tmp_path):
     assert folder_holds_only(path)
 
 
+def test_plot_joins_costs_known_only_at_the_save_points(tmp_path):
+    """A run's costs.png: J at each of 100 iterations, the content and style costs only every
+    20th (NaN between). Their curves run across the plot, not only in the legend."""
+    path = tmp_path / "costs.png"
+    saved = [i % 20 == 0 or i == 99 for i in range(100)]
+    costs = {
+        "total": [1e7 / (i + 1) for i in range(100)],
+        "content": [1e4 * (i + 1) if s else float("nan") for i, s in enumerate(saved)],
+        "style": [1e6 / (i + 1) if s else float("nan") for i, s in enumerate(saved)],
+    }
+    plot_costs(path, list(range(100)), costs)
+    with Image.open(path) as image:
+        pixels = np.asarray(image.convert("RGB")).astype(int)
+    # matplotlib's first colours, in order: total blue, content orange, style green
+    for name, colour in (("content", (0xFF, 0x7F, 0x0E)), ("style", (0x2C, 0xA0, 0x2C))):
+        near = (np.abs(pixels - colour).sum(axis=2) < 60).any(axis=0)
+        columns = np.nonzero(near)[0]
+        # The legend's sample line is about 30 pixels wide; the plot about 700.
+        assert columns.max() - columns.min() > PLOT_SIZE[0] / 2, name
+
+
 @pytest.mark.parametrize(
     "iterations, costs",
     [

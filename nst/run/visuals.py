@@ -48,9 +48,11 @@ def plot_costs(
     axes labelled "iteration" and "cost", a legend and a title.
 
     The cost axis is logarithmic. Values that cannot be drawn on it (zero,
-    negative, NaN, infinite) are left out of the line, which shows a gap there;
-    the legend still names the series. If no series has a positive value the
-    axis is linear instead. A series with a single drawable point shows as a dot.
+    negative, infinite, or NaN: not evaluated at that iteration, as the content and
+    style costs between save points) are left out, and the line joins the points
+    on either side; the legend still names the series. If no series has a positive
+    value the axis is linear instead. A series with at most 50 drawable points
+    marks each of them with a dot (so a single point shows).
 
     Raises ValueError if a series does not have one value per iteration.
     """
@@ -76,10 +78,8 @@ def plot_costs(
         y = np.asarray(values, dtype=np.float64)
         drawable = np.isfinite(y) & (y > 0)
         any_positive = any_positive or bool(drawable.any())
-        y = np.where(drawable, y, np.nan)
-        # A marker makes a series visible even where it has a single point.
-        marker = "o" if len(y) <= 50 else None
-        axes.plot(x, y, label=name, marker=marker, markersize=3, linewidth=1.5)
+        marker = "o" if drawable.sum() <= 50 else None
+        axes.plot(x[drawable], y[drawable], label=name, marker=marker, markersize=3, linewidth=1.5)
 
     if any_positive:
         axes.set_yscale("log")

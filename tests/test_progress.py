@@ -111,15 +111,21 @@ class WatchedTerminal(Watched, FakeTerminal):
     pass
 
 
+def beating_off_a_terminal(plain: io.StringIO, now: list[float]) -> StatusLine:
+    """A status line of 200 iterations off a terminal, its plain lines on `plain` after
+    30 s of quiet, its clock now[0], its heartbeat every millisecond."""
+    return StatusLine(
+        200, stream=io.StringIO(), plain=plain, quiet_seconds=30, clock=lambda: now[0],
+        heartbeat=0.001,
+    )  # fmt: skip
+
+
 def test_off_a_terminal_a_long_iteration_still_gets_a_line_after_the_quiet_while():
     """The heartbeat prints the plain line after quiet_seconds of silence although no
     iteration ends: 34 s into the third iteration, the second having taken 1 s."""
     now = [0.0]
     plain = Watched()
-    status = StatusLine(
-        200, stream=io.StringIO(), plain=plain, quiet_seconds=30, clock=lambda: now[0],
-        heartbeat=0.001,
-    )  # fmt: skip
+    status = beating_off_a_terminal(plain, now)
     now[0] = 5.0
     status.update(1, 1234.5)
     now[0] = 6.0
@@ -157,10 +163,7 @@ def test_nothing_cuts_into_lines_printed_aside_nor_follows_a_clear():
     time starts again after them; after clear() it is silent until the next update."""
     now = [0.0]
     plain = io.StringIO()
-    status = StatusLine(
-        200, stream=io.StringIO(), plain=plain, quiet_seconds=30, clock=lambda: now[0],
-        heartbeat=0.001,
-    )  # fmt: skip
+    status = beating_off_a_terminal(plain, now)
     now[0] = 1.0
     status.update(1, 1234.5)
     with status.aside():

@@ -211,12 +211,15 @@ class StatusLine(Bar):
     in the middle of an iteration (see Bar).
 
     `weights` are the iterations' work (one per iteration, e.g. the pixels of its size
-    level; default 1 each). The pace is timed from the first update(), as the first
-    iteration shown also built the graph (see line())."""
+    level; default 1 each). The pace is timed from the start until a second update(),
+    then from the first (see line())."""
 
     LIVE = "{n}/{total}{postfix}, {per_iteration}, {left} left"
     """The live bar's text after the percentage and the bar."""
     PLAIN = "iteration {n}/{total}{postfix}, {per_iteration}, {left} left"
+    SETUP_IN_FIRST = True
+    """Whether the first update's count took longer than the rest (the first iteration also
+    builds the graph): then, once later ones are done, the pace leaves it out."""
 
     def __init__(
         self,
@@ -234,7 +237,7 @@ class StatusLine(Bar):
             raise ValueError(f"{len(work)} weights for {total} iterations")
         self.work = work
         self.work_before = np.concatenate([[0.0], np.cumsum(work)])  # [i]: of iterations < i
-        self.timed_from: tuple[float, int] | None = None  # (time, iterations done) set by update
+        self.first_update: tuple[float, int] | None = None  # (time, iterations done)
         super().__init__(
             total,
             file=stream or sys.stderr,
@@ -250,23 +253,25 @@ class StatusLine(Bar):
         """Show that `done` of `total` iterations are done (a count, not tqdm's increment);
         `cost` is the latest total cost J."""
         with self.lock:
-            if self.timed_from is None:
-                self.timed_from = (self.clock(), done)
+            if self.first_update is None:
+                self.first_update = (self.clock(), done)
             if cost is not None:
                 self.postfix = f"J {cost:.4g}"
             super().update(done)
 
     def line(self, live: bool) -> str:
         """The live bar or the plain line (LIVE, PLAIN) with the numbers of now. The pace p
-        is the seconds since timed_from over the work done since then; the seconds per
-        iteration are p times the work of the iteration under way (the last one's when all
-        are done), the time left p times the work of the iterations not done."""
+        is the seconds since the start over the work done since then (with SETUP_IN_FIRST,
+        since the first update once more is done); the seconds per iteration are p times
+        the work of the iteration under way (the last one's when all are done), the time
+        left p times the work of the iterations not done."""
         before, total = self.work_before, self.total
-        n, pace = min(self.n, total), None
-        if self.timed_from is not None:
-            since, done_then = self.timed_from
-            done, elapsed = before[n] - before[done_then], self.clock() - since
-            pace = elapsed / done if done > 0 and elapsed > 0 else None
+        n = min(self.n, total)
+        since, done_then = self.start_time, self.initial
+        if self.SETUP_IN_FIRST and self.first_update and n > self.first_update[1]:
+            since, done_then = self.first_update
+        done, elapsed = before[n] - before[done_then], self.clock() - since
+        pace = elapsed / done if done > 0 and elapsed > 0 else None
         per_iteration = left = "?"
         if pace is not None:
             per_iteration = tqdm.format_sizeof(pace * self.work[min(n, total - 1)])
@@ -289,6 +294,7 @@ class JobsLine(StatusLine):
 
     LIVE = "{n}/{total} jobs done{postfix}, {left} left"
     PLAIN = "jobs {n}/{total} done{postfix}, {left} left"
+    SETUP_IN_FIRST = False
 
     def __init__(
         self,
@@ -299,7 +305,6 @@ class JobsLine(StatusLine):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(total, done, stream, plain, math.inf, clock)  # lines from show()
-        self.timed_from = (self.start_time, done)  # a job's start needs no graph
 
     def show(self, done: int, running: int, failed: int) -> None:
         """Show `done` jobs done, `running` running and `failed` failed (counts)."""

@@ -67,10 +67,10 @@ def test_the_bars_make_no_tqdm_object_and_use_only_its_public_formatters(monkeyp
     assert plain.getvalue() == "jobs 1/4 done, 2 running, 0 failed, 00:30 left\n"
 
 
-def test_the_time_left_weighs_each_iteration_by_its_work_after_the_first():
+def test_the_time_left_weighs_each_iteration_by_its_work_and_then_leaves_out_the_first():
     """Coarse to fine: two iterations at 100 pixels, then two at 400. The first iteration
-    also built the graph (5 s); after the second took 1 s, an iteration at 400 pixels is
-    expected to take 4 s, not 1 s, nor 3 s."""
+    also built the graph (5 s): the first estimate counts it; once the second took 1 s, an
+    iteration at 400 pixels is expected to take 4 s, not 1 s (unweighed) nor 12 s."""
     now = [0.0]
     plain = io.StringIO()
     status = StatusLine(
@@ -83,8 +83,8 @@ def test_the_time_left_weighs_each_iteration_by_its_work_after_the_first():
     status.close()
     assert plain.getvalue().splitlines() == [
         "iteration 0/4, ?s/it, ? left",  # nothing done yet: no pace
-        "iteration 1/4, ?s/it, ? left",  # nor after the first iteration
-        "iteration 2/4, 4.00s/it, 00:08 left",  # 400 + 400 pixels left at 0.01 s each
+        "iteration 1/4, 5.00s/it, 00:45 left",  # 100 + 400 + 400 pixels left at 0.05 s
+        "iteration 2/4, 4.00s/it, 00:08 left",  # 400 + 400 left at 0.01 s, the second's pace
         "iteration 3/4, 4.00s/it, 00:04 left",
     ]
 

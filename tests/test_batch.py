@@ -46,6 +46,8 @@ from cli_runs import run_cli
 from PIL import Image
 
 import nst.batch.engine
+from nst.batch.report import BatchRecord, write_contact_sheet
+from nst.run.visuals import MARGIN
 
 ROOT = Path(__file__).resolve().parent.parent
 RAY = Path(sys.executable).parent / "ray"
@@ -376,6 +378,24 @@ def test_the_batchs_contact_sheet_shows_each_result(grid_batch):
             for left in range(pixels.shape[1] - 31)
         )
         assert found, name
+
+
+def test_the_batchs_contact_sheet_is_as_tall_as_its_thumbnails_and_labels(tmp_path):
+    """Two 400x300 results: 256x192 thumbnails right under the top margin, then a line of
+    labels and the bottom margin; no empty band (they were once boxed in 256x256 squares)."""
+    jobs = []
+    for index, colour in ((1, (255, 0, 0)), (2, (0, 0, 255))):
+        name = f"{index}-photo-style"
+        (tmp_path / name).mkdir()
+        Image.new("RGB", (400, 300), colour).save(tmp_path / name / "generated_image.png")
+        result = f"{name}/generated_image.png"
+        jobs.append({"name": name, "status": "finished", "result": result, "sweep": {}})
+    with Image.open(write_contact_sheet(BatchRecord(tmp_path, {"jobs": jobs}))) as sheet:
+        pixels = np.asarray(sheet.convert("RGB"))
+    red_rows = np.nonzero((pixels == (255, 0, 0)).all(axis=2).any(axis=1))[0]
+    assert (red_rows[0], len(red_rows)) == (MARGIN, 192)
+    label_line = pixels.shape[0] - (MARGIN + 192 + MARGIN)
+    assert 0 < label_line <= 20  # a line of PIL's default font, about 15 pixels
 
 
 def test_the_batch_shows_its_progress_a_line_per_job_done(grid_batch):

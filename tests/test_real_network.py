@@ -20,6 +20,7 @@ until the project has it they are skipped.
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -138,6 +139,16 @@ def test_keras_loads_the_file_with_keras_published_first_layer(trained_h5, tmp_p
     W, b = real_vgg16.kernels()["conv1_1"]
     np.testing.assert_array_equal(W, kernel[:, :, ::-1, :])  # input channel 2: blue
     np.testing.assert_array_equal(b, bias)
+
+
+def test_the_readmes_command_prints_the_file_without_pythonpath(trained_h5):
+    """`.venv/bin/python tests/real_vgg16.py`, as the README gives it: run from the project's
+    folder with no PYTHONPATH, it prints the .h5 file's path."""
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    command = [sys.executable, "tests/real_vgg16.py"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{trained_h5}\n"
 
 
 def test_a_cached_wheel_with_another_checksum_is_refused(tmp_path):

@@ -43,6 +43,7 @@ from PIL import Image
 import nst.run.app
 import nst.run.folder
 from nst.cli.main import parse_args
+from nst.progress import StatusLine
 from nst.settings import Settings
 from nst.stopping import StopRequests, Terminated
 
@@ -286,15 +287,10 @@ def test_the_status_line_shows_at_a_saved_iteration_the_total_printed_there(
 ):
     shown = {}
 
-    class RecordedStatus:
-        def __init__(self, total, first=0):
-            pass
-
+    class RecordedStatus(StatusLine):
         def update(self, done, cost=None):
             shown[done - 1] = cost  # the status after iteration done - 1
-
-        def clear(self):
-            pass
+            super().update(done, cost)
 
     monkeypatch.setattr(nst.run.app, "StatusLine", RecordedStatus)
     assert run_cli(*run_args(iterations=6)) == 0
@@ -302,6 +298,40 @@ def test_the_status_line_shows_at_a_saved_iteration_the_total_printed_there(
     assert [int(i) for i, *_ in blocks] == [0, 2, 4]
     for i, J, _, _ in blocks:
         assert shown[int(i)] == pytest.approx(float(J), rel=1e-6)
+
+
+def test_the_costs_of_a_saved_iteration_come_before_its_status_line(run_args, monkeypatch, capsys):
+    """As when an iteration took longer than the quiet time: the plain status line printed at
+    every update (iteration i + 1 done) follows iteration i's cost lines, never precedes them."""
+
+    class Talkative(StatusLine):
+        def __init__(self, total, first=0, **options):
+            super().__init__(total, first, io.StringIO(), sys.stdout, 0, **options)
+
+    monkeypatch.setattr(nst.run.app, "StatusLine", Talkative)
+    assert run_cli(*run_args(iterations=6)) == 0
+    out = capsys.readouterr().out
+    blocks = [int(i) for i, *_ in COST_BLOCK.findall(out)]
+    assert blocks == [0, 2, 4]
+    for i in blocks:
+        assert out.index(f"Iteration {i} :") < out.index(f"iteration {i + 1}/6, J ")
+
+
+def test_the_status_line_weighs_each_iteration_by_its_size_level(run_args, monkeypatch):
+    """--schedule 2,4 on 32x24 pixels: two iterations at 16x12, then four at 32x24."""
+    weights = []
+
+    class Recorded(StatusLine):
+        def __init__(self, total, first=0, **options):
+            weights.extend(options["weights"])
+            super().__init__(total, first, io.StringIO(), io.StringIO(), **options)
+
+    monkeypatch.setattr(nst.run.app, "StatusLine", Recorded)
+    args = run_args()
+    at = args.index("--iterations")
+    del args[at : at + 2]  # --schedule names them
+    assert run_cli(*args, "--schedule", "2,4", "--level-ratio", 2) == 0
+    assert weights == [16 * 12] * 2 + [32 * 24] * 4
 
 
 # 3. --resume

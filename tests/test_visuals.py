@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from nst.run.visuals import PLOT_SIZE, animation, contact_sheet, plot_costs, side_by_side
+from nst.run.visuals import MARGIN, PLOT_SIZE, animation, contact_sheet, plot_costs, side_by_side
 
 RED = (255, 0, 0)
 GREEN = (0, 255, 0)
@@ -106,6 +106,27 @@ def test_plot_is_a_png_of_the_plot_size_with_lines_drawn(tmp_path):
     assert folder_holds_only(path)
 
 
+def test_plot_joins_costs_known_only_at_the_save_points(tmp_path):
+    """A run's costs.png: J at each of 100 iterations, the content and style costs only every
+    20th (NaN between). Their curves run across the plot, not only in the legend."""
+    path = tmp_path / "costs.png"
+    saved = [i % 20 == 0 or i == 99 for i in range(100)]
+    costs = {
+        "total": [1e7 / (i + 1) for i in range(100)],
+        "content": [1e4 * (i + 1) if s else float("nan") for i, s in enumerate(saved)],
+        "style": [1e6 / (i + 1) if s else float("nan") for i, s in enumerate(saved)],
+    }
+    plot_costs(path, list(range(100)), costs)
+    with Image.open(path) as image:
+        pixels = np.asarray(image.convert("RGB")).astype(int)
+    # matplotlib's first colours, in order: total blue, content orange, style green
+    for name, colour in (("content", (0xFF, 0x7F, 0x0E)), ("style", (0x2C, 0xA0, 0x2C))):
+        near = (np.abs(pixels - colour).sum(axis=2) < 60).any(axis=0)
+        columns = np.nonzero(near)[0]
+        # The legend's sample line is about 30 pixels wide; the plot about 700.
+        assert columns.max() - columns.min() > PLOT_SIZE[0] / 2, name
+
+
 @pytest.mark.parametrize(
     "iterations, costs",
     [
@@ -178,6 +199,18 @@ def test_contact_sheet_shrinks_large_frames_and_keeps_small_ones(tmp_path):
     assert region(path, RED)[2:] == (10, 12)
 
 
+def test_contact_sheet_centres_frames_of_other_shapes_in_cells_of_the_largest(tmp_path):
+    """A wide and a tall frame, shrunk to 30 pixels: cells 30x30 side by side, each frame
+    centred in its own."""
+    path = tmp_path / "sheet.png"
+    contact_sheet(path, [("wide", solid(RED, 20, 40)), ("tall", solid(GREEN, 40, 20))], max_tile=30)
+    red, green = region(path, RED), region(path, GREEN)
+    assert (red[2:], green[2:]) == ((30, 15), (15, 30))
+    assert (red[0], green[1]) == (MARGIN, MARGIN)  # both cells' top left at the margin
+    assert red[1] == MARGIN + 7  # (30 - 15) // 2 below the cell's top
+    assert green[0] == MARGIN + 30 + MARGIN + 7  # the next cell, 7 from its left
+
+
 def test_contact_sheet_takes_the_format_from_the_extension(tmp_path):
     path = tmp_path / "sheet.jpg"
     contact_sheet(path, [("iteration 0", solid(RED, 20, 20))])
@@ -189,7 +222,6 @@ def test_contact_sheet_takes_the_format_from_the_extension(tmp_path):
     "frames",
     [
         pytest.param([], id="no-frames"),
-        pytest.param([("a", solid(RED, 8, 8)), ("b", solid(RED, 8, 9))], id="mixed-sizes"),
         pytest.param([("a", np.zeros((8, 8, 3), np.float32))], id="float"),
         pytest.param([("a", np.zeros((8, 8), np.uint8))], id="gray"),
     ],

@@ -8,12 +8,10 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
 from nst.batch.jobs import Job
 from nst.errors import InputError
 from nst.files import atomic_path
-from nst.images import read_rgb, resize
+from nst.images import read_rgb
 from nst.job import BATCH_FILE
 from nst.run.folder import CONTACT_SHEET, MANIFEST
 from nst.run.visuals import contact_sheet
@@ -129,35 +127,18 @@ class BatchRecord:
 
 def write_contact_sheet(record: BatchRecord) -> Path | None:
     """The batch's contact_sheet.png: every finished job's result in job order, each
-    scaled to fit a square of the largest result's longest side (at most TILE pixels)
-    on white, labelled with its run folder's name and its --sweep values; its path, or
-    None when no job finished."""
+    shrunk to at most TILE pixels on its longest side, labelled with its run folder's
+    name and its --sweep values (nst.run.visuals.contact_sheet); its path, or None when
+    no job finished."""
     finished = [e for e in record.data["jobs"] if e["status"] == "finished" and e["result"]]
     if not finished:
         return None
-    results = [read_rgb(record.folder / entry["result"]) for entry in finished]
-    side = min(TILE, max(max(image.shape[:2]) for image in results))
-    frames = [(_label(entry), _boxed(image, side)) for entry, image in zip(finished, results,
-              strict=True)]  # fmt: skip
+    frames = [(_label(entry), read_rgb(record.folder / entry["result"])) for entry in finished]
     path = record.folder / CONTACT_SHEET
-    contact_sheet(path, frames, max_tile=side)
+    contact_sheet(path, frames, max_tile=TILE)
     return path
 
 
 def _label(entry: dict) -> str:
     """'2-cat-stone', with its --sweep values: '2-cat-stone beta=100'."""
     return " ".join([entry["name"], *(f"{name}={value}" for name, value in entry["sweep"].items())])
-
-
-def _boxed(image: np.ndarray, side: int) -> np.ndarray:
-    """uint8 RGB `image` scaled to fit a side x side square (never enlarged), centred on
-    white."""
-    height, width = image.shape[:2]
-    scale = min(1.0, side / max(height, width))
-    w, h = max(1, round(width * scale)), max(1, round(height * scale))
-    box = np.full((side, side, 3), 255, dtype=np.uint8)
-    top, left = (side - h) // 2, (side - w) // 2
-    box[top : top + h, left : left + w] = (
-        resize(image, w, h) if (w, h) != (width, height) else image
-    )
-    return box

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from nst.errors import InputError
 from nst.files import WriteError
 from nst.images import Inputs
 from nst.levels import output_size, schedule
-from nst.progress import StatusLine, cost_lines, cost_text
+from nst.progress import HEARTBEAT, StatusLine, cost_lines, cost_text
 from nst.project import program_command
 from nst.run.folder import (
     CHECKPOINT,
@@ -42,8 +43,10 @@ def paint(
     and leave the result's files; the final image. A file that cannot be written (a full
     disk, a removed folder) ends it with a WriteError that says how to continue, when it can be."""
     folder.content_alpha = inputs.content_alpha
+    size = output_size(settings, inputs.content.shape)
+    steps = stylize(settings, resume, kernels, inputs)
     try:
-        last = _paint(folder, settings, resume, kernels, inputs, stop)
+        last = _loop(folder, settings, size, resume, steps, stop)
         pixels = _unrounded(folder, last)
         folder.write_result(inputs, last.i, last.image, last.costs, last.checkpoint, pixels)
     except WriteError as e:
@@ -53,31 +56,35 @@ def paint(
     return folder.path / FINAL_IMAGE
 
 
-def _paint(
+def _loop(
     folder: RunFolder,
     settings: Settings,
+    size: tuple[int, int],
     resume: Checkpoint | None,
-    kernels: dict,
-    inputs: Inputs,
+    steps: Iterator[Step],
     stop: StopRequests,
 ) -> Step:
-    """The optimization loop: each step's J noted, the saved steps printed and kept; the
-    last step. An interruption or an overflow keeps the latest image and says so."""
+    """The optimization loop over `steps` (of an image of `size`, from `resume`): each
+    step's J noted, the saved steps printed and kept; the last step. An interruption or an
+    overflow keeps the latest image and says so."""
     first = resume.i + 1 if resume else 0
-    _announce(settings, folder.path, output_size(settings, inputs.content.shape))
-    status = StatusLine(settings.iterations, first)
+    _announce(settings, folder.path, size)
+    # Each iteration's work is its size level's pixel count: the time left weighs the cheap
+    # coarse iterations and the dear fine ones as they are.
+    work = [w * h for (w, h), steps in schedule(settings, size) for _ in steps]
+    status = StatusLine(settings.iterations, first, weights=work, heartbeat=HEARTBEAT)
     timer = _Timer(folder.manifest["timings"], first)
     last: Step | None = None
     try:
-        for step in stylize(settings, resume, kernels, inputs):
+        for step in steps:
             stop.in_loop = True
             timer.step(step.i)
             _note_totals(folder, step)
             last = step
+            if step.i % settings.save_every == 0:  # the costs before the status line
+                with status.aside():
+                    _report(folder, step)
             status.update(step.i + 1, folder.totals[-1] if folder.totals else None)
-            if step.i % settings.save_every == 0:
-                status.clear()
-                _report(folder, step)
             stop.check()
         stop.in_loop = False
     except (KeyboardInterrupt, Terminated) as e:
@@ -94,7 +101,8 @@ def _paint(
         stop.in_loop = False  # a signal from now on stops the run at once
         status.clear()
         raise
-    status.clear()
+    finally:
+        status.close()  # and its heartbeat
     if last.i + 1 < settings.iterations:  # --tolerance, or L-BFGS-B could not go on
         print(f"Ended after iteration {last.i} of {settings.iterations}: the total cost settled")
     if last.costs is not None and last.i % settings.save_every:  # not printed yet

@@ -48,9 +48,11 @@ def plot_costs(
     axes labelled "iteration" and "cost", a legend and a title.
 
     The cost axis is logarithmic. Values that cannot be drawn on it (zero,
-    negative, NaN, infinite) are left out of the line, which shows a gap there;
-    the legend still names the series. If no series has a positive value the
-    axis is linear instead. A series with a single drawable point shows as a dot.
+    negative, infinite, or NaN: not evaluated at that iteration, as the content and
+    style costs between save points) are left out, and the line joins the points
+    on either side; the legend still names the series. If no series has a positive
+    value the axis is linear instead. A series with at most 50 drawable points
+    marks each of them with a dot (so a single point shows).
 
     Raises ValueError if a series does not have one value per iteration.
     """
@@ -76,10 +78,8 @@ def plot_costs(
         y = np.asarray(values, dtype=np.float64)
         drawable = np.isfinite(y) & (y > 0)
         any_positive = any_positive or bool(drawable.any())
-        y = np.where(drawable, y, np.nan)
-        # A marker makes a series visible even where it has a single point.
-        marker = "o" if len(y) <= 50 else None
-        axes.plot(x, y, label=name, marker=marker, markersize=3, linewidth=1.5)
+        marker = "o" if drawable.sum() <= 50 else None
+        axes.plot(x[drawable], y[drawable], label=name, marker=marker, markersize=3, linewidth=1.5)
 
     if any_positive:
         axes.set_yscale("log")
@@ -104,14 +104,15 @@ def contact_sheet(
 
     `frames` holds (label, image) pairs in reading order (left to right, then
     top to bottom), `columns` per row. Each image is uint8 RGB of shape
-    (height, width, 3), all of the same size; each is shrunk so that its longest
-    side is at most `max_tile` pixels (a smaller image is not enlarged). Its
-    label (e.g. "iteration 20") is drawn centred under it in PIL's default font.
-    The sheet has a white background and `MARGIN` pixels around and between tiles.
-    The format follows the file's extension.
+    (height, width, 3); each is shrunk so that its longest side is at most
+    `max_tile` pixels (a smaller image is not enlarged), and centred in a cell as
+    wide as the widest and as tall as the tallest so shrunk (images of one shape
+    fill their cells). Its label (e.g. "iteration 20") is drawn centred under the
+    cell in PIL's default font. The sheet has a white background and `MARGIN`
+    pixels around and between cells. The format follows the file's extension.
 
-    Raises ValueError for no frames, images of different sizes or that are not
-    uint8 RGB, or a `columns` or `max_tile` below 1.
+    Raises ValueError for no frames, images that are not uint8 RGB, or a
+    `columns` or `max_tile` below 1.
     """
     if not frames:
         raise ValueError("a contact sheet needs at least one frame")
@@ -119,19 +120,17 @@ def contact_sheet(
         raise ValueError(f"columns must be at least 1, not {columns}")
     if max_tile < 1:
         raise ValueError(f"max_tile must be at least 1, not {max_tile}")
-    shapes = {_check_rgb(image, f"frame {label!r}").shape for label, image in frames}
-    if len(shapes) > 1:
-        raise ValueError(f"the frames of a contact sheet differ in size: {sorted(shapes)}")
-
-    height, width = frames[0][1].shape[:2]
-    scale = min(1.0, max_tile / max(height, width))
-    tile_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    tiles = [(label, _resized(image, tile_size)) for label, image in frames]
+    tiles = []
+    for label, image in frames:
+        height, width = _check_rgb(image, f"frame {label!r}").shape[:2]
+        scale = min(1.0, max_tile / max(height, width))
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        tiles.append((label, _resized(image, size)))
 
     font = ImageFont.load_default()
-    label_height = _text_height(font)
-    cell_width = max([tile_size[0]] + [_text_width(font, label) for label, _ in tiles])
-    cell_height = tile_size[1] + _LABEL_GAP + label_height
+    tile_height = max(tile.height for _, tile in tiles)
+    cell_width = max([tile.width for _, tile in tiles] + [_text_width(font, t) for t, _ in tiles])
+    cell_height = tile_height + _LABEL_GAP + _text_height(font)
     columns = min(columns, len(tiles))
     rows = math.ceil(len(tiles) / columns)
 
@@ -145,8 +144,10 @@ def contact_sheet(
         row, column = divmod(index, columns)
         left = MARGIN + column * (cell_width + MARGIN)
         top = MARGIN + row * (cell_height + MARGIN)
-        sheet.paste(tile, (left + (cell_width - tile.width) // 2, top))
-        _draw_label(draw, font, label, left, cell_width, top + tile.height + _LABEL_GAP)
+        sheet.paste(
+            tile, (left + (cell_width - tile.width) // 2, top + (tile_height - tile.height) // 2)
+        )
+        _draw_label(draw, font, label, left, cell_width, top + tile_height + _LABEL_GAP)
 
     write_image(path, np.asarray(sheet))
 

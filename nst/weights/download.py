@@ -184,10 +184,10 @@ class DownloadBar(Bar):
     def __call__(self, done: int, total: int | None) -> None:
         self.total = total
         if self.started:
-            self.update(done - self.n)
+            self.update(done)
             return
         # The first report is where the download starts: an earlier attempt's bytes count
         # in the bar but not in the speed (tqdm's speed is of the bytes after `initial`).
         self.started = True
-        self.initial = self.n = self.last_print_n = done
+        self.initial = self.n = done
         self.refresh()

@@ -9,8 +9,8 @@ compiles without AVX2 and FMA. There, oneDNN with TF_ONEDNN_ASSUME_FROZEN_WEIGHT
 convolution instead of an im2col product) is faster: bench/README.md has the
 measured figures. The kernels of a style transfer never change within a
 session, but the setting is process-wide and would be wrong for a program that
-trains weights, so only the program's own processes (nst.run.app, imported by
-neural_art.py's runs and by batch workers) and bench/speed.py apply it; a user's
+trains weights, so only the program's own processes (neural_art.py's main and the
+batch workers, through importing nst.run) and bench/speed.py apply it; a user's
 own TF_ENABLE_ONEDNN_OPTS always wins.
 """
 

@@ -86,7 +86,7 @@ def test_a_run_stopped_while_starting_does_not_block_its_folder(
         yield
 
     with monkeypatch.context() as patch:
-        patch.setattr("nst.run.app.stylize", stopped_while_starting)
+        patch.setattr("nst.run.painting.stylize", stopped_while_starting)
         assert run_cli(*run_args()) == 130
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.json"]
     capsys.readouterr()

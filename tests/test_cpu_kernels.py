@@ -74,7 +74,7 @@ def test_the_program_chooses_before_tensorflow_loads():
         "k.cpu_flags = lambda: frozenset({'avx', 'avx2', 'fma'})\n"
         "k.linux_x86 = lambda: True\n"
         "k.gpu_driver_present = lambda: False\n"
-        "import nst.run.app, os, sys\n"
+        "import nst.run.painting, os, sys\n"
         "print(json.dumps([k.chosen, os.environ.get('TF_ENABLE_ONEDNN_OPTS'), "
         "'tensorflow' in sys.modules]))"
     )
@@ -85,7 +85,7 @@ def test_the_program_chooses_before_tensorflow_loads():
     assert done.returncode == 0, done.stderr[-2000:]
     chosen, onednn, loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert chosen == AVX2_ONEDNN and onednn == "1"
-    assert loaded  # nst.run.app did load TensorFlow, after the choice
+    assert loaded  # nst.run.painting did load TensorFlow, after the choice
 
 
 RUN = """

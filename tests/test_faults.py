@@ -35,7 +35,7 @@ import pytest
 from cli_runs import run_cli
 from PIL import Image
 
-import nst.run.app
+import nst.run.painting
 import nst.run.folder
 from nst.errors import InputError
 from nst.project import program_command
@@ -214,7 +214,7 @@ def test_a_full_disk_keeps_the_earlier_files_and_ends_the_run_with_one_line(
 def test_a_removed_output_folder_ends_the_run_with_one_line_naming_it(
     after, run_args, out, monkeypatch, capsys
 ):
-    stylize = nst.run.app.stylize
+    stylize = nst.run.painting.stylize
 
     def stylize_then_remove(*args, **kwargs):
         for step in stylize(*args, **kwargs):
@@ -222,7 +222,7 @@ def test_a_removed_output_folder_ends_the_run_with_one_line_naming_it(
             if step.i == after:
                 shutil.rmtree(out)
 
-    monkeypatch.setattr(nst.run.app, "stylize", stylize_then_remove)
+    monkeypatch.setattr(nst.run.painting, "stylize", stylize_then_remove)
     assert run_cli(*run_args) == 2
     err = capsys.readouterr().err
     assert one_line(err), err
@@ -236,7 +236,7 @@ def test_a_removed_output_folder_ends_the_run_with_one_line_naming_it(
 
 
 def test_a_run_stopped_mid_iteration_lets_go_of_its_folder(run_args, out, monkeypatch, capsys):
-    stylize = nst.run.app.stylize
+    stylize = nst.run.painting.stylize
 
     def stylize_signalled(*args, **kwargs):
         for step in stylize(*args, **kwargs):
@@ -244,7 +244,7 @@ def test_a_run_stopped_mid_iteration_lets_go_of_its_folder(run_args, out, monkey
                 os.kill(os.getpid(), signal.SIGTERM)
             yield step
 
-    monkeypatch.setattr(nst.run.app, "stylize", stylize_signalled)
+    monkeypatch.setattr(nst.run.painting, "stylize", stylize_signalled)
     assert run_cli(*run_args) == 143
     assert one_line(capsys.readouterr().err)
     assert manifest(out)["status"] == "interrupted"

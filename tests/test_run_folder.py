@@ -40,7 +40,7 @@ import tensorflow as tf
 from cli_runs import COST_BLOCK, run_cli
 from PIL import Image
 
-import nst.run.app
+import nst.run.painting
 import nst.run.folder
 from nst.cli.main import parse_args
 from nst.progress import StatusLine
@@ -292,7 +292,7 @@ def test_the_status_line_shows_at_a_saved_iteration_the_total_printed_there(
             shown[done - 1] = cost  # the status after iteration done - 1
             super().update(done, cost)
 
-    monkeypatch.setattr(nst.run.app, "StatusLine", RecordedStatus)
+    monkeypatch.setattr(nst.run.painting, "StatusLine", RecordedStatus)
     assert run_cli(*run_args(iterations=6)) == 0
     blocks = COST_BLOCK.findall(capsys.readouterr().out)
     assert [int(i) for i, *_ in blocks] == [0, 2, 4]
@@ -308,7 +308,7 @@ def test_the_costs_of_a_saved_iteration_come_before_its_status_line(run_args, mo
         def __init__(self, total, first=0, **options):
             super().__init__(total, first, io.StringIO(), sys.stdout, 0, **options)
 
-    monkeypatch.setattr(nst.run.app, "StatusLine", Talkative)
+    monkeypatch.setattr(nst.run.painting, "StatusLine", Talkative)
     assert run_cli(*run_args(iterations=6)) == 0
     out = capsys.readouterr().out
     blocks = [int(i) for i, *_ in COST_BLOCK.findall(out)]
@@ -326,7 +326,7 @@ def test_the_status_line_weighs_each_iteration_by_its_size_level(run_args, monke
             weights.extend(options["weights"])
             super().__init__(total, first, io.StringIO(), io.StringIO(), **options)
 
-    monkeypatch.setattr(nst.run.app, "StatusLine", Recorded)
+    monkeypatch.setattr(nst.run.painting, "StatusLine", Recorded)
     args = run_args()
     at = args.index("--iterations")
     del args[at : at + 2]  # --schedule names them

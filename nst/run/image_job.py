@@ -1,7 +1,7 @@
 """An image job from its checks to its result: the run folder made (or a stopped run's
 reopened) and locked, the images and the weights read, the memory it needs checked, all
 before TensorFlow loads, so that bad input is reported at once; then the painting loop
-(nst/run/app.py).
+(nst/run/painting.py).
 
 Exit status: 0 done, 2 bad input or a file that cannot be written (a full disk,
 a removed output folder) or an output folder in use by another run (one line on
@@ -78,7 +78,7 @@ def run(
         else:
             folder, settings, inputs, kernels = _create(job, inputs, lock, weights)
             resume = None
-        from nst.run.app import paint  # TensorFlow loads here, once every check has answered
+        from nst.run.painting import paint  # TensorFlow loads here, once every check has answered
 
         return paint(folder, settings, resume, kernels, inputs, stop)
 

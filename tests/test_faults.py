@@ -35,8 +35,8 @@ import pytest
 from cli_runs import run_cli
 from PIL import Image
 
-import nst.run.painting
 import nst.run.folder
+import nst.run.painting
 from nst.errors import InputError
 from nst.project import program_command
 from nst.run.folder import LOCK, lock_folder

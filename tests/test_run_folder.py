@@ -40,8 +40,8 @@ import tensorflow as tf
 from cli_runs import COST_BLOCK, run_cli
 from PIL import Image
 
-import nst.run.painting
 import nst.run.folder
+import nst.run.painting
 from nst.cli.main import parse_args
 from nst.progress import StatusLine
 from nst.settings import Settings

@@ -138,8 +138,8 @@ def crowsonkb_schedule(size: int) -> list[int]:
 def yardstick(image: np.ndarray, kernels: dict) -> dict:
     """The content and style distances of `image` (uint8 RGB) under the fixed yardstick."""
     from nst.images import read_rgb, resize
+    from nst.level_costs import activations
     from nst.pixels import PIXEL_SPACES
-    from nst.transfer import activations
 
     height, width = image.shape[:2]
     caffe = PIXEL_SPACES["caffe"]

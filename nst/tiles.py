@@ -40,7 +40,6 @@ from nst.costs import (
 )
 from nst.layer_shapes import positions
 from nst.networks import network_of
-from nst.optimize import Evaluator
 from nst.tf1.api import tf as tf1
 from nst.tiling import Tiling, block_stride, overlap
 
@@ -137,7 +136,7 @@ class TileNetwork:
 def tiled_style_targets(
     net: TileNetwork, sess, image: np.ndarray, layers: list[str], size: tuple, style_loss: str
 ) -> list:
-    """nst.transfer.style_targets of the style `image` computed over tiles: Gram matrices
+    """nst.level_costs.style_targets of the style `image` computed over tiles: Gram matrices
     sum x x^T (float64 sums) scaled to the positions of an output of `size` (width, height),
     or the moments (nst.costs.moments_of_sums)."""
     _, height, width, _ = image.shape
@@ -206,7 +205,7 @@ class TiledCosts:
     """The costs of nst.optimize.Objective `objective` for whole images of `size` (width,
     height), and their gradient, evaluated over the tiles of `net` in `sess` (see the
     module's docstring). a_C: the content's activation at the content layer (whole);
-    targets[k]: style image k's targets (nst.transfer.style_targets, scaled to `size`)."""
+    targets[k]: style image k's targets (nst.level_costs.style_targets, scaled to `size`)."""
 
     def __init__(self, sess, net: TileNetwork, objective, a_C, targets, size, seed):
         o = self.objective = objective
@@ -298,12 +297,6 @@ class TiledCosts:
             gradient[:, iy, ix] += g[:, wy, wx]
         costs = self._with_tv(values, image, gradient)
         return float(costs[0]), gradient
-
-    def evaluator(self) -> Evaluator:
-        """These costs as an nst.optimize.Evaluator."""
-        return Evaluator(
-            lambda x, i: float(self.costs_of(x, i)[0]), self.costs_of, self.cost_and_gradient
-        )
 
     def _with_tv(self, values: list, image: np.ndarray, gradient: np.ndarray | None = None):
         """The costs with the total variation's share (and J_tv) when it counts, its gradient

@@ -22,42 +22,25 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from nst.assignment import generate_noise_image, load_vgg_model
+from nst.assignment import generate_noise_image
 from nst.averaging import IterateAverage, mean_of
 from nst.checkpoint import Checkpoint
 from nst.colors import match_colors, preserve_colors, with_content_chroma
-from nst.compute import DEFAULT_COMPUTE, Compute
-from nst.costs import activation_gram, moments
 from nst.errors import InputError
 from nst.images import Inputs, resize
-from nst.layer_shapes import positions
+from nst.level_costs import level_costs
 from nst.levels import output_size, schedule
 from nst.networks import NETWORKS
-from nst.optimize import (
-    Adam,
-    CostGraph,
-    Iterate,
-    Objective,
-    adam_evaluated_steps,
-    adam_steps,
-    cost_graph,
-    lbfgs_evaluated_steps,
-    lbfgs_steps,
-)
+from nst.optimizers import Adam, Iterate, LbfgsB, Optimizer
 from nst.pixels import PIXEL_SPACES, PixelSpace
 from nst.settings import TOLERANCE_WINDOW, Settings
-from nst.tf1.api import tf as tf1
-from nst.tiles import TiledCosts, TileNetwork, tiled_style_targets
-from nst.tiling import Tiling, tiling_of
+from nst.tiling import tiling_of
 from nst.weights.guard import read_weights
 from nst.weights.sources import find_weights
 
 COST_NAMES = ("total", "content", "style", "total variation")
 NOISE_AMPLITUDE = 20.0  # the assignment's uniform(-20, 20), in 0..255 pixel units
 JITTER_AMPLITUDE = 63.75  # the TF 2 edition's uniform(-0.25, 0.25) of [0, 1] pixels
-CONTENT_TARGET_DTYPE = np.float16
-"""How a tiled run keeps the whole content target (half float32's memory; relative error
-at most 2^-11, see bench/README.md)."""
 
 
 @dataclass(frozen=True)
@@ -195,114 +178,34 @@ def _level_steps(
     start: Checkpoint,
     steps: range,
 ) -> Iterator[Step]:
-    """The Steps in `steps` at one size (width, height): its targets, graph and session,
-    starting from `start`: its image (the initial image when None), Adam's state and the
-    iterates' average. In tiles (nst.tiles) when settings.tile is smaller than the size."""
+    """The Steps in `steps` at one size (width, height), starting from `start`: its image (the
+    initial image when None), Adam's state and the iterates' average. The same for the whole
+    image and for tiles (when settings.tile is smaller than the size): only the level's costs
+    (nst.level_costs) differ, which settings.optimizer's optimizer (optimizer_of) runs on."""
     s = settings
-    width, height = size
+    space = PIXEL_SPACES[s.pixels]
     tiling = tiling_of(s.tile, size)
-    if tiling is not None:
-        yield from _tiled_level_steps(s, kernels, inputs, size, start, steps, tiling)
-        return
-    space = PIXEL_SPACES[s.pixels]
-    compute = Compute(s.threads, s.xla, s.precision)
-    content_rgb = resize(inputs.content, width, height)
-    content = space.to_network(content_rgb)
-    a_C = activations(kernels, content, [s.content_layer], s.pooling, compute)[0]
-    style_names = [name for name, _ in s.style_layers]
-    targets = [
-        style_targets(kernels, style, style_names, s.pooling, size, s.style_loss, compute)
-        for style in _style_images(s, space, inputs, size)
-    ]
-    image = initial_image(s, space, content, inputs) if start.image is None else start.image
-    bounds = space.bounds() if s.clip else None
-    with tf1.Graph().as_default() as graph, compute.session(graph) as sess:
-        held = HeldKernels()
-        model = load_vgg_model(kernels, width, height, s.pooling, hold=held)
-        adam = Adam(s.learning_rate, s.adam_beta2, s.adam_epsilon)
-        costs = cost_graph(model, a_C, targets, _objective(s), s.optimizer, adam, bounds)
-        sess.run(tf1.global_variables_initializer())
-        held.load(sess)
-        if s.optimizer == "adam":
-            iterates = adam_steps(sess, costs, image, steps, s.save_every, start.state)
-        else:
-            iterates = lbfgs_steps(sess, costs, image, steps, s.save_every, space.scale, bounds)
-        yield from _shown(
-            s, iterates, space, content_rgb, start, lambda x: _costs_at(sess, costs, x)
-        )
-
-
-def _objective(settings: Settings) -> Objective:
-    """What J measures, from the settings."""
-    s = settings
-    return Objective(
-        s.content_layer,
-        s.style_layers,
-        s.blend_weights(),
-        s.alpha,
-        s.beta,
-        s.tv_weight,
-        s.style_loss,
-    )
-
-
-def _style_images(
-    settings: Settings, space: PixelSpace, inputs: Inputs, size: tuple[int, int]
-) -> Iterator[np.ndarray]:
-    """The style images as network input, each at settings.style_scale times `size`, made
-    one at a time."""
-    width, height = size
-    scale = settings.style_scale
-    style_size = max(1, round(width * scale)), max(1, round(height * scale))
-    return (space.to_network(resize(rgb, *style_size)) for rgb in inputs.styles)
-
-
-def _tiled_level_steps(
-    settings: Settings,
-    kernels: dict,
-    inputs: Inputs,
-    size: tuple[int, int],
-    start: Checkpoint,
-    steps: range,
-    tiling: Tiling,
-) -> Iterator[Step]:
-    """_level_steps in tiles: the targets and every cost and gradient computed over the
-    tiles of `tiling` (nst.tiles), the optimizer's state kept for the whole image."""
-    s = settings
-    width, height = size
-    space = PIXEL_SPACES[s.pixels]
-    compute = Compute(s.threads, s.xla, s.precision)
-    content_rgb = resize(inputs.content, width, height)
-    content = space.to_network(content_rgb)
+    content_rgb = resize(inputs.content, *size)
     image = start.image
-    if image is None:  # float32 as the optimizers take it: the same values, half the bytes
-        image = initial_image(s, space, content, inputs).astype(np.float32)
+    if image is None:
+        image = initial_image(s, space, space.to_network(content_rgb), inputs)
+        if tiling is not None:  # a tiled run keeps its images in float32 (half the bytes)
+            image = image.astype(np.float32)
     bounds = space.bounds() if s.clip else None
-    with tf1.Graph().as_default() as graph, compute.session(graph) as sess:
-        held = HeldKernels()
-        style_names = [name for name, _ in s.style_layers]
-        net = TileNetwork(kernels, tiling, s.pooling, held, style_names)
-        held.load(sess)
-        a_C = net.activations(sess, content, s.content_layer, CONTENT_TARGET_DTYPE)
-        del content  # the image arrays are the memory a tiled run grows with
-        targets = [  # one style image at a time
-            tiled_style_targets(net, sess, style, style_names, size, s.style_loss)
-            for style in _style_images(s, space, inputs, size)
-        ]
-        tiled = TiledCosts(sess, net, _objective(s), a_C, targets, size, s.seed)
-        evaluator = tiled.evaluator()
-        if s.optimizer == "adam":
-            adam = Adam(s.learning_rate, s.adam_beta2, s.adam_epsilon)
-            iterates = adam_evaluated_steps(
-                evaluator, image, steps, s.save_every, start.state, adam, bounds
-            )
-        else:
-            iterates = lbfgs_evaluated_steps(
-                evaluator, image, steps, s.save_every, space.scale, bounds
-            )
-        del image
+    with level_costs(s, kernels, inputs, content_rgb, tiling) as costs:
+        iterates = optimizer_of(s).steps(costs, image, steps, s.save_every, start.state, bounds)
+        del image  # the optimizer keeps it only as long as it needs it
         last = steps.stop - 1
-        yield from _shown(s, iterates, space, content_rgb, start, lambda x: tiled.costs_of(x, last))
+        yield from _shown(s, iterates, space, content_rgb, start, lambda x: costs.costs(x, last))
+
+
+def optimizer_of(settings: Settings) -> Optimizer:
+    """settings.optimizer's optimizer: Adam with the settings' parameters, or L-BFGS-B whose
+    pixel unit is one level of 0..255 in settings.pixels' units."""
+    s = settings
+    if s.optimizer == "adam":
+        return Adam(s.learning_rate, s.adam_beta2, s.adam_epsilon)
+    return LbfgsB(PIXEL_SPACES[s.pixels].scale)
 
 
 def _shown(
@@ -324,16 +227,6 @@ def _shown(
     return _checked_steps(iterates, space, content_colors, average)
 
 
-def _costs_at(sess, graph: CostGraph, image: np.ndarray) -> tuple:
-    """graph's costs for `image`; model['input'] is put back after (the optimizer goes on
-    from what it held)."""
-    current = sess.run(graph.model["input"])
-    graph.assign_input(sess, image)
-    costs = tuple(sess.run(graph.costs()))
-    graph.assign_input(sess, current)
-    return costs
-
-
 def _averaged(iterates: Iterator[Iterate], average: IterateAverage, costs_of) -> Iterator[Iterate]:
     """The iterates, each taken into `average`; the costs given are those of the average
     (`costs_of(image)`, evaluated when the iterate's would be), the picture the caller shows."""
@@ -342,79 +235,6 @@ def _averaged(iterates: Iterator[Iterate], average: IterateAverage, costs_of) ->
         if it.costs is not None:
             it = dataclasses.replace(it, costs=costs_of(average.value()))
         yield it
-
-
-class HeldKernels:
-    """Kernels held in variables, loaded once per session (`hold=` of load_vgg_model).
-
-    As constants (the assignment's way) the 80 MB of kernels are copied into
-    every graph TensorFlow optimizes for a new set of fetched tensors; held in
-    variables they are stored once. The values, and so the results, are the same.
-    """
-
-    def __init__(self):
-        self.pairs: list[tuple[tf1.Variable, np.ndarray]] = []
-
-    def __call__(self, value: np.ndarray) -> tf1.Variable:
-        variable = tf1.Variable(tf1.zeros(value.shape, value.dtype), trainable=False)
-        self.pairs.append((variable, value))
-        return variable
-
-    def load(self, sess) -> None:
-        """Put the kernels' values into their variables (after the variables' initializer)."""
-        for variable, value in self.pairs:
-            variable.load(value, sess)
-
-
-def activations(
-    kernels: dict,
-    image: np.ndarray,
-    layers: list[str],
-    pooling: str,
-    compute: Compute = DEFAULT_COMPUTE,
-) -> list[np.ndarray]:
-    """The network's activations at `layers` for `image` (1, H, W, 3), in a graph of their
-    own (the network is the one whose layers `kernels` hold)."""
-    _, height, width, _ = image.shape
-    with tf1.Graph().as_default() as graph, compute.session(graph) as sess:
-        held = HeldKernels()
-        model = load_vgg_model(kernels, width, height, pooling, hold=held)
-        held.load(sess)
-        sess.run(model["input"].assign(image))
-        return sess.run([model[name] for name in layers])
-
-
-def style_targets(
-    kernels: dict,
-    image: np.ndarray,
-    layers: list[str],
-    pooling: str,
-    size: tuple[int, int],
-    style_loss: str = "gram",
-    compute: Compute = DEFAULT_COMPUTE,
-) -> list:
-    """What the style cost compares with, per layer of `layers`, for the style `image`.
-
-    With style_loss "gram", the Gram matrices (n_C, n_C) of `image`'s activations;
-    with "wasserstein", their moments (mu, Sigma, Sigma^1/2) (nst.costs.moments).
-
-    Each Gram matrix is scaled to the number of positions the layer has for an output of
-    `size` (width, height), see nst.costs.activation_gram. Only these matrices,
-    not the activations, go into the optimized graph. They are computed from the
-    activations held as constants, as in the assignment's graph, so that
-    TensorFlow computes them the same way and the costs agree bit for bit.
-    """
-    width, height = size
-    targets = activations(kernels, image, layers, pooling, compute)
-    if style_loss == "wasserstein":
-        return [moments(a_S) for a_S in targets]
-    with tf1.Graph().as_default() as graph, compute.session(graph) as sess:
-        return sess.run(
-            [
-                activation_gram(tf1.constant(a_S), positions(name, width, height))
-                for name, a_S in zip(layers, targets, strict=True)
-            ]
-        )
 
 
 def initial_image(

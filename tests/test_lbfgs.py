@@ -1,4 +1,4 @@
-"""`nst.optimize.lbfgs_iterates`: scipy's L-BFGS-B as a generator of (x, f(x)).
+"""`nst.lbfgsb.lbfgs_iterates`: scipy's L-BFGS-B as a generator of (x, f(x)).
 
 It runs scipy.optimize.minimize(method="L-BFGS-B") in a worker thread that
 hands each iterate over and waits; these tests check that the generator gives
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize, rosen, rosen_der
 
-from nst.optimize import lbfgs_iterates
+from nst.lbfgsb import lbfgs_iterates
 
 OPTIONS = {"ftol": 0.0, "gtol": 0.0, "maxfun": sys.maxsize}
 """The options lbfgs_iterates gives scipy besides maxiter: stop only when there is no progress."""

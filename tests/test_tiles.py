@@ -19,22 +19,15 @@ import nst.tiles
 from nst.assignment import load_vgg_model
 from nst.costs import total_variation_cost
 from nst.images import Inputs, resize
+from nst.level_costs import HeldKernels, activations, objective_of, style_images, style_targets
 from nst.memory import GIB, HEADROOM, estimate_peak_bytes
-from nst.optimize import cost_graph, session_evaluator
+from nst.optimize import GraphCosts, cost_graph
 from nst.pixels import PIXEL_SPACES
 from nst.settings import Settings
 from nst.tf1.api import tf as tf1
 from nst.tiles import TiledCosts, TileNetwork, tiled_style_targets
 from nst.tiling import Tiling
-from nst.transfer import (
-    HeldKernels,
-    _objective,
-    _style_images,
-    activations,
-    initial_image,
-    style_targets,
-    stylize,
-)
+from nst.transfer import initial_image, stylize
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "images"
@@ -78,14 +71,14 @@ def whole_and_tiled(settings: Settings, kernels: dict, size: tuple[int, int], ti
     inputs = Inputs.read(s.content, s.styles, None)
     content = space.to_network(resize(inputs.content, *size))
     names = [name for name, _ in s.style_layers]
-    styles = list(_style_images(s, space, inputs, size))
+    styles = list(style_images(s, space, inputs, size))
     image = initial_image(s, space, content, inputs)
     a_C = activations(kernels, content, [s.content_layer], s.pooling)[0]
     targets = [style_targets(kernels, x, names, s.pooling, size, s.style_loss) for x in styles]
     with tf1.Graph().as_default() as graph, tf1.Session(graph=graph) as sess:
         held = HeldKernels()
         model = load_vgg_model(kernels, *size, s.pooling, hold=held)
-        evaluator = session_evaluator(sess, cost_graph(model, a_C, targets, _objective(s), "lbfgs"))
+        evaluator = GraphCosts(sess, cost_graph(model, a_C, targets, objective_of(s)))
         sess.run(tf1.global_variables_initializer())
         held.load(sess)
         whole = evaluator.costs(image, 0), evaluator.cost_and_gradient(image, 0)[1]
@@ -95,7 +88,7 @@ def whole_and_tiled(settings: Settings, kernels: dict, size: tuple[int, int], ti
         held.load(sess)
         a_C = net.activations(sess, content, s.content_layer, np.float16)
         targets = [tiled_style_targets(net, sess, x, names, size, s.style_loss) for x in styles]
-        tiled = TiledCosts(sess, net, _objective(s), a_C, targets, size, s.seed)
+        tiled = TiledCosts(sess, net, objective_of(s), a_C, targets, size, s.seed)
         return whole, (tiled.costs_of(image, 4), tiled.cost_and_gradient(image, 4)[1])
 
 

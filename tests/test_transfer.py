@@ -39,7 +39,7 @@ def last_step(settings: Settings):
 
 
 def lbfgs_threads() -> list[threading.Thread]:
-    """The worker threads of nst.optimize.lbfgs_iterates still running."""
+    """The worker threads of nst.lbfgsb.lbfgs_iterates still running."""
     return [thread for thread in threading.enumerate() if thread.name == "L-BFGS-B"]
 
 

@@ -26,6 +26,7 @@ What the tests hold the batch to:
 from __future__ import annotations
 
 import contextlib
+import http.server
 import io
 import json
 import os
@@ -36,6 +37,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -718,9 +720,9 @@ def test_a_cluster_started_as_the_readme_says_runs_a_batch_by_its_address(
     `ray get-auth-token --generate`): `ray start --head --port P` starts a cluster that
     admits only clients sending that token, and a batch with `--ray-address 127.0.0.1:P`
     runs on it, from an environment that names no token. A user elsewhere, without the
-    token, is refused in one line that says what to set (the cluster test above runs a
-    batch with those variables set). The cluster keeps its session in a temporary folder
-    (--temp-dir)."""
+    token or with another one, is refused in one line that says what to set (the
+    cluster test above runs a batch with those variables set). The cluster keeps its
+    session in a temporary folder (--temp-dir)."""
     env = user_environment(tmp_path / "home")
     token = subprocess.run([RAY, "get-auth-token", "--generate"], env=env, capture_output=True,
                            text=True, check=True).stdout  # fmt: skip
@@ -746,14 +748,23 @@ def test_a_cluster_started_as_the_readme_says_runs_a_batch_by_its_address(
         elsewhere = user_environment(tmp_path / "elsewhere")
         with ended(start_batch(elsewhere, *batch_into(tmp_path / "refused"))) as refused:
             _, err = refused.communicate()
+        another = {**elsewhere, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0" * 32}
+        with ended(start_batch(another, *batch_into(tmp_path / "mistaken"))) as mistaken:
+            _, mistaken_err = mistaken.communicate()
+    advice = (
+        "; set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN to the token that `ray get-auth-token` "
+        "prints on its head node\n"
+    )
     assert refused.returncode == 2
     assert one_line(err), err
-    assert (
-        f"--ray-address {address}: the Ray cluster there wants its token; set "
-        f"RAY_AUTH_MODE=token and RAY_AUTH_TOKEN to the token that `ray get-auth-token` "
-        f"prints on its head node\n"
-    ) in err
+    assert f"--ray-address {address}: the Ray cluster there wants its token{advice}" in err
     assert not (tmp_path / "refused").exists()
+    assert mistaken.returncode == 2
+    assert one_line(mistaken_err), mistaken_err
+    assert (
+        f"--ray-address {address}: the Ray cluster there refuses this machine's token{advice}"
+    ) in mistaken_err
+    assert not (tmp_path / "mistaken").exists()
 
 
 def test_an_address_where_no_cluster_answers_is_refused_before_anything_is_written(
@@ -770,5 +781,40 @@ def test_an_address_where_no_cluster_answers_is_refused_before_anything_is_writt
         f"--ray-address 127.0.0.1:{port}: no Ray cluster answers there (Connection refused); "
         f"start one with `ray start --head --port {port}`, or give the address that "
         f"`ray start --head` printed\n"
+    ) in err
+    assert not out.exists()
+
+
+class Refusing(http.server.BaseHTTPRequestHandler):
+    """An HTTP/1 server's handler that answers every request with an error (it serves no
+    method) and logs nothing."""
+
+    def log_message(self, format, *args):
+        pass
+
+
+def test_an_address_where_another_server_answers_is_refused_before_anything_is_written(
+    images, vgg19_mat, tmp_path, capsys
+):
+    """A port where an HTTP/1 server answers (a web server, such as Ray's dashboard) is
+    no Ray cluster: the batch is refused at once, before anything is written (ray.init
+    would try to connect to it for many minutes)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    out = tmp_path / "album"
+    argv = [images / "cat.png", images / "stone.png", "--sweep", "seed=8,9", "--weights",
+            vgg19_mat, "--output-dir", out, "--ray-address", f"127.0.0.1:{port}"]  # fmt: skip
+    try:
+        assert run_cli(*argv) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err
+    assert one_line(err), err
+    assert (
+        f"--ray-address 127.0.0.1:{port}: no Ray cluster answers there (the server there "
+        f"speaks no gRPC); start one with `ray start --head --port {port}`, or give the "
+        f"address that `ray start --head` printed\n"
     ) in err
     assert not out.exists()

@@ -1,13 +1,17 @@
 """The Ray a batch runs on: Ray started on this machine, or the cluster at --ray-address,
-checked before anything is written (a cluster answers there and admits this machine).
+reached through Ray's public interface only (ray.init, ray.exceptions, its documented
+variables). Before Ray is imported, a socket checks that a gRPC server (as Ray's GCS
+is) answers at the address; a cluster that does not admit this machine is known from
+what ray.init raises.
 
-Ray's token authentication: a cluster started with a token (`ray start` takes the one in
-RAY_AUTH_TOKEN, the file RAY_AUTH_TOKEN_PATH names, or ~/.ray/auth_token) admits only
-clients that send it, and a client sends its token only with RAY_AUTH_MODE=token in its
-environment. When that variable is unset and the cluster is on this machine, the token
-Ray finds here is the one `ray start` found, so the batch turns the mode on for itself
-(as Ray does for `--ray-address auto`). To a cluster on another machine no token is sent
-unless RAY_AUTH_MODE=token says so; the refusal names the variables to set.
+Ray's token authentication, as Ray 2.60 documents it: a cluster started with a token
+(`ray start` takes the one in RAY_AUTH_TOKEN, the file RAY_AUTH_TOKEN_PATH names, or
+~/.ray/auth_token) admits only clients that send it, and a client sends its token only
+with RAY_AUTH_MODE=token in its environment when Ray is imported. When that variable is
+unset and the cluster is on this machine, the token found here is the one `ray start`
+found, so the batch sets the variable for itself (as ray.init does for `--ray-address
+auto`). To a cluster on another machine no token is sent unless RAY_AUTH_MODE=token
+says so; the refusal names the variables to set.
 """
 
 from __future__ import annotations
@@ -15,17 +19,27 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
+import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 
 from nst.errors import InputError
 
-ANSWER_SECONDS = 10
-"""How long, in seconds, the cluster at --ray-address has to answer the batch's first
-question (its cluster id) before the batch is refused."""
+ANSWER_SECONDS = 5
+"""How long, in seconds, the port of --ray-address has to accept a connection, and then to
+answer the HTTP/2 greeting, before the batch is refused."""
+HTTP2_GREETING = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+"""What an HTTP/2 client sends first (RFC 9113, section 3.4): the connection preface,
+then an empty SETTINGS frame (a 9-byte frame header: length 0, type 4, no flags, stream
+0). An HTTP/2 server, as a gRPC server such as Ray's GCS is, answers with a SETTINGS
+frame of its own."""
 AUTH_MODE = "RAY_AUTH_MODE"
 """Ray's variable for its authentication; `token` makes a client send its token."""
 
@@ -33,8 +47,8 @@ AUTH_MODE = "RAY_AUTH_MODE"
 @dataclass(frozen=True)
 class RayAddress:
     """Where a batch's Ray is: `address` None for Ray started on this machine, else the
-    --ray-address of a cluster; `token` whether the batch turns Ray's token
-    authentication on in its own process to join that cluster."""
+    --ray-address of a cluster; `token` whether the batch sets RAY_AUTH_MODE=token for
+    itself to join that cluster."""
 
     address: str | None
     token: bool = False
@@ -53,59 +67,70 @@ class Cluster:
 
 
 def check_ray_address(address: str | None) -> RayAddress:
-    """The --ray-address `address` (None: Ray started on this machine), checked: a Ray
-    cluster answers at HOST:PORT and admits this machine, with this machine's token when
-    the cluster is on this machine and RAY_AUTH_MODE is unset. Other forms (`auto`,
-    `ray://...`) are left to ray.init. InputError, in one sentence, when no cluster
-    answers or the cluster wants a token that this process does not send."""
+    """The --ray-address `address` (None: Ray started on this machine), checked before Ray
+    is imported: a gRPC server, as Ray's GCS is, answers at HOST:PORT (see _why_silent);
+    the token is to be sent when the address is on this machine, RAY_AUTH_MODE is unset
+    and a token is found here. Other forms (`auto`, `ray://...`) are left to ray.init.
+    InputError, in one sentence, when no such server answers."""
     if address is None or "://" in address or not address.rpartition(":")[2].isdigit():
         return RayAddress(address)
-    import grpc
-
-    code, details = _ask_cluster_id(address)
-    send_token = (
-        code == grpc.StatusCode.UNAUTHENTICATED
-        and AUTH_MODE not in os.environ
-        and _on_this_machine(address)
-        and _has_token()
-    )
-    if send_token:
-        with _token_mode():
-            code, details = _ask_cluster_id(address)
-    if code == grpc.StatusCode.UNAUTHENTICATED:
-        sent = (send_token or os.environ.get(AUTH_MODE, "").lower() == "token") and _has_token()
-        refusal = "refuses this machine's token" if sent else "wants its token"
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    reason = _why_silent(host, int(port))
+    if reason is not None:
         raise InputError(
-            f"--ray-address {address}: the Ray cluster there {refusal}; set "
-            f"RAY_AUTH_MODE=token and RAY_AUTH_TOKEN to the token that `ray get-auth-token` "
-            f"prints on its head node"
+            f"--ray-address {address}: no Ray cluster answers there ({reason}); start one "
+            f"with `ray start --head --port {port}`, or give the address that `ray start "
+            f"--head` printed"
         )
-    if code != grpc.StatusCode.OK:
-        raise InputError(
-            f"--ray-address {address}: no Ray cluster answers there ({details}); start one "
-            f"with `ray start --head --port {address.rpartition(':')[2]}`, or give the "
-            f"address that `ray start --head` printed"
-        )
+    send_token = AUTH_MODE not in os.environ and _on_this_machine(host) and _has_token()
     return RayAddress(address, send_token)
 
 
-@contextlib.contextmanager
-def ray_cluster(where: RayAddress) -> Iterator[tuple[object, Cluster]]:
-    """Ray, started on this machine or connected to the cluster at `where`, and shut down
-    after the block; the ray module and the Cluster."""
-    import ray
+def _why_silent(host: str, port: int) -> str | None:
+    """Why no gRPC server answers at `host`:`port`, or None when one does: the connection
+    is refused or not accepted within ANSWER_SECONDS, or what accepts it does not answer
+    HTTP2_GREETING with a SETTINGS frame within ANSWER_SECONDS (an HTTP/1 server such as
+    Ray's dashboard, which ray.init would otherwise retry for many minutes). With Ray's
+    TLS on (RAY_USE_TLS) the server expects TLS first, and only the connection is
+    checked."""
+    try:
+        with socket.create_connection((host, port), ANSWER_SECONDS) as connection:
+            if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+                return None
+            connection.sendall(HTTP2_GREETING)
+            header = b""
+            while len(header) < 9 and (part := connection.recv(9 - len(header))):
+                header += part
+    except OSError as e:
+        return e.strerror or str(e) or type(e).__name__
+    return None if len(header) == 9 and header[3] == 4 else "the server there speaks no gRPC"
 
-    address = where.address
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    sigterm = signal.getsignal(signal.SIGTERM) if in_main_thread else None
-    quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
+
+@contextlib.contextmanager
+def ray_cluster(where: RayAddress) -> Iterator[tuple[ModuleType, Cluster]]:
+    """Ray, started on this machine or connected to the cluster at `where`, and shut down
+    after the block; the ray module and the Cluster. InputError, in one sentence, when
+    Ray cannot start or the cluster does not admit this machine."""
+    first_import = "ray" not in sys.modules  # see _token_mode
     with _token_mode() if where.token else contextlib.nullcontext():
+        import ray
+
+        address = where.address
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        sigterm = signal.getsignal(signal.SIGTERM) if in_main_thread else None
+        quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
         try:
             if address is None:
                 ray.init(address="local", include_dashboard=False, **quiet)
             else:
-                ray.init(address=address, **quiet)
+                with _stderr_held():
+                    ray.init(address=address, **quiet)
         except (ConnectionError, RuntimeError, ValueError, ray.exceptions.AuthenticationError) as e:
+            if address is not None and _refuses_token(e):
+                user_mode = os.environ.get(AUTH_MODE, "").lower() == "token"
+                sent = _has_token() and (first_import if where.token else user_mode)
+                raise InputError(_refusal(address, sent)) from None
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             what = f"--ray-address {address}: cannot connect" if address else "Ray cannot start"
             raise InputError(f"{what} ({reason})") from None
@@ -121,29 +146,36 @@ def ray_cluster(where: RayAddress) -> Iterator[tuple[object, Cluster]]:
                 signal.signal(signal.SIGTERM, sigterm)
 
 
-def _ask_cluster_id(address: str) -> tuple[object, str]:
-    """Ask the cluster's control service (GCS) at `address` for its cluster id, over
-    Ray's own channel (TLS when RAY_USE_TLS says so, this process's token when Ray's
-    token authentication is on); the gRPC status code and its details."""
-    import grpc
-    from ray._private.grpc_utils import init_grpc_channel
-    from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
-
-    with init_grpc_channel(address) as channel:
-        service = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)
-        try:
-            service.GetClusterId(gcs_service_pb2.GetClusterIdRequest(), timeout=ANSWER_SECONDS)
-        except grpc.RpcError as e:
-            return e.code(), (e.details() or e.code().name).rsplit(": ", 1)[-1]
-    return grpc.StatusCode.OK, ""
+def _refusal(address: str, sent: bool) -> str:
+    """The sentence for a cluster at `address` that does not admit this machine: it
+    refuses the token this process `sent`, or wants one that was not sent."""
+    refusal = "refuses this machine's token" if sent else "wants its token"
+    return (
+        f"--ray-address {address}: the Ray cluster there {refusal}; set RAY_AUTH_MODE=token "
+        f"and RAY_AUTH_TOKEN to the token that `ray get-auth-token` prints on its head node"
+    )
 
 
-def _on_this_machine(address: str) -> bool:
-    """Whether the host of HOST:PORT `address` is this machine: a loopback address or one
-    of its own (one that a socket here can be bound to)."""
-    host = address.rpartition(":")[0].strip("[]")
+def _refuses_token(error: BaseException) -> bool:
+    """Whether ray.init's `error` says that the cluster does not admit this process's
+    token (or its lack of one): Ray's AuthenticationError, raised as itself, or named in
+    the cause of the ConnectionError that ray.init raises when it gives up connecting
+    (that cause keeps only the text of its last try's traceback)."""
+    from ray.exceptions import AuthenticationError
+
+    return any(
+        isinstance(cause, AuthenticationError) or AuthenticationError.__name__ in str(cause)
+        for cause in (error, error.__cause__)
+        if cause is not None
+    )
+
+
+def _on_this_machine(host: str) -> bool:
+    """Whether `host` is this machine: a loopback address or one of its own (one that a
+    socket here can be bound to)."""
     with contextlib.suppress(OSError):
-        for family, kind, _, _, place in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM):
+        places = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        for family, kind, _, _, place in places:
             with socket.socket(family, kind) as s, contextlib.suppress(OSError):
                 s.bind((place[0], 0))
                 return True
@@ -151,23 +183,53 @@ def _on_this_machine(address: str) -> bool:
 
 
 def _has_token() -> bool:
-    """Whether Ray finds a token here: RAY_AUTH_TOKEN, the file RAY_AUTH_TOKEN_PATH names,
-    or ~/.ray/auth_token."""
-    from ray._raylet import AuthenticationTokenLoader
-
-    return AuthenticationTokenLoader.instance().has_token(ignore_auth_mode=True)
+    """Whether Ray finds a token here, where it looks in this order: RAY_AUTH_TOKEN when
+    it is not empty, else the file RAY_AUTH_TOKEN_PATH names when that is set, else
+    ~/.ray/auth_token. A RAY_AUTH_TOKEN_PATH file that cannot be read counts as none
+    (Ray stops at once in token mode then, rather than look further)."""
+    if os.environ.get("RAY_AUTH_TOKEN", "").strip():
+        return True
+    named = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    path = Path(named).expanduser() if named else Path.home() / ".ray" / "auth_token"
+    try:
+        return bool(path.read_text(encoding="utf-8").strip())
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 @contextlib.contextmanager
 def _token_mode() -> Iterator[None]:
-    """Ray's token authentication on in this process for the block, as RAY_AUTH_MODE=token
-    in its environment at the start would have it; then off again."""
-    from ray._raylet import Config
+    """RAY_AUTH_MODE=token in this process's environment for the block, then unset again.
 
+    Ray reads its variables when it is first imported, so the variable must be set
+    before the block's `import ray`. In a process that imported ray before (a program
+    using the Python API), the import has read the mode already: ray.init connects
+    without the token, the cluster refuses it, and the batch is refused in the sentence
+    that asks for RAY_AUTH_MODE=token, which, set before that program starts, is read
+    in time."""
     os.environ[AUTH_MODE] = "token"
-    Config.initialize("")  # Ray reads its RAY_* variables when imported: again, now
     try:
         yield
     finally:
         os.environ.pop(AUTH_MODE, None)
-        Config.initialize("")
+
+
+@contextlib.contextmanager
+def _stderr_held() -> Iterator[None]:
+    """This process's standard error (file descriptor 2) held back for the block: written
+    out after it when it succeeds, dropped when it raises. While ray.init retries a
+    cluster that refuses its token (about 20 s: one try a second), Ray's C++ client
+    writes a warning there for each try; the refusal is then said in one sentence."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+        held.seek(0)
+        with open(2, "wb", closefd=False) as stderr:
+            shutil.copyfileobj(held, stderr)

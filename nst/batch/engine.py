@@ -20,8 +20,9 @@ import sys
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
-from nst.batch.cluster import Cluster, RayAddress, check_ray_address, ray_cluster
+from nst.batch.cluster import Cluster, check_ray_address, ray_cluster
 from nst.batch.jobs import Job, make_jobs
 from nst.batch.report import LOGS, BatchRecord, is_finished, write_contact_sheet
 from nst.batch.task import run_job
@@ -71,24 +72,27 @@ def run_batch(batch: BatchJob) -> int:
             lock.enter_context(lock_folder(folder, "--resume" if resumed else "--output-dir"))
         todo = [job for job in jobs if not (resumed and is_finished(folder / job.name))]
         weights, settings = _read_weights(todo, folder, batch.weights_url, resumed)
-        if not resumed:
-            prepare_output_dir(batch.settings.replace(output_dir=folder), [])
-            if not locked:
-                lock.enter_context(lock_folder(folder, "--output-dir"))
-            (folder / LOGS).mkdir(exist_ok=True)
-            if batch.settings.overwrite:  # now, so that no job continues an earlier run
-                for job in jobs:
-                    remove_earlier_run(folder / job.name)
-            record = BatchRecord.create(folder, batch.argv, jobs)
-        for job in jobs:
-            if job not in todo:
-                record.entry(job)["status"] = "finished"
-        record.data.update(status="running", ended=None)
-        record.write()
-        if todo:
-            stopped = _run(batch, ray_address, record, todo, weights, settings)
-            if stopped is not None:
-                return stopped
+        # Ray before the folder is written: a cluster that refuses this machine leaves none
+        ray_or_none = ray_cluster(ray_address) if todo else contextlib.nullcontext((None, None))
+        with ray_or_none as (ray, cluster):
+            if not resumed:
+                prepare_output_dir(batch.settings.replace(output_dir=folder), [])
+                if not locked:
+                    lock.enter_context(lock_folder(folder, "--output-dir"))
+                (folder / LOGS).mkdir(exist_ok=True)
+                if batch.settings.overwrite:  # now, so that no job continues an earlier run
+                    for job in jobs:
+                        remove_earlier_run(folder / job.name)
+                record = BatchRecord.create(folder, batch.argv, jobs)
+            for job in jobs:
+                if job not in todo:
+                    record.entry(job)["status"] = "finished"
+            record.data.update(status="running", ended=None)
+            record.write()
+            if todo:
+                stopped = _run(batch, ray, cluster, record, todo, weights, settings)
+                if stopped is not None:
+                    return stopped
         return _report(record)
 
 
@@ -128,46 +132,46 @@ def _read_weights(
 
 def _run(
     batch: BatchJob,
-    ray_address: RayAddress,
+    ray: ModuleType,
+    cluster: Cluster,
     record: BatchRecord,
     todo: list[Job],
     weights: dict[tuple, Weights],
     settings: dict[int, Settings],
 ) -> int | None:
-    """Run the jobs `todo` on the Ray at `ray_address`, keeping `record` up to date; None
-    when they have run, the exit status when the batch was stopped."""
+    """Run the jobs `todo` on `cluster` through the `ray` module, keeping `record` up to
+    date; None when they have run, the exit status when the batch was stopped."""
     folder = record.folder
-    with ray_cluster(ray_address) as (ray, cluster):
-        workers = batch.workers or max(1, cluster.cores // CORES_PER_WORKER)
-        threads = max(1, min(cluster.largest_node_cores, cluster.cores // workers))
-        print(
-            f"Batch of {len(record.data['jobs'])} jobs in {folder} ({len(todo)} to run) on "
-            f"{cluster.where} ({plural(cluster.nodes, 'node')}, {plural(cluster.cores, 'core')}"
-            f"): {workers} at a time, {plural(threads, 'thread')} each",
-            flush=True,
-        )
-        stored = {key: ray.put(w) for key, w in weights.items()}  # once, for every job
-        runner = _Runner(ray, record, cluster, workers, batch.retries)
-        for job in todo:
-            s = settings[job.index]
-            arguments = job.arguments(folder)
-            if s.threads is None:
-                arguments += ["--threads", str(threads)]
-            runner.add(job, arguments, stored[s.network, s.weights], s.threads or threads)
-        with stop_signals(StopRequests()):  # a signal raises at once, here
-            try:
-                with runner.progress():
-                    runner.run()
-            except (KeyboardInterrupt, Terminated) as e:
-                runner.stop()
-                record.finish("interrupted")
-                print(
-                    f"\nneural_art.py: the batch was interrupted with "
-                    f"{record.count('finished')} of {len(record.data['jobs'])} jobs finished; "
-                    f"continue it with: {program_command('--resume', folder)}",
-                    file=sys.stderr,
-                )
-                return 143 if isinstance(e, Terminated) else 130
+    workers = batch.workers or max(1, cluster.cores // CORES_PER_WORKER)
+    threads = max(1, min(cluster.largest_node_cores, cluster.cores // workers))
+    print(
+        f"Batch of {len(record.data['jobs'])} jobs in {folder} ({len(todo)} to run) on "
+        f"{cluster.where} ({plural(cluster.nodes, 'node')}, {plural(cluster.cores, 'core')}"
+        f"): {workers} at a time, {plural(threads, 'thread')} each",
+        flush=True,
+    )
+    stored = {key: ray.put(w) for key, w in weights.items()}  # once, for every job
+    runner = _Runner(ray, record, cluster, workers, batch.retries)
+    for job in todo:
+        s = settings[job.index]
+        arguments = job.arguments(folder)
+        if s.threads is None:
+            arguments += ["--threads", str(threads)]
+        runner.add(job, arguments, stored[s.network, s.weights], s.threads or threads)
+    with stop_signals(StopRequests()):  # a signal raises at once, here
+        try:
+            with runner.progress():
+                runner.run()
+        except (KeyboardInterrupt, Terminated) as e:
+            runner.stop()
+            record.finish("interrupted")
+            print(
+                f"\nneural_art.py: the batch was interrupted with "
+                f"{record.count('finished')} of {len(record.data['jobs'])} jobs finished; "
+                f"continue it with: {program_command('--resume', folder)}",
+                file=sys.stderr,
+            )
+            return 143 if isinstance(e, Terminated) else 130
     return None
 
 

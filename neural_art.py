@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nst.config import CONFIG
+from nst.assignment_config import CONFIG
 from nst.job import BatchJob, ImageJob, Job, NotebookJob, SettingsJob, WeightsJob
 
 if TYPE_CHECKING:

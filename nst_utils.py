@@ -8,7 +8,7 @@
     sess = tf.InteractiveSession()
     model = load_vgg_model("pretrained-model/imagenet-vgg-verydeep-19.mat")
 
-The names are defined in the package: CONFIG in nst/config.py, the functions
+The names are defined in the package: CONFIG in nst/assignment_config.py, the functions
 in nst/assignment.py.
 """
 
@@ -19,7 +19,7 @@ from nst.assignment import (
     reshape_and_normalize_image,
     save_image,
 )
-from nst.config import CONFIG
+from nst.assignment_config import CONFIG
 from nst.tf1.api import tf
 
 __all__ = [

@@ -1,7 +1,7 @@
 """The assignment's helpers: the VGG-19 graph (or VGG-16's), and image preparation and saving.
 
 These are the functions of the course's nst_utils.py, which re-exports them
-(with CONFIG from nst/config.py and `tf` from nst/tf1/api.py).
+(with CONFIG from nst/assignment_config.py and `tf` from nst/tf1/api.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from nst.config import CONFIG
+from nst.assignment_config import CONFIG
 from nst.images import read_rgb, resize, write_image
 from nst.networks import VGG19, Network, network_of
 from nst.tf1.api import tf

@@ -14,7 +14,6 @@ from contextlib import AbstractContextManager, contextmanager
 import numpy as np
 
 from nst.assignment import load_vgg_model
-from nst.compute import DEFAULT_COMPUTE, Compute
 from nst.costs import activation_gram, moments
 from nst.images import Inputs, resize
 from nst.layer_shapes import positions
@@ -23,6 +22,7 @@ from nst.optimizers import LevelCosts
 from nst.pixels import PIXEL_SPACES, PixelSpace
 from nst.settings import Settings
 from nst.tf1.api import tf as tf1
+from nst.tf_session import DEFAULT_COMPUTE, Compute
 from nst.tiles import TiledCosts, TileNetwork, tiled_style_targets
 from nst.tiling import Tiling
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nst.config import CONFIG
+from nst.assignment_config import CONFIG
 from nst.costs import (
     compute_content_cost,
     compute_style_cost,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nst.config import CONFIG
+from nst.assignment_config import CONFIG
 from nst.lbfgsb import lbfgs_iterates
 
 Bounds = tuple[np.ndarray, np.ndarray]

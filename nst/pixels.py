@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nst.assignment import reshape_and_normalize_image
-from nst.config import CONFIG
+from nst.assignment_config import CONFIG
 
 
 @dataclass(frozen=True)

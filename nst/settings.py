@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nst.config import CONFIG
+from nst.assignment_config import CONFIG
 from nst.networks import NETWORKS, VGG19
 from nst.setting_checks import (
     Rule,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst.config import CONFIG
+from nst.assignment_config import CONFIG
 from nst.images import resize
 from nst.levels import schedule
 from nst.settings import TOLERANCE_WINDOW, Settings, crowsonkb_levels

@@ -158,7 +158,7 @@ def _check_memory(settings: Settings, size: tuple[int, int]) -> Settings:
     the system has and no --tile was given (saying so), refused when even tiles would not
     fit (on a CPU; a GPU's own memory holds most of the buffers, and is not checked)."""
     if gpu_driver_present():
-        from nst.compute import gpu_present  # TensorFlow: it tells whether it uses the GPU
+        from nst.tf_session import gpu_present  # TensorFlow: it tells whether it uses the GPU
 
         if gpu_present():
             return settings

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from nst.checkpoint import Checkpoint
-from nst.compute import Compute, device_line
 from nst.errors import InputError
 from nst.files import WriteError
 from nst.images import Inputs
@@ -27,6 +26,7 @@ from nst.run.folder import (
 )
 from nst.settings import Settings
 from nst.stopping import StopRequests, Terminated
+from nst.tf_session import Compute, device_line
 from nst.tiling import tiling_of
 from nst.transfer import NonFiniteCostError, Step, stylize
 

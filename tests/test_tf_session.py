@@ -1,4 +1,4 @@
-"""How TensorFlow runs the graphs: threads, XLA and bfloat16 (nst.compute)."""
+"""How TensorFlow runs the graphs: threads, XLA and bfloat16 (nst.tf_session)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from nst.compute import Compute, describe_device
 from nst.cpu_kernels import cpu_flags
 from nst.settings import Settings
 from nst.tf1.api import tf as tf1
+from nst.tf_session import Compute, describe_device
 from nst.transfer import stylize
 
 pytestmark = pytest.mark.usefixtures("kernels_in_memory")  # no weights file read
@@ -70,7 +70,7 @@ def test_bfloat16_changes_the_costs_a_little(settings):
     assert reduced == pytest.approx(exact, rel=0.03)
 
 
-# The run header's line on the device (nst.compute.describe_device)
+# The run header's line on the device (nst.tf_session.describe_device)
 
 AVX2_CPUINFO = """processor\t: 0
 vendor_id\t: AuthenticAMD

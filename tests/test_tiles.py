@@ -254,12 +254,21 @@ def peak_bytes(settings: Settings) -> int:
     return int(done.stdout.split()[-1])
 
 
-def test_a_tiled_run_stays_under_a_bound_that_the_whole_image_exceeds():
-    settings = CAT_AND_STONE.replace(width=480, height=352, iterations=1, save_every=1)
-    tiled, whole = peak_bytes(settings.replace(tile=192)), peak_bytes(settings)
-    print(f"peak memory: {tiled / GIB:.3f} GiB in tiles, {whole / GIB:.3f} GiB whole")
-    bound = 1.4 * GIB
-    assert tiled < bound < whole
+def test_a_tiled_runs_memory_grows_with_the_image_far_less_than_the_whole_images():
+    """From 240x176 to 640x480 pixels, nst.memory's estimate of the whole image's peak grows
+    by its network's activations, 1.73 GB (22.5 bytes per value, 290 values per pixel up to
+    conv5_1); in tiles of 128 pixels by the whole image's own arrays (28 MB) and a larger
+    window (240x176 to 256x256 pixels, 68 MB): 5.6% of the whole image's growth (measured:
+    1.45 and 0.12 GiB, 8%). Growths of runs in one session, so what differs between CPU kinds
+    and machines (oneDNN or Eigen kernels, TensorFlow's own memory) cancels out; a quarter
+    leaves room for the noise of a peak under load (up to 0.1 GiB between runs)."""
+    settings = CAT_AND_STONE.replace(iterations=1, save_every=1)
+    small, large = {"width": 240, "height": 176}, {"width": 640, "height": 480}
+    whole = [peak_bytes(settings.replace(**size)) for size in (small, large)]
+    tiled = [peak_bytes(settings.replace(tile=128, **size)) for size in (small, large)]
+    print(f"peaks: whole {whole[0] / GIB:.3f} and {whole[1] / GIB:.3f} GiB, in tiles "
+          f"{tiled[0] / GIB:.3f} and {tiled[1] / GIB:.3f} GiB")  # fmt: skip
+    assert tiled[1] - tiled[0] < (whole[1] - whole[0]) / 4
 
 
 # 4. Every option in tiles

@@ -23,7 +23,7 @@ the whole image's zero ("SAME") padding does. Every tile of a size level has
 the same window shape, so one graph, and one set of kernels prepared for its
 shapes, serves them all; the borders between cores are drawn anew at every
 iteration (Tiling.tiles), so what the tiles' edges change is somewhere else
-each time.
+each time. Between tiles a pending Ctrl-C stops the run (nst.stopping).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from nst.costs import (
 from nst.layer_shapes import positions
 from nst.networks import network_of
 from nst.optimize import Evaluator
+from nst.stopping import safe_point
 from nst.tf1.api import tf as tf1
 from nst.tiling import Tile, Tiling, block_stride
 
@@ -126,9 +127,11 @@ class TileNetwork:
 
     def over_tiles(self, sess, image: np.ndarray, fetches, draws=None, more=None) -> Iterator:
         """(tile, the values of `fetches`) for each tile of `image` (the core borders drawn
-        from `draws`, see Tiling.tiles); `more(tile)`, when given, adds to each tile's feed."""
+        from `draws`, see Tiling.tiles); `more(tile)`, when given, adds to each tile's feed.
+        Before each tile, a pending Ctrl-C or SIGTERM is raised (nst.stopping.safe_point)."""
         _, height, width, _ = image.shape
         for tile in self.tiling.tiles(width, height, draws):
+            safe_point()
             feed = self.place(sess, image, tile)
             if more is not None:
                 feed.update(more(tile))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -328,6 +330,71 @@ def test_a_resumed_tiled_run_ends_where_an_uninterrupted_one_does(tiny_images, v
             assert np.array_equal(a[key], b[key]), key
     manifest = json.loads((resumed / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["settings"]["tile"] == 128
+
+
+class TilesCounted:
+    """Counts the tiles placed into the network and, at the `nth` tile of the passes of
+    iteration `at`, sends this process SIGINT (as Ctrl-C does): `after` counts the tiles
+    placed after it (the one under way when it came not counted)."""
+
+    def __init__(self, monkeypatch, at: int, nth: int):
+        self.at, self.nth, self.placed, self.after, self.i = at, nth, 0, None, None
+        place, evaluate = nst.tiles.TileNetwork.place, nst.tiles.TiledCosts.cost_and_gradient
+
+        def counted_place(net, *args):
+            if self.after is not None:
+                self.after += 1
+            elif self.i == self.at:
+                self.placed += 1
+                if self.placed == self.nth:
+                    self.after = 0
+                    os.kill(os.getpid(), signal.SIGINT)
+            return place(net, *args)
+
+        def noted_evaluation(costs, image, i):
+            self.i = i
+            return evaluate(costs, image, i)
+
+        monkeypatch.setattr(nst.tiles.TileNetwork, "place", counted_place)
+        monkeypatch.setattr(nst.tiles.TiledCosts, "cost_and_gradient", noted_evaluation)
+
+
+def checkpoint_arrays(folder: Path) -> dict:
+    with np.load(folder / "checkpoint.npz", allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_ctrl_c_during_a_tile_pass_stops_it_at_the_next_tile_and_keeps_the_last_iteration(
+    optimizer, tiny_images, vgg19_mat, tmp_path, monkeypatch, capsys
+):
+    """Ctrl-C at the second of 4 tiles of iteration 1's first pass: no tile starts after the
+    one under way (with L-BFGS-B, whose evaluations run in its worker thread, at most one,
+    started before the main thread's handler noted the signal); the run keeps iteration 0
+    and exits with 130, and --resume ends where a run without the signal does (for L-BFGS-B,
+    which starts afresh on --resume, one stopped after iteration 0 and resumed)."""
+    shallow = ["--tile", 128, "--style-layers", "conv1_1,conv2_1", "--content-layer", "conv2_2",
+               "--optimizer", optimizer]  # fmt: skip
+    stopped, straight = tmp_path / "stopped", tmp_path / "straight"
+    tiles = TilesCounted(monkeypatch, at=1, nth=2)
+    assert run_cli(*tiled_run(tiny_images, vgg19_mat, stopped, 3, *shallow)) == 130
+    assert tiles.after <= (1 if optimizer == "lbfgs" else 0)
+    err = capsys.readouterr().err
+    assert "interrupted after iteration 0" in err and err.strip().count("\n") == 0
+    manifest = json.loads((stopped / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "interrupted"
+    assert int(checkpoint_arrays(stopped)["i"]) == 0
+
+    monkeypatch.undo()
+    assert run_cli("--resume", stopped, "--iterations", 3) == 0
+    first = 3 if optimizer == "adam" else 1
+    assert run_cli(*tiled_run(tiny_images, vgg19_mat, straight, first, *shallow)) == 0
+    if first < 3:
+        assert run_cli("--resume", straight, "--iterations", 3) == 0
+    resumed, expected = checkpoint_arrays(stopped), checkpoint_arrays(straight)
+    assert int(resumed["i"]) == 2 and resumed.keys() == expected.keys()
+    for key, value in expected.items():
+        assert np.array_equal(resumed[key], value), key
 
 
 def test_a_run_too_large_for_the_memory_is_painted_in_tiles_and_says_so(

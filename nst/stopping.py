@@ -1,8 +1,9 @@
 """Ctrl-C and SIGTERM: how a run or a batch stops at a point where its work can be kept.
 
 Outside the optimization loop a signal interrupts at once. Inside it, the first signal is
-only noted, and the loop stops at the next safe point (`StopRequests.check`): after the
-current iteration. A second signal interrupts at once.
+only noted, and the loop stops at the next safe point: after the current iteration
+(`StopRequests.check`), or between two tiles of a tiled run (`safe_point`, which also
+works in L-BFGS-B's worker thread). A second signal interrupts at once.
 """
 
 from __future__ import annotations
@@ -22,25 +23,43 @@ class StopRequests:
     """The handler of SIGINT and SIGTERM.
 
     Outside the optimization loop a signal interrupts at once. Inside it, the
-    first signal is only noted, and the loop stops after the current iteration
-    (`check`): an exception raised at an arbitrary point could land in a
-    destructor, where Python prints and drops it. A second signal interrupts at once.
+    first signal is only noted (`signum`), and the loop stops after the current
+    iteration (`check`): an exception raised at an arbitrary point could land in
+    a destructor, where Python prints and drops it. A second signal interrupts at
+    once. `first` is the first signal that arrived either way: `safe_point` stops
+    the work of other threads (L-BFGS-B's worker) with it.
     """
 
     def __init__(self):
         self.in_loop = False
         self.signum: int | None = None
+        self.first: int | None = None
 
     def __call__(self, signum: int, frame) -> None:
+        if self.first is None:
+            self.first = signum
         if self.in_loop and self.signum is None:
             self.signum = signum
             return
         raise _interruption(signum)
 
     def check(self) -> None:
-        """Raise the interruption a signal asked for, if any."""
+        """Raise the interruption a signal noted in the loop asked for, if any."""
         if self.signum is not None:
             raise _interruption(self.signum)
+
+
+_installed: list[StopRequests] = []
+"""The handlers stop_signals installed, innermost last."""
+
+
+def safe_point() -> None:
+    """Raise the interruption of the first signal that the handler installed by stop_signals
+    received, if any: for work that can stop between two of its parts without losing anything
+    but the current iteration (a tiled run calls it before each tile). From any thread: in
+    L-BFGS-B's worker, the exception ends minimize and is raised again in the caller."""
+    if _installed and _installed[-1].first is not None:
+        raise _interruption(_installed[-1].first)
 
 
 def _interruption(signum: int) -> BaseException:
@@ -55,9 +74,11 @@ def stop_signals(stop: StopRequests) -> Iterator[None]:
         yield
         return
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _installed.append(stop)
     try:
         yield
     finally:
+        _installed.remove(stop)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

@@ -19,13 +19,16 @@ in NumPy). So the whole image's J and dJ/d image come from two passes over tiles
 A tile's network sees its core and a halo around it (nst.tiling), so the
 core's activations are the whole image's but for the part of their receptive
 field beyond the halo. Outside the image each layer's output is set to 0, as
-the whole image's zero ("SAME") padding does. The grid moves at every iteration
-(Tiling.shift), so what the tiles' edges change is somewhere else each time and
-no seam stays.
+the whole image's zero ("SAME") padding does. Every tile of a size level has
+the same window shape, so one graph, and one set of kernels prepared for its
+shapes, serves them all; the borders between cores are drawn anew at every
+iteration (Tiling.tiles), so what the tiles' edges change is somewhere else
+each time. Between tiles a pending Ctrl-C stops the run (nst.stopping).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -40,74 +43,74 @@ from nst.costs import (
 )
 from nst.layer_shapes import positions
 from nst.networks import network_of
+from nst.stopping import safe_point
 from nst.tf1.api import tf as tf1
-from nst.tiling import Tiling, block_stride, overlap
+from nst.tiling import Tile, Tiling, block_stride
 
 
 class TileNetwork:
-    """The network on one window of `tiling`, in the default graph, with each layer's output
-    0 outside the image. `place` puts a window of an image into it; `gram[name]` and
-    `total[name]` are sum x x^T and sum x over the core's positions of `layers`."""
+    """The network on one window of `tiling` (its window_shape), in the default graph, with
+    each layer's output 0 outside the image. `place` puts a tile of an image into it;
+    `gram[name]` and `total[name]` are sum x x^T and sum x over the tile's core positions
+    of `layers`. One graph for every tile: the tiles differ only in what is fed."""
 
     def __init__(self, kernels: dict, tiling: Tiling, pooling: str, hold, layers: list[str]):
-        self.tiling, w = tiling, tiling.window
+        self.tiling = tiling
+        width, height = tiling.window_shape
         blocks = {int(name[4]) for name in network_of(kernels).conv_names}
-        sides = {b: w // 2 ** (b - 1) for b in blocks}
-        self.valid = {b: tf1.placeholder(tf1.float32, (1, n, n, 1)) for b, n in sides.items()}
+        self.strides = {b: 2 ** (b - 1) for b in blocks}
+        shapes = {b: (1, height // s, width // s, 1) for b, s in self.strides.items()}
+        self.valid = {b: tf1.placeholder(tf1.float32, shape) for b, shape in shapes.items()}
+        self.core = {b: tf1.placeholder(tf1.float32, shape) for b, shape in shapes.items()}
 
         def outside_zero(name: str, output):
             return output * self.valid[int(name[4])]
 
-        self.model = load_vgg_model(kernels, w, w, pooling, hold=hold, outputs=outside_zero)
-        self.new_input = tf1.placeholder(tf1.float32, (1, w, w, 3))
+        self.model = load_vgg_model(
+            kernels, width, height, pooling, hold=hold, outputs=outside_zero
+        )
+        self.new_input = tf1.placeholder(tf1.float32, (1, height, width, 3))
         self.set_input = self.model["input"].assign(self.new_input)
-        self.core = {b: self.valid[b] * self._core_mask(n, w // n) for b, n in sides.items()}
         self.gram, self.total = {}, {}
         for name in layers:
             core_only = self.model[name] * self.core[int(name[4])]
             self.gram[name] = activation_gram(core_only)
             self.total[name] = tf1.reduce_sum(core_only, axis=[0, 1, 2])
 
-    def _core_mask(self, side: int, stride: int) -> np.ndarray:
-        """1 at the core's positions of a side x side layer, else 0 (shape (1, side, side, 1))."""
-        mask = np.zeros((1, side, side, 1), np.float32)
-        low, high = self.tiling.halo // stride, (self.tiling.halo + self.tiling.tile) // stride
-        mask[:, low:high, low:high] = 1
-        return mask
-
-    def place(self, sess, image: np.ndarray, corner: tuple[int, int]) -> dict:
-        """Put the window of the core at `corner` (x, y) of `image` (1, H, W, 3; 0 outside it)
-        into the network; the feed of the masks that the window's layers need."""
+    def place(self, sess, image: np.ndarray, tile: Tile) -> dict:
+        """Put the window of `tile` of `image` (1, H, W, 3; 0 outside it) into the network;
+        the feed of the masks of its positions inside the image and of its core."""
         _, height, width, _ = image.shape
-        window = np.zeros((1, self.tiling.window, self.tiling.window, 3), np.float32)
-        (wy, iy), (wx, ix) = self.spans(corner, 1, height, width)
+        window = np.zeros(self.new_input.shape, np.float32)
+        (wy, iy), (wx, ix) = self.spans(tile, 1, height, width)
         window[:, wy, wx] = image[:, iy, ix]
         sess.run(self.set_input, {self.new_input: window})
         feed = {}
-        for block, mask in self.valid.items():
-            stride = 2 ** (block - 1)
-            side = self.tiling.window // stride
-            values = np.zeros((1, side, side, 1), np.float32)
-            (inside_y, _), (inside_x, _) = self.spans(corner, stride, height, width)
-            values[:, inside_y, inside_x] = 1
-            feed[mask] = values
+        for block, stride in self.strides.items():
+            for masks, core in ((self.valid, False), (self.core, True)):
+                values = np.zeros(masks[block].shape, np.float32)
+                (rows, _), (columns, _) = self.spans(tile, stride, height, width, core)
+                values[:, rows, columns] = 1
+                feed[masks[block]] = values
         return feed
 
-    def spans(self, corner: tuple[int, int], stride: int, height: int, width: int,
+    def spans(self, tile: Tile, stride: int, height: int, width: int,
               core: bool = False) -> tuple[tuple[slice, slice], tuple[slice, slice]]:  # fmt: skip
-        """((rows in the window, rows in the whole), (columns ..., ...)) of the window (or only
-        its core) of the tile at `corner`, at a layer of `stride` pixels per position, for an
-        image of height x width pixels."""
-        t = self.tiling
-        skip = t.halo // stride if core else 0
-        length = (t.tile if core else t.window) // stride
-        x, y = ((c - (0 if core else t.halo)) // stride for c in corner)
-        (wy, iy), (wx, ix) = (
-            overlap(start, length, -(-extent // stride))
-            for start, extent in ((y, height), (x, width))
-        )
-        shifted = (slice(s.start + skip, s.stop + skip) for s in (wy, wx))
-        return tuple(zip(shifted, (iy, ix), strict=True))
+        """((rows in the window, rows in the whole), (columns ..., ...)) of the part of
+        `tile`'s window inside the image (or of its core), at a layer of `stride` pixels
+        per position, for an image of height x width pixels."""
+        x, y = tile.corner
+        sides = self.tiling.window_shape
+        spans = []
+        for start, side, extent, part in ((y, sides[1], height, tile.rows),
+                                          (x, sides[0], width, tile.columns)):  # fmt: skip
+            first = start // stride
+            if core:
+                low, high = part.start // stride, -(-part.stop // stride)
+            else:
+                low, high = max(first, 0), min(first + side // stride, -(-extent // stride))
+            spans.append((slice(low - first, high - first), slice(low, high)))
+        return tuple(spans)
 
     def activations(self, sess, image: np.ndarray, name: str, dtype=np.float32) -> np.ndarray:
         """Layer `name`'s activation (1, n_H, n_W, n_C) of the whole `image`, put together
@@ -116,21 +119,22 @@ class TileNetwork:
         stride, tensor = block_stride(name), self.model[name]
         shape = (1, -(-height // stride), -(-width // stride), int(tensor.shape[-1]))
         whole = np.zeros(shape, dtype)
-        for corner in self.tiling.corners(width, height):
-            feed = self.place(sess, image, corner)
-            (wy, iy), (wx, ix) = self.spans(corner, stride, height, width, core=True)
-            whole[:, iy, ix] = sess.run(tensor, feed)[:, wy, wx]
+        for tile, values in self.over_tiles(sess, image, tensor):
+            (wy, iy), (wx, ix) = self.spans(tile, stride, height, width, core=True)
+            whole[:, iy, ix] = values[:, wy, wx]
         return whole
 
-    def over_tiles(self, sess, image: np.ndarray, fetches, shift=(0, 0), more=None) -> Iterator:
-        """(corner, the values of `fetches`) for each tile of `image` (the grid shifted by
-        `shift`); `more(corner)`, when given, adds to each tile's feed."""
+    def over_tiles(self, sess, image: np.ndarray, fetches, draws=None, more=None) -> Iterator:
+        """(tile, the values of `fetches`) for each tile of `image` (the core borders drawn
+        from `draws`, see Tiling.tiles); `more(tile)`, when given, adds to each tile's feed.
+        Before each tile, a pending Ctrl-C or SIGTERM is raised (nst.stopping.safe_point)."""
         _, height, width, _ = image.shape
-        for corner in self.tiling.corners(width, height, shift):
-            feed = self.place(sess, image, corner)
+        for tile in self.tiling.tiles(width, height, draws):
+            safe_point()
+            feed = self.place(sess, image, tile)
             if more is not None:
-                feed.update(more(corner))
-            yield corner, sess.run(fetches, feed)
+                feed.update(more(tile))
+            yield tile, sess.run(fetches, feed)
 
 
 def tiled_style_targets(
@@ -195,6 +199,19 @@ def _summed(parts: Iterable[tuple]) -> tuple:
     return tuple(totals)
 
 
+def _digest(image: np.ndarray) -> bytes:
+    """A digest of `image`'s values as the network sees them (float32), DIGEST_ROWS rows at
+    a time (no whole copy of a float64 image)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for top in range(0, image.shape[1], DIGEST_ROWS):
+        digest.update(np.ascontiguousarray(image[:, top : top + DIGEST_ROWS], np.float32))
+    return digest.digest()
+
+
+DIGEST_ROWS = 256
+"""Rows of an image _digest converts to float32 at a time."""
+
+
 def _as_float64(part):
     if isinstance(part, dict):
         return {name: np.asarray(value, np.float64) for name, value in part.items()}
@@ -210,6 +227,7 @@ class TiledCosts:
     def __init__(self, sess, net: TileNetwork, objective, a_C, targets, size, seed):
         o = self.objective = objective
         self.sess, self.net, self.a_C, self.seed = sess, net, a_C, seed
+        self._last_sums: tuple | None = None  # ((i, _digest(image)), _sums' feed)
         self.names = [name for name, _ in o.style_layers]
         channels = {n: int(net.gram[n].shape[0]) for n in self.names}
         self.G = {n: tf1.placeholder(tf1.float32, (c, c)) for n, c in channels.items()}
@@ -254,46 +272,53 @@ class TiledCosts:
             per_style.append(J)
         return sum(w * J for w, J in zip(o.blend, per_style, strict=True))
 
-    def _content_tile(self, corner: tuple[int, int]) -> dict:
-        """The feed of the content's activation over the window of the tile at `corner`."""
+    def _content_tile(self, tile: Tile) -> dict:
+        """The feed of the content's activation over the window of `tile`."""
         _, n_H, n_W, _ = self.a_C.shape
         stride = block_stride(self.objective.content_layer)
-        (wy, iy), (wx, ix) = self.net.spans(corner, stride, n_H * stride, n_W * stride)
-        tile = np.zeros([int(n) for n in self.a_C_tile.shape], np.float32)
-        tile[:, wy, wx] = self.a_C[:, iy, ix]
-        return {self.a_C_tile: tile}
+        (wy, iy), (wx, ix) = self.net.spans(tile, stride, n_H * stride, n_W * stride)
+        window = np.zeros(self.a_C_tile.shape, np.float32)
+        window[:, wy, wx] = self.a_C[:, iy, ix]
+        return {self.a_C_tile: window}
 
-    def _sums(self, image: np.ndarray, shift: tuple[int, int]) -> dict:
-        """Pass 1: the feed of the whole image's sums, added up over the tiles' cores."""
+    def _sums(self, image: np.ndarray, i: int) -> dict:
+        """Pass 1: the feed of the whole image's sums, added up over the cores of step i's
+        tiles. Kept for the image last seen: the costs of an image whose gradient was just
+        taken (or the reverse, L-BFGS-B's first point) need no second pass."""
+        key = (i, _digest(image))
+        if self._last_sums is not None and self._last_sums[0] == key:
+            return self._last_sums[1]
         fetches = (
             {n: self.net.gram[n] for n in self.names},
             {n: self.net.total[n] for n in self.names} if self.t else {},
             self.content_part,
         )
-        tiles = self.net.over_tiles(self.sess, image, fetches, shift, self._content_tile)
+        draws = self.net.tiling.grid(self.seed, i)
+        tiles = self.net.over_tiles(self.sess, image, fetches, draws, self._content_tile)
         grams, totals, content = _summed(values for _, values in tiles)
         feed = {self.G[n]: grams[n] for n in self.names} | {self.content_sum: content}
-        return feed | {self.t[n]: totals[n] for n in self.t}
+        feed |= {self.t[n]: totals[n] for n in self.t}
+        self._last_sums = key, feed
+        return feed
 
     def costs_of(self, image: np.ndarray, i: int) -> tuple:
-        """(J, J_content, J_style[, J_tv]) of `image` (1, H, W, 3), over the grid of step i."""
-        values = self.sess.run(self.costs, self._sums(image, self.net.tiling.shift(self.seed, i)))
+        """(J, J_content, J_style[, J_tv]) of `image` (1, H, W, 3), over the tiles of step i."""
+        values = self.sess.run(self.costs, self._sums(image, i))
         return self._with_tv(values, image)
 
     def cost_and_gradient(self, image: np.ndarray, i: int) -> tuple[float, np.ndarray]:
-        """(J, dJ/d image) of `image` (1, H, W, 3), over the grid of step i (both passes)."""
-        shift = self.net.tiling.shift(self.seed, i)
-        sums = self._sums(image, shift)
-        values, slopes = self.sess.run((self.costs, self.slopes), sums)
+        """(J, dJ/d image) of `image` (1, H, W, 3), over the tiles of step i (both passes)."""
+        values, slopes = self.sess.run((self.costs, self.slopes), self._sums(image, i))
         slope_feed = {self.slope_in[s]: value for s, value in slopes.items()}
 
-        def more(corner):
-            return self._content_tile(corner) | slope_feed
+        def more(tile: Tile) -> dict:
+            return self._content_tile(tile) | slope_feed
 
         _, height, width, _ = image.shape
         gradient = np.zeros(image.shape, np.float32)
-        for corner, g in self.net.over_tiles(self.sess, image, self.gradient, shift, more):
-            (wy, iy), (wx, ix) = self.net.spans(corner, 1, height, width)
+        draws = self.net.tiling.grid(self.seed, i)
+        for tile, g in self.net.over_tiles(self.sess, image, self.gradient, draws, more):
+            (wy, iy), (wx, ix) = self.net.spans(tile, 1, height, width)
             gradient[:, iy, ix] += g[:, wy, wx]
         costs = self._with_tv(values, image, gradient)
         return float(costs[0]), gradient

@@ -1,11 +1,18 @@
-"""Where the tiles of a tiled run lie (nst.tiles): their size, overlap and grid.
+"""Where the tiles of a tiled run lie (nst.tiles): their windows, their cores, and how they move.
 
-Cores of `tile` x `tile` pixels partition the image; each tile's network sees
-its core and a halo of `halo` pixels around it (its window). Corners lie on
-multiples of ALIGN = 16 pixels from the image's corner, so every layer's
-positions (strides 1, 2, 4, 8 and 16 after VGG's four poolings) are the whole
-image's, and the grid moves by a multiple of 16 pixels at every iteration.
-NumPy only, so that the command line checks --tile before TensorFlow loads.
+The cores partition the image; each tile's network sees its core and a halo of
+`halo` pixels around it (on the sides where the image goes on), in a window no
+larger than `tile` + 2 `halo` pixels a side. All windows of a size level have one
+shape, so one graph and one set of kernels serve every tile. Along each axis the
+windows are as few as the cores allow (an interior core spans at most
+window - 2 halo pixels, one at the image's edge window - halo) and no longer than
+needed, and they stay inside the image where they can: only what is outside
+the image is padding. Corners and core borders lie on multiples of ALIGN = 16
+pixels from the image's corner, so every layer's positions (strides 1, 2, 4, 8
+and 16 after VGG's four poolings) are the whole image's. At every iteration the
+borders between cores are drawn anew within what the windows allow, so they do
+not stay in one place. NumPy only, so that the command line checks --tile
+before TensorFlow loads.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import numpy as np
 ALIGN = 16
 """Pixels between possible tile corners: the stride of VGG's fifth block (four 2x2 poolings)."""
 HALO = 64
-"""Pixels each tile's network sees beyond its core on every side (the tiles' overlap)."""
+"""Pixels each tile's network sees beyond its core on every inner side (the tiles' overlap)."""
 MIN_TILE = 128
 """Smallest tile side --tile accepts, in pixels."""
 
@@ -27,38 +34,102 @@ def block_stride(layer: str) -> int:
     return 2 ** (int(layer[4]) - 1)
 
 
-def overlap(start: int, length: int, extent: int) -> tuple[slice, slice]:
-    """Where the span [start, start + length) meets an axis of `extent` positions: (the
-    slice in the span, the slice in the axis); empty when they do not meet."""
-    low, high = max(start, 0), max(min(start + length, extent), max(start, 0))
-    return slice(low - start, high - start), slice(low, high)
+def aligned(pixels: int) -> int:
+    """`pixels` rounded up to a multiple of ALIGN."""
+    return -(-pixels // ALIGN) * ALIGN
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile of an image: its window's top-left corner (x, y) in the image's pixels (the
+    window may reach beyond the image), and its core, the columns and rows it counts."""
+
+    corner: tuple[int, int]
+    columns: range
+    rows: range
 
 
 @dataclass(frozen=True)
 class Tiling:
-    """Square cores of `tile` pixels (a multiple of ALIGN), each seen with `halo` more pixels
-    on every side (a multiple of ALIGN)."""
+    """Cores of at most `tile` pixels a side (a multiple of ALIGN) inside the image, each seen
+    with `halo` more pixels (a multiple of ALIGN) on every side where the image goes on, for
+    a size level of `size` (width, height) pixels."""
 
     tile: int
+    size: tuple[int, int]
     halo: int = HALO
 
     @property
     def window(self) -> int:
-        """The side of what a tile's network sees: tile + 2 halo pixels."""
+        """The longest a window's side can be: tile + 2 halo pixels (what bounds the memory)."""
         return self.tile + 2 * self.halo
 
-    def corners(self, width: int, height: int, shift: tuple[int, int] = (0, 0)) -> list:
-        """The cores' top-left corners (x, y) covering width x height pixels: the grid of
-        tile-pixel squares whose first corner is (-shift_x, -shift_y)."""
-        x0, y0 = (-s for s in shift)
-        xs, ys = range(x0, width, self.tile), range(y0, height, self.tile)
-        return [(x, y) for y in ys for x in xs]
+    @property
+    def window_shape(self) -> tuple[int, int]:
+        """(width, height) of every window of this level: per axis of n windows, the least
+        multiple of ALIGN whose n windows cover the axis (see `_spans`), or the aligned
+        extent when one window covers it; at least 2 halo + ALIGN (so that a window can have
+        a core between two halos, for a style image larger than the level)."""
+        return self._side(self.size[0]), self._side(self.size[1])
 
-    def shift(self, seed: int | None, i: int) -> tuple[int, int]:
-        """The grid's shift at iteration i: two multiples of ALIGN below `tile`, drawn from
-        NumPy's generator seeded with (seed, i + 1) (seed None counts as 0)."""
-        draws = np.random.default_rng([seed or 0, i + 1]).integers(0, self.tile // ALIGN, 2)
-        return int(draws[0]) * ALIGN, int(draws[1]) * ALIGN
+    def _side(self, extent: int) -> int:
+        top = aligned(extent)
+        side = top
+        if top > self.window:
+            count = -(-(top - 2 * self.halo) // self.tile)
+            side = aligned(-(-(top + 2 * self.halo * (count - 1)) // count))
+        return max(side, min(self.window, 2 * self.halo + ALIGN))
+
+    def tiles(self, width: int, height: int, draws: np.random.Generator | None = None) -> list:
+        """The Tiles of an image of width x height pixels, seen through windows of
+        window_shape, rows of tiles from the top: the borders between cores drawn from
+        `draws` (`grid`), or, with None, midway in their ranges."""
+        side_x, side_y = self.window_shape
+        columns = self._spans(width, side_x, draws)
+        rows = self._spans(height, side_y, draws)
+        return [Tile((x, y), xs, ys) for y, ys in rows for x, xs in columns]
+
+    def _spans(self, extent: int, side: int, draws: np.random.Generator | None) -> list:
+        """[(window start, core range)] along an axis of `extent` pixels, windows of `side`.
+
+        With top = extent rounded up to ALIGN, n windows of side s can hold cores whose
+        borders b_1 < ... < b_n-1 satisfy b_1 <= s - halo (the first window starts at 0),
+        b_k+1 - b_k <= s - 2 halo, and b_n-1 >= top - s + halo (the last window ends at
+        top), which is possible when n s - 2 halo (n - 1) >= top. Each border is drawn
+        among the multiples of ALIGN that leave the next ones possible; each window then
+        starts where it holds its core's halo and, when it can, ends inside top."""
+        top, h = aligned(extent), self.halo
+        if top <= side:
+            return [(0, range(extent))]
+        step = side - 2 * h
+        count = -(-(top - 2 * h) // step)
+        last = top - side  # where the last window starts
+        borders = [0]
+        for k in range(1, count):
+            reach = side - h if k == 1 else borders[-1] + step
+            low = max(borders[-1] + ALIGN, last + h - (count - 1 - k) * step)
+            high = min(reach, top - ALIGN * (count - k))
+            borders.append(_drawn(low, high, draws))
+        borders.append(extent)
+        spans = []
+        for k in range(count):
+            end = borders[k + 1] + h if k < count - 1 else extent
+            start = max(0, min(borders[k] - h, max(last, end - side)))
+            spans.append((start, range(borders[k], borders[k + 1])))
+        return spans
+
+    def grid(self, seed: int | None, i: int) -> np.random.Generator:
+        """What draws the borders at iteration i: NumPy's generator seeded with (seed, i + 1)
+        (seed None counts as 0), so that --resume draws them again."""
+        return np.random.default_rng([seed or 0, i + 1])
+
+
+def _drawn(low: int, high: int, draws: np.random.Generator | None) -> int:
+    """A multiple of ALIGN in [low, high] (both multiples of ALIGN): drawn from `draws`, or
+    the middle one (rounded down) when None."""
+    choices = (high - low) // ALIGN + 1
+    pick = choices // 2 if draws is None else int(draws.integers(0, choices))
+    return low + ALIGN * pick
 
 
 def tiling_of(tile: int | None, size: tuple[int, int]) -> Tiling | None:
@@ -66,4 +137,4 @@ def tiling_of(tile: int | None, size: tuple[int, int]) -> Tiling | None:
     when `tile` is None or the image's longest side is at most `tile`."""
     if tile is None or max(size) <= tile:
         return None
-    return Tiling(tile)
+    return Tiling(tile, size)

@@ -175,7 +175,8 @@ def test_however_the_child_ends_the_file_is_named_in_one_sentence(
     unpublished_file, monkeypatch, child, returncode, what
 ):
     monkeypatch.setattr(nst.weights.guard, "CHILD_COMMAND", (sys.executable, "-c", child))
-    monkeypatch.setattr(nst.weights.guard, "CHILD_SECONDS", 1.0)
+    seconds = 1.0 if "sleep" in child else 600.0  # only the sleeper meets the time limit
+    monkeypatch.setattr(nst.weights.guard, "CHILD_SECONDS", seconds)
     reader = "HDF5" if unpublished_file.suffix == ".h5" else "MATLAB .mat"
     with pytest.raises(ReaderCrashError) as caught:
         read_weights(unpublished_file)

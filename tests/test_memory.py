@@ -7,6 +7,7 @@ import math
 import pytest
 from cli_runs import run_cli
 
+import nst.run.image_job
 from nst.errors import InputError
 from nst.memory import (
     BASE_BYTES,
@@ -21,6 +22,7 @@ from nst.memory import (
     fit_memory,
 )
 from nst.settings import Settings
+from nst.tiling import MIN_TILE
 
 
 def test_activation_values_add_up_the_conv_outputs_up_to_the_deepest_layer():
@@ -181,11 +183,17 @@ def test_a_limit_below_the_usage_leaves_nothing(tmp_path):
     assert available_bytes(proc, cgroups) == 0
 
 
-def test_the_command_line_refuses_a_run_too_large_for_this_machine(tiny_images, tmp_path, capsys):
-    content, style = tiny_images
+def test_the_command_line_refuses_a_run_too_large_for_the_memory_available(
+    tiny_images, tmp_path, monkeypatch, capsys
+):
+    """The memory available is set to what a 4096x3072 run in the smallest tiles needs, so
+    that the refusal does not depend on the machine's memory."""
+    available = math.ceil(estimate_peak_bytes(Settings(tile=MIN_TILE), (4096, 3072)) / HEADROOM)
+    monkeypatch.setattr(nst.run.image_job, "available_bytes", lambda: available)
+    content, style = tiny_images  # 40x30: --size 16384 is 16384x12288
     status = run_cli(content, style, "--size", 16384, "--output-dir", tmp_path / "o")
     err = capsys.readouterr().err
     assert status == 2
-    assert "run needs about" in err and "or less fits" in err
+    assert "a 16384x12288 run needs about" in err and "--size 4096 or less fits" in err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "o").exists()  # refused before anything was written

@@ -1,2 +1,1 @@
-"""The command line: its options (defined once), their parsing and checks, and how the
-program names itself in hints."""
+"""The command line: its options (defined once), and their parsing into a checked job."""

@@ -1,7 +1,7 @@
-"""One run of the command line: the loop that prints and saves, its folder, its progress
-bars and the pictures it leaves.
+"""An image job: its checks before TensorFlow loads, the painting loop that prints and
+saves, its run folder and the pictures it leaves.
 
-Importing this package (the command line and each batch worker do, before TensorFlow
+Importing this package (neural_art.py's runs and each batch worker do, before TensorFlow
 loads) chooses the CPU kernels TensorFlow will use: see nst/cpu_kernels.py.
 """
 

@@ -13,7 +13,7 @@ same run, and their ratio (the estimate should be at or a little above 1x),
 plus the seconds per iteration and the start-up. The last default size, 2048,
 shows that such a run completes on a 24 GiB machine. The VGG-19 kernels are
 stand-ins with the real shapes (tests/matconvnet_files.random_kernels). With
---tile PX the runs are painted in tiles of PX pixels (nst.tiles), and the
+--tile PX the runs are painted in tiles of PX pixels (nst.tiled_costs), and the
 estimate is the tiled one. With --optimizer lbfgs, L-BFGS-B keeps the pixels
 within 0..255 (--clip, as the quality preset), which costs it the most memory.
 """

@@ -37,7 +37,7 @@ def load_vgg_model(
     pooling layer, 'avgpoolN' (average, the assignment's) or 'maxpoolN'. W and b are
     `tf.constant`s, as in the assignment, or whatever the function `hold(array)` makes
     of them. `outputs(name, tensor)`, when given, replaces each conv layer's output (e.g.
-    zeroing the positions outside an image, nst.tiles).
+    zeroing the positions outside an image, nst.tiled_costs).
     """
     if pooling not in ("avg", "max"):
         raise ValueError(f"pooling must be 'avg' or 'max', not {pooling!r}")

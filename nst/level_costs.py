@@ -2,7 +2,7 @@
 
 `level_costs` makes them for the whole image in one TensorFlow graph
 (nst.optimize.GraphCosts, targets from graphs of their own) or in tiles
-(nst.tiles, targets from the same tiles); either way the optimizers get an
+(nst.tiled_costs, targets from the same tiles); either way the optimizers get an
 nst.optimizers.LevelCosts, so that the rest of a run does not know which.
 """
 
@@ -23,8 +23,8 @@ from nst.pixels import PIXEL_SPACES, PixelSpace
 from nst.settings import Settings
 from nst.tf1.api import tf as tf1
 from nst.tf_session import DEFAULT_COMPUTE, Compute
-from nst.tiles import TiledCosts, TileNetwork, tiled_style_targets
-from nst.tiling import Tiling
+from nst.tile_grid import Tiling
+from nst.tiled_costs import TiledCosts, TileNetwork, tiled_style_targets
 
 CONTENT_TARGET_DTYPE = np.float16
 """How a tiled run keeps the whole content target (half float32's memory; relative error
@@ -109,7 +109,7 @@ def _tiled_costs(
 
 
 class _InTiles(LevelCosts):
-    """The LevelCosts of nst.tiles.TiledCosts (Adam's steps in NumPy)."""
+    """The LevelCosts of nst.tiled_costs.TiledCosts (Adam's steps in NumPy)."""
 
     def __init__(self, tiled: TiledCosts):
         self.tiled = tiled

@@ -10,7 +10,7 @@ The estimate is
 where `values` is the number of float32 values in the activations of the conv
 layers (of the run's network) up to the deepest one used, for the larger of the
 output and the style image; the last term is what L-BFGS-B keeps beyond the
-image Adam keeps in the graph (0 for Adam). A run in tiles (nst.tiles) keeps
+image Adam keeps in the graph (0 for Adam). A run in tiles (nst.tiled_costs) keeps
 only one tile's window in the network, and the whole image's arrays beside it:
 
     peak = BASE_BYTES + TILE_VALUE_BYTES * window values + PIXEL_BYTES[optimizer] * pixels
@@ -30,7 +30,7 @@ from nst.errors import InputError
 from nst.layer_shapes import conv_shapes, deepest_layer
 from nst.networks import NETWORKS, VGG19, Network
 from nst.settings import Settings
-from nst.tiling import ALIGN, MIN_TILE, tiling_of
+from nst.tile_grid import ALIGN, MIN_TILE, tiling_of
 
 GIB = 2**30
 BASE_BYTES = int(0.8 * GIB)

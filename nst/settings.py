@@ -30,7 +30,7 @@ from nst.setting_checks import (
     weighted_layers,
     whole,
 )
-from nst.tiling import ALIGN, MIN_TILE
+from nst.tile_grid import ALIGN, MIN_TILE
 
 PRECISIONS = ("float32", "bfloat16")
 """--precision's choices: what convolutions and matrix products compute in."""
@@ -138,7 +138,7 @@ class Settings:
     preserve_colors: bool = False
     color_transfer: str = "off"  # one of COLOR_TRANSFERS
     color_match: str = "covariance"  # one of COLOR_MATCHES
-    # tiles' side in pixels (nst.tiles): larger levels are painted a tile at a time; None: whole
+    # tiles' side in pixels (nst.tiled_costs): larger levels are painted tile by tile; None: whole
     tile: int | None = None
     threads: int | None = None
     xla: bool = False

@@ -34,7 +34,7 @@ from nst.networks import NETWORKS
 from nst.optimizers import Adam, Iterate, LbfgsB, Optimizer
 from nst.pixels import PIXEL_SPACES, PixelSpace
 from nst.settings import TOLERANCE_WINDOW, Settings
-from nst.tiling import tiling_of
+from nst.tile_grid import tiling_of
 from nst.weights.guard import read_weights
 from nst.weights.sources import find_weights
 

@@ -22,7 +22,7 @@ from nst.memory import (
     fit_memory,
 )
 from nst.settings import Settings
-from nst.tiling import MIN_TILE
+from nst.tile_grid import MIN_TILE
 
 
 def test_activation_values_add_up_the_conv_outputs_up_to_the_deepest_layer():

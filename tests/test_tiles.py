@@ -1,4 +1,4 @@
-"""Painting in tiles (nst.tiling, nst.tiles): the whole image's costs and gradient, memory
+"""Painting in tiles (nst.tile_grid, nst.tiled_costs): the whole image's costs and gradient, memory
 bounded by the tile, no seams, --resume, and the automatic choice of tiles."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from cli_runs import run_cli
 from matconvnet_files import VGG16_BLOCKS, random_kernels
 
 import nst.run.image_job
-import nst.tiles
+import nst.tiled_costs
 from nst.assignment import load_vgg_model
 from nst.costs import total_variation_cost
 from nst.images import Inputs, resize
@@ -27,8 +27,8 @@ from nst.optimize import GraphCosts, cost_graph
 from nst.pixels import PIXEL_SPACES
 from nst.settings import Settings
 from nst.tf1.api import tf as tf1
-from nst.tiles import TiledCosts, TileNetwork, tiled_style_targets
-from nst.tiling import Tiling
+from nst.tile_grid import Tiling
+from nst.tiled_costs import TiledCosts, TileNetwork, tiled_style_targets
 from nst.transfer import initial_image, stylize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,19 +187,19 @@ def test_tiles_give_the_whole_images_costs_and_gradient(whole_and_tiled_gradient
 
 
 def test_the_total_variation_in_numpy_is_tensorflows_cost_and_gradient(monkeypatch):
-    """nst.tiles.total_variation (summed in bands, here of 1,000 values) against
+    """nst.tiled_costs.total_variation (summed in bands, here of 1,000 values) against
     nst.costs.total_variation_cost and TensorFlow's gradient of it."""
-    monkeypatch.setattr(nst.tiles, "BAND_VALUES", 1000)
+    monkeypatch.setattr(nst.tiled_costs, "BAND_VALUES", 1000)
     image = np.random.default_rng(5).uniform(-100, 100, (1, 37, 53, 3)).astype(np.float32)
     with tf1.Graph().as_default(), tf1.Session() as sess:
         x = tf1.constant(image)
         J = total_variation_cost(x)
         expected_cost, expected_gradient = sess.run([J, tf1.gradients(J, x)[0]])
     gradient = np.ones_like(image)
-    cost = nst.tiles.total_variation(image, gradient, weight=0.5)
+    cost = nst.tiled_costs.total_variation(image, gradient, weight=0.5)
     assert cost == pytest.approx(expected_cost, rel=1e-6)
     np.testing.assert_allclose(gradient, 1 + 0.5 * expected_gradient, rtol=1e-5, atol=1e-3)
-    assert nst.tiles.total_variation(image) == cost
+    assert nst.tiled_costs.total_variation(image) == cost
 
 
 def border_ratio(gradient: np.ndarray, tiles: list) -> float:
@@ -332,7 +332,10 @@ class TilesCounted:
 
     def __init__(self, monkeypatch, at: int, nth: int):
         self.at, self.nth, self.placed, self.after, self.i = at, nth, 0, None, None
-        place, evaluate = nst.tiles.TileNetwork.place, nst.tiles.TiledCosts.cost_and_gradient
+        place, evaluate = (
+            nst.tiled_costs.TileNetwork.place,
+            nst.tiled_costs.TiledCosts.cost_and_gradient,
+        )
 
         def counted_place(net, *args):
             if self.after is not None:
@@ -348,8 +351,8 @@ class TilesCounted:
             self.i = i
             return evaluate(costs, image, i)
 
-        monkeypatch.setattr(nst.tiles.TileNetwork, "place", counted_place)
-        monkeypatch.setattr(nst.tiles.TiledCosts, "cost_and_gradient", noted_evaluation)
+        monkeypatch.setattr(nst.tiled_costs.TileNetwork, "place", counted_place)
+        monkeypatch.setattr(nst.tiled_costs.TiledCosts, "cost_and_gradient", noted_evaluation)
 
 
 def checkpoint_arrays(folder: Path) -> dict:

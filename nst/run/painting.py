@@ -27,7 +27,7 @@ from nst.run.folder import (
 from nst.settings import Settings
 from nst.stopping import StopRequests, Terminated
 from nst.tf_session import Compute, device_line
-from nst.tiling import tiling_of
+from nst.tile_grid import tiling_of
 from nst.transfer import NonFiniteCostError, Step, stylize
 
 

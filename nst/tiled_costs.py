@@ -16,7 +16,7 @@ in NumPy). So the whole image's J and dJ/d image come from two passes over tiles
    window's place (halo included): overlaps are summed, not blended, since the
    sum is the exact gradient.
 
-A tile's network sees its core and a halo around it (nst.tiling), so the
+A tile's network sees its core and a halo around it (nst.tile_grid), so the
 core's activations are the whole image's but for the part of their receptive
 field beyond the halo. Outside the image each layer's output is set to 0, as
 the whole image's zero ("SAME") padding does. Every tile of a size level has
@@ -45,7 +45,7 @@ from nst.layer_shapes import positions
 from nst.networks import network_of
 from nst.stopping import safe_point
 from nst.tf1.api import tf as tf1
-from nst.tiling import Tile, Tiling, block_stride
+from nst.tile_grid import Tile, Tiling, block_stride
 
 
 class TileNetwork:

@@ -1,4 +1,4 @@
-"""Where the tiles of a tiled run lie (nst.tiles): their windows, their cores, and how they move.
+"""Where the tiles of a tiled run lie (nst.tiled_costs): their windows, cores, and how they move.
 
 The cores partition the image; each tile's network sees its core and a halo of
 `halo` pixels around it (on the sides where the image goes on), in a window no

@@ -14,7 +14,9 @@ in NumPy). So the whole image's J and dJ/d image come from two passes over tiles
    with the whole image's dJ/dS_l held fixed. By the chain rule, the whole
    image's gradient is the sum of the tiles' gradients, each added at its
    window's place (halo included): overlaps are summed, not blended, since the
-   sum is the exact gradient.
+   sum is the exact gradient. The last tile of pass 1 is run as a partial run,
+   kept open until dJ/dS_l is known, so that its gradient needs no second
+   forward pass.
 
 A tile's network sees its core and a halo around it (nst.tile_grid), so the
 core's activations are the whole image's but for the part of their receptive
@@ -126,15 +128,22 @@ class TileNetwork:
 
     def over_tiles(self, sess, image: np.ndarray, fetches, draws=None, more=None) -> Iterator:
         """(tile, the values of `fetches`) for each tile of `image` (the core borders drawn
-        from `draws`, see Tiling.tiles); `more(tile)`, when given, adds to each tile's feed.
-        Before each tile, a pending Ctrl-C or SIGTERM is raised (nst.stopping.safe_point)."""
+        from `draws`, see Tiling.tiles); `more(tile)`, when given, adds to each tile's feed."""
         _, height, width, _ = image.shape
-        for tile in self.tiling.tiles(width, height, draws):
+        tiles = self.tiling.tiles(width, height, draws)
+        for tile, feed in self.placed(sess, image, tiles, more):
+            yield tile, sess.run(fetches, feed)
+
+    def placed(self, sess, image: np.ndarray, tiles: list, more=None) -> Iterator:
+        """(tile, its feed) for each of `tiles` of `image`, put into the network in turn;
+        `more(tile)`, when given, adds to the feed. Before each tile, a pending Ctrl-C or
+        SIGTERM is raised (nst.stopping.safe_point)."""
+        for tile in tiles:
             safe_point()
             feed = self.place(sess, image, tile)
             if more is not None:
                 feed.update(more(tile))
-            yield tile, sess.run(fetches, feed)
+            yield tile, feed
 
 
 def tiled_style_targets(
@@ -281,45 +290,69 @@ class TiledCosts:
         window[:, wy, wx] = self.a_C[:, iy, ix]
         return {self.a_C_tile: window}
 
-    def _sums(self, image: np.ndarray, i: int) -> dict:
+    def _sums(self, image: np.ndarray, i: int, hold_last: bool = False) -> tuple[dict, tuple]:
         """Pass 1: the feed of the whole image's sums, added up over the cores of step i's
-        tiles. Kept for the image last seen: the costs of an image whose gradient was just
-        taken (or the reverse, L-BFGS-B's first point) need no second pass."""
+        tiles; with `hold_last`, the last tile's run is left open (a partial run) for its
+        gradient, which then needs no second forward pass: (that tile, the run's handle), else
+        None. Kept for the image last seen: the costs of an image whose gradient was just taken
+        (or the reverse, L-BFGS-B's first point) need no second pass."""
         key = (i, _digest(image))
         if self._last_sums is not None and self._last_sums[0] == key:
-            return self._last_sums[1]
+            return self._last_sums[1], None
         fetches = (
             {n: self.net.gram[n] for n in self.names},
             {n: self.net.total[n] for n in self.names} if self.t else {},
             self.content_part,
         )
-        draws = self.net.tiling.grid(self.seed, i)
-        tiles = self.net.over_tiles(self.sess, image, fetches, draws, self._content_tile)
-        grams, totals, content = _summed(values for _, values in tiles)
+        tiles = self._tiles(image, i)
+        parts, held = [], None
+        for tile, feed in self.net.placed(self.sess, image, tiles, self._content_tile):
+            if hold_last and tile is tiles[-1]:
+                later = [*fetches[0].values(), *fetches[1].values(), fetches[2], self.gradient]
+                handle = self.sess.partial_run_setup(later, [*feed, *self.slope_in.values()])
+                parts.append(self.sess.partial_run(handle, fetches, feed))
+                held = tile, handle
+            else:
+                parts.append(self.sess.run(fetches, feed))
+        grams, totals, content = _summed(parts)
         feed = {self.G[n]: grams[n] for n in self.names} | {self.content_sum: content}
         feed |= {self.t[n]: totals[n] for n in self.t}
         self._last_sums = key, feed
-        return feed
+        return feed, held
+
+    def _tiles(self, image: np.ndarray, i: int) -> list:
+        """The tiles of `image` at step i (Tiling.tiles, drawn from the seed and i)."""
+        _, height, width, _ = image.shape
+        return self.net.tiling.tiles(width, height, self.net.tiling.grid(self.seed, i))
 
     def costs_of(self, image: np.ndarray, i: int) -> tuple:
         """(J, J_content, J_style[, J_tv]) of `image` (1, H, W, 3), over the tiles of step i."""
-        values = self.sess.run(self.costs, self._sums(image, i))
+        values = self.sess.run(self.costs, self._sums(image, i)[0])
         return self._with_tv(values, image)
 
     def cost_and_gradient(self, image: np.ndarray, i: int) -> tuple[float, np.ndarray]:
         """(J, dJ/d image) of `image` (1, H, W, 3), over the tiles of step i (both passes)."""
-        values, slopes = self.sess.run((self.costs, self.slopes), self._sums(image, i))
+        sums, held = self._sums(image, i, hold_last=True)
+        values, slopes = self.sess.run((self.costs, self.slopes), sums)
         slope_feed = {self.slope_in[s]: value for s, value in slopes.items()}
+        _, height, width, _ = image.shape
+        gradient = np.zeros(image.shape, np.float32)
+
+        def add(tile: Tile, tile_gradient: np.ndarray) -> None:
+            (wy, iy), (wx, ix) = self.net.spans(tile, 1, height, width)
+            gradient[:, iy, ix] += tile_gradient[:, wy, wx]
+
+        tiles = self._tiles(image, i)
+        if held is not None:
+            tile, handle = held
+            add(tile, self.sess.partial_run(handle, self.gradient, slope_feed))
+            tiles.remove(tile)
 
         def more(tile: Tile) -> dict:
             return self._content_tile(tile) | slope_feed
 
-        _, height, width, _ = image.shape
-        gradient = np.zeros(image.shape, np.float32)
-        draws = self.net.tiling.grid(self.seed, i)
-        for tile, g in self.net.over_tiles(self.sess, image, self.gradient, draws, more):
-            (wy, iy), (wx, ix) = self.net.spans(tile, 1, height, width)
-            gradient[:, iy, ix] += g[:, wy, wx]
+        for tile, feed in self.net.placed(self.sess, image, tiles, more):
+            add(tile, self.sess.run(self.gradient, feed))
         costs = self._with_tv(values, image, gradient)
         return float(costs[0]), gradient
 

@@ -1,4 +1,5 @@
-"""Keeping TensorFlow's start-up log lines off the command line's terminal.
+"""Keeping native libraries' log lines (TensorFlow's start-up, Ray's retries) off the
+command line's terminal.
 
 Importing TensorFlow and opening its first session print lines such as
 "Could not find cuda drivers on your machine" and "failed call to cuInit"
@@ -33,11 +34,21 @@ def tensorflow_quietly() -> Iterator[None]:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        with native_stderr_to(devnull):
+            yield
+    finally:
+        os.close(devnull)
+
+
+@contextmanager
+def native_stderr_to(target: int) -> Iterator[None]:
+    """What native code writes to stderr (file descriptor 2) goes to the open file
+    descriptor `target` while the block runs; then stderr is put back."""
     sys.stderr.flush()
     saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
+    os.dup2(target, 2)
     try:
         yield
     finally:

@@ -31,6 +31,7 @@ from pathlib import Path
 from types import ModuleType
 
 from nst.errors import InputError
+from nst.quiet import native_stderr_to
 
 ANSWER_SECONDS = 5
 """How long, in seconds, the port of --ray-address has to accept a connection, and then to
@@ -220,16 +221,9 @@ def _stderr_held() -> Iterator[None]:
     out after it when it succeeds, dropped when it raises. While ray.init retries a
     cluster that refuses its token (about 20 s: one try a second), Ray's C++ client
     writes a warning there for each try; the refusal is then said in one sentence."""
-    sys.stderr.flush()
-    saved = os.dup(2)
     with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
+        with native_stderr_to(held.fileno()):
             yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
         held.seek(0)
         with open(2, "wb", closefd=False) as stderr:
             shutil.copyfileobj(held, stderr)

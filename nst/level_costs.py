@@ -66,6 +66,7 @@ def _whole_image_costs(
     s = settings
     _, height, width, _ = content.shape
     a_C = activations(kernels, content, [s.content_layer], s.pooling, compute)[0]
+    del content  # what is kept of it is a_C (the image arrays are what memory grows with)
     names = [name for name, _ in s.style_layers]
     targets = [
         style_targets(kernels, style, names, s.pooling, (width, height), s.style_loss, compute)

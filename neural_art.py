@@ -37,7 +37,8 @@ COST_NAMES = ("compute_content_cost", "compute_layer_style_cost", "compute_style
               "gram_matrix", "total_cost", "total_variation_cost")  # fmt: skip
 """Defined in nst/costs.py."""
 GRAPH_NAMES = ("CostGraph", "Iterate", "build_cost_graph", "optimize")
-"""Defined in nst/optimize.py."""
+"""Defined in nst/optimize.py (Iterate, the optimizers' iterate, in nst/optimizers.py; nst.optimize
+imports it)."""
 __all__ = ["STYLE_LAYERS", "main", "model_nn", *COST_NAMES, *GRAPH_NAMES]
 
 

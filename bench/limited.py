@@ -22,7 +22,7 @@ For each it prints how it ended, its seconds and the process's peak resident
 memory (its ru_maxrss); for the command lines, their header and final costs, and
 each last picture's edge ratio (bench/tiles.py: 1.00, no seam). It writes
 bench/images/limited.jpg: the whole (left) and the tiled picture (right) above
-close-ups of a tile corner (bench/tiles.py's sheet).
+close-ups of a point where tiles meet (bench/tiles.py's sheet).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def final_picture(folder: Path) -> np.ndarray:
 def main() -> None:
     from real_vgg16 import h5_file
 
-    from bench.tiles import edge_ratio, sheet
+    from bench.tiles import edge_ratio, inner_corner, sheet
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit-gib", type=float, default=3.0, help="the groups' memory limit")
@@ -125,8 +125,8 @@ def main() -> None:
     print(f"memory limit {args.limit_gib} GiB, {args.size} px, 2 cores, "
           f"load average {os.getloadavg()[0]:.2f} at the start")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        whole = [sys.executable, str(ROOT / "bench" / "tiles.py"), "--child", str(args.size),
-                 "0", "1", "lbfgs", str(Path(tmp) / "whole.npy")]  # fmt: skip
+        whole = [sys.executable, str(ROOT / "bench" / "tiles.py"), "--child", "cat.jpg",
+                 str(args.size), "0", "1", "lbfgs", str(Path(tmp) / "whole.npy")]  # fmt: skip
         with MemoryGroup(limit, "whole") as group:
             code, seconds, _, peak = run(whole, group)
         print(f"  1. whole image, Python API, in the group: {ended(code, seconds, peak)}")
@@ -160,7 +160,8 @@ def main() -> None:
     print(f"  tiled against whole: mean difference {difference.mean():.2f} levels, "
           f"largest {difference.max():.0f}")  # fmt: skip
     target = ROOT / "bench" / "images" / "limited.jpg"
-    sheet(whole_picture, tiled, tiles[0], target)
+    height, width, _ = tiled.shape
+    sheet(whole_picture, tiled, inner_corner(tiles[0], width, height), target)
     print(f"  wrote {target}")
 
 

@@ -105,15 +105,15 @@ def flag(value: object) -> str | None:
 
 
 def path(value: object) -> str | None:
-    """A pathlib.Path."""
-    return None if isinstance(value, Path) else f"must be a pathlib.Path, not {value!r}"
+    """A pathlib.Path (Settings makes one of a str)."""
+    return None if isinstance(value, Path) else f"must be a path, not {value!r}"
 
 
 def paths(value: object) -> str | None:
-    """A tuple of pathlib.Path."""
+    """A tuple of pathlib.Path (Settings makes one of a list of str)."""
     if isinstance(value, tuple) and all(isinstance(p, Path) for p in value):
         return None
-    return f"must be a tuple of pathlib.Path, not {value!r}"
+    return f"must be a list of paths, not {value!r}"
 
 
 def shares(bounds: Rule) -> Rule:

@@ -10,6 +10,7 @@ with a SettingError, so that nothing after it checks a value again.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,8 +150,11 @@ class Settings:
     preset: str = "assignment"
 
     def __post_init__(self):
-        """Check every field (SettingError names the first bad one), then fill in what the
-        schedule implies, then check the combinations of fields."""
+        """Take the forms a Python user writes (API_FORMS), check every field (SettingError
+        names the first bad one), then fill in what the schedule implies, then check the
+        combinations of fields."""
+        for name, form in API_FORMS.items():
+            object.__setattr__(self, name, form(getattr(self, name)))
         for name, rule in FIELD_RULES.items():
             if reason := rule(getattr(self, name)):
                 raise SettingError(name, reason)
@@ -306,6 +310,35 @@ ITERATIONS = whole(
 )
 SIDE = whole(1, MAX_SIDE, f"pixels is more than the {MAX_SIDE} this program handles")
 WEIGHT = number(0, MAX_WEIGHT)
+
+
+def _as_path(value: object) -> object:
+    """A str or os.PathLike as a pathlib.Path; anything else as it is (for its rule to refuse)."""
+    return Path(value) if isinstance(value, str | os.PathLike) else value
+
+
+def _as_paths(value: object) -> object:
+    """A list or tuple of paths (_as_path) as a tuple; anything else as it is."""
+    return tuple(map(_as_path, value)) if isinstance(value, list | tuple) else value
+
+
+def _as_tuple(value: object) -> object:
+    """A list as a tuple; anything else as it is."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+API_FORMS = {
+    "content": _as_path,
+    "styles": _as_paths,
+    "weights": _as_path,
+    "output_dir": _as_path,
+    "style_blend_weights": _as_tuple,
+    "schedule": _as_tuple,
+}
+"""What Settings makes of the forms of a value a Python user may write: a path as a str, a
+list for a tuple. (`init` stays as given: a str there is one of INITS.)"""
+
+
 FIELD_RULES: dict[str, Rule] = {
     "content": optional(path),
     "styles": paths,

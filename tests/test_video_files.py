@@ -99,6 +99,29 @@ def test_frames_a_to_b_are_the_zero_based_slice(tmp_path):
         next(clip.frames(4, 7))
 
 
+def test_a_video_with_a_display_rotation_is_read_upright(tmp_path):
+    # as a phone held upright records: pictures stored on their side, and a display matrix
+    # that turns them a quarter turn clockwise (-90 degrees counterclockwise) to be shown
+    picture = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    picture[:6, :6] = 255  # a white top-left corner, as stored
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as output:
+        video = output.add_stream("libx264", rate=30)
+        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        video.set_display_rotation(-90)
+        for k in range(2):
+            frame = av.VideoFrame.from_ndarray(picture)
+            frame.pts = k
+            output.mux(video.encode(frame))
+        output.mux(video.encode())
+    clip = open_clip(path)
+    assert (clip.width, clip.height) == (HEIGHT, WIDTH)
+    shown = next(clip.frames())
+    assert shown.shape == (WIDTH, HEIGHT, 3)
+    # a quarter turn clockwise takes the top-left corner to the top right
+    assert shown[:6, -6:].min() >= 255 - CLOSE and shown[:, :-8].max() <= CLOSE
+
+
 def test_an_animated_gif_is_a_clip_at_its_frame_delay(tmp_path):
     path = tmp_path / "clip.gif"
     pictures = [Image.new("RGB", (WIDTH, HEIGHT), colour) for colour in COLOURS]

@@ -62,9 +62,12 @@ class Clip:
     """A video file, or a folder of frames, as open_clip found it.
 
     frame_count: the frames that decode (what every frame iterator yields); fps: frames
-    per second; width x height: each frame's size in pixels; has_audio: the file has an
-    audio stream (a folder never does); frame_files: a folder's frames in order (empty for
-    a video file); first_time: the time of a video file's first frame, in seconds.
+    per second; width x height: each frame's size in pixels, as shown; has_audio: the file
+    has an audio stream (a folder never does); frame_files: a folder's frames in order
+    (empty for a video file); first_time: the time of a video file's first frame, in
+    seconds; quarter_turns: the quarter turns counterclockwise, 0 to 3, that a video file's
+    display matrix asks of its stored pictures, made by frames() (3 for a phone held
+    upright: its pictures are stored lying on their side).
     """
 
     path: Path
@@ -75,6 +78,7 @@ class Clip:
     has_audio: bool
     frame_files: tuple[Path, ...] = ()
     first_time: Fraction = Fraction(0)
+    quarter_turns: int = 0
 
     def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
         """Frames start, start + 1, ..., stop - 1 (to the last when stop is None), one at a
@@ -89,11 +93,13 @@ class Clip:
             for path in self.frame_files[start:stop]:
                 yield _frame_file(path, (self.height, self.width))
             return
+        stored = (self.width, self.height)[:: -1 if self.quarter_turns % 2 else 1]
         with _opened_video(self.path) as (container, stream):
             decoded = 0
             for decoded, frame in enumerate(_decoded(self.path, container, stream), start=1):
                 if decoded > start:
-                    yield frame.to_ndarray(format="rgb24", width=self.width, height=self.height)
+                    picture = frame.to_ndarray(format="rgb24", width=stored[0], height=stored[1])
+                    yield np.ascontiguousarray(np.rot90(picture, self.quarter_turns))
                 if decoded == stop:
                     return
             if decoded < stop:
@@ -193,14 +199,18 @@ def _open_video(path: Path, fps: Fraction) -> Clip:
                 f"{MAX_PIXELS:,} this program reads"
             )
         rate = stream.average_rate or stream.guessed_rate or fps
-        count, first_time = 0, Fraction(0)
+        count, first_time, turns = 0, Fraction(0), 0
         for count, frame in enumerate(_decoded(path, container, stream), start=1):
-            if count == 1 and frame.pts is not None:
-                first_time = Fraction(frame.pts) * frame.time_base
+            if count == 1:
+                turns = round(frame.rotation / 90) % 4
+                if frame.pts is not None:
+                    first_time = Fraction(frame.pts) * frame.time_base
         if count == 0:
             raise InputError(f"video {path} holds no frames")
         has_audio = bool(container.streams.audio)
-    return Clip(path, count, Fraction(rate), width, height, has_audio, (), first_time)
+    if turns % 2:
+        width, height = height, width
+    return Clip(path, count, Fraction(rate), width, height, has_audio, (), first_time, turns)
 
 
 @contextmanager
@@ -223,10 +233,9 @@ def _opened_video(path: Path) -> Iterator[tuple]:
             ) from None
     with container:
         if not container.streams.video:
-            kinds = sorted({s.type for s in container.streams}) or ["nothing"]
-            raise InputError(
-                f"{path} holds no video stream, only {' and '.join(kinds)}: not a clip"
-            )
+            kinds = " and ".join(sorted({s.type for s in container.streams}))
+            only = f", only {kinds}" if kinds else ""
+            raise InputError(f"{path} holds no video stream{only}: not a clip")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         yield container, stream

@@ -262,6 +262,15 @@ def test_a_file_without_video_is_not_a_clip(tmp_path):
     assert message(path) == f"{path} holds no video stream, only audio: not a clip"
 
 
+def test_a_video_stream_without_frames_holds_no_frames(tmp_path):
+    path = tmp_path / "nothing.avi"
+    with av.open(str(path), "w") as output:
+        video = output.add_stream("mpeg4", rate=RATE)
+        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        output.start_encoding()  # the header, with its stream; then no frame
+    assert message(path) == f"video {path} holds no frames"
+
+
 def test_a_missing_clip_does_not_exist(tmp_path):
     assert message(tmp_path / "gone.mp4") == f"clip {tmp_path / 'gone.mp4'} does not exist"
 

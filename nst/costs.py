@@ -1,4 +1,5 @@
-"""The costs of neural style transfer: the assignment's, and a Wasserstein-2 style cost.
+"""The costs of neural style transfer: the assignment's, a Wasserstein-2 style cost, and the
+temporal cost of a clip's frames.
 
 Plain TensorFlow ops: they work in a TF 1.x graph (as the assignment uses
 them) and eagerly on TF 2 tensors. Activations have shape (1, n_H, n_W, n_C).
@@ -201,6 +202,22 @@ def compute_style_cost(model: dict, STYLE_LAYERS: list[tuple[str, float]], sess=
 def total_cost(J_content, J_style, alpha: float = 10, beta: float = 40):
     """J = alpha * J_content + beta * J_style."""
     return alpha * J_content + beta * J_style
+
+
+def temporal_cost(x, warped, certainty):
+    """J_temporal = sum(c * (x - warped)^2) / D (Ruder, Dosovitskiy and Brox 2016).
+
+    x: the frame being painted (1, H, W, 3) or (H, W, 3); warped: the previous stylized frame
+    carried into x's pixels along the optical flow (nst.video.warp), of x's shape; certainty
+    c (H, W), 1 where the flow can be trusted, 0 elsewhere (nst.video.certainty), the same
+    for the 3 channels; D = H * W * 3, the number of values of x. In the network's input
+    units. Its gradient: dJ/dx = 2 c (x - warped) / D. The long-term cost is the sum of
+    these over the frames j back, each with its c_j^long (nst.video.certainty).
+    """
+    x = tf.convert_to_tensor(x)
+    c = tf.cast(certainty, x.dtype)[..., None]
+    difference = x - tf.cast(warped, x.dtype)
+    return tf.reduce_sum(c * tf.square(difference)) / tf.cast(tf.size(x), x.dtype)
 
 
 def total_variation_cost(image):

@@ -3,8 +3,9 @@
 Every cost is a sum over positions or a function of such sums: J_content =
 sum((a_C - a_G)^2) / (4 n_H n_W n_C); the Gram matrix G = sum of x x^T over the
 positions x of a layer; the Wasserstein cost's mean and covariance, from sum x
-and sum x x^T; J_tv, a sum over neighbouring pixels (computed on the whole image,
-in NumPy). So the whole image's J and dJ/d image come from two passes over tiles:
+and sum x x^T; J_tv, a sum over neighbouring pixels, and a clip's J_temporal, a
+sum over pixels (both computed on the whole image, in NumPy). So the whole
+image's J and dJ/d image come from two passes over tiles:
 
 1. forward only: each tile's share of the sums S_l (G_l, sum x) and of the
    content cost, over its core positions (the cores partition the image); their
@@ -189,6 +190,31 @@ def total_variation(
         gradient[tuple(later)] += d
         gradient[tuple(earlier)] -= d
     return cost
+
+
+def temporal_difference(
+    image: np.ndarray,
+    warped: np.ndarray,
+    certainty: np.ndarray,
+    gradient: np.ndarray | None = None,
+    weight: float = 1.0,
+) -> float:
+    """J_temporal of nst.costs.temporal_cost, in NumPy, with weight * dJ_temporal/d image added
+    to `gradient` (image's shape) when given: with d = image - warped and c the certainty
+    (H, W) broadcast over the channels, J_temporal = sum(c d^2) / D, D = image.size, and
+    dJ_temporal/d image = 2 c d / D. Holds two copies of the image at a time (d and c d),
+    and sums in float64 BAND_VALUES values at a time."""
+    d = np.subtract(image, warped, dtype=np.float32)
+    weighted = d * np.asarray(certainty, np.float32)[..., None]
+    flat, flat_weighted = d.reshape(-1), weighted.reshape(-1)
+    total = 0.0
+    for start in range(0, flat.size, BAND_VALUES):
+        band = slice(start, start + BAND_VALUES)
+        total += float(np.dot(flat_weighted[band], flat[band].astype(np.float64)))
+    if gradient is not None:
+        weighted *= np.float32(2 * weight / image.size)
+        gradient += weighted
+    return total / image.size
 
 
 def _summed(parts: Iterable[tuple]) -> tuple:

@@ -123,6 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, WriteError) as e:
         print(f"neural_art.py: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before a runner handles Ctrl-C, or after it
+        print("\nneural_art.py: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError as e:  # standard output's reader went away (`| head`)
+        # what is still buffered for it goes nowhere, not into a second error at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"neural_art.py: standard output was closed; {str(e) or 'stopped'}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

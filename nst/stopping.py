@@ -92,5 +92,5 @@ def stoppable(work: Callable[[StopRequests], int]) -> int:
         with stop_signals(stop):
             return work(stop)
     except (KeyboardInterrupt, Terminated) as e:
-        print(f"\nneural_art.py: {e or 'interrupted'}", file=sys.stderr)
+        print(f"\nneural_art.py: {str(e) or 'interrupted'}", file=sys.stderr)
         return 143 if isinstance(e, Terminated) else 130

@@ -40,12 +40,13 @@ import tensorflow as tf
 from cli_runs import COST_BLOCK, run_cli
 from PIL import Image
 
+import nst.cpu_kernels
 import nst.run.folder
 import nst.run.painting
 from nst.cli.main import parse_args
 from nst.progress import StatusLine
 from nst.settings import Settings
-from nst.stopping import StopRequests, Terminated
+from nst.stopping import StopRequests, Terminated, stoppable
 
 ROOT = Path(__file__).resolve().parent.parent
 PICTURES = ["costs.png", "contact_sheet.png", "progress.gif", "side_by_side.png"]
@@ -481,6 +482,60 @@ def test_a_stopped_run_keeps_its_image_and_checkpoint_and_can_be_resumed(
     assert m["resumed"] == [last]
     assert [c["iteration"] for c in m["checkpoints"]] == list(range(last + 3))
     assert (out / "generated_image.jpg").is_file()
+
+
+def test_a_closed_standard_output_stops_the_run_as_ctrl_c_does(tiny_images, vgg19_mat, tmp_path):
+    """`neural_art.py ... | head`: when the reader of the cost lines goes away, the run keeps
+    its latest iterate, says in one line on stderr how to continue, and ends with status 1
+    (before, it printed a traceback and hung while TensorFlow's session closed at exit)."""
+    content, style = tiny_images
+    out = tmp_path / "run"
+    command = [sys.executable, "neural_art.py", content, style, "--weights", vgg19_mat,
+               "--iterations", 400, "--save-every", 1, "--width", 32, "--height", 24,
+               "--output-dir", out]  # fmt: skip
+    process = subprocess.Popen([str(a) for a in command], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        while not process.stdout.readline().startswith("Iteration 1 "):
+            pass
+        process.stdout.close()  # as `head` does once it has its lines
+        err = process.stderr.read()
+        process.wait(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 1
+    assert one_line(err), err
+    assert "standard output was closed; interrupted after iteration" in err
+    assert f"--resume {out}" in err
+    m = manifest(out)
+    assert m["status"] == "interrupted"
+    assert m["last_checkpoint"]["iteration"] >= 1
+
+
+def test_ctrl_c_before_the_run_has_anything_to_say_is_told_as_interrupted(capsys):
+    def starting(stop: StopRequests) -> int:
+        raise KeyboardInterrupt  # Ctrl-C while the work starts: no message of its own
+
+    assert stoppable(starting) == 130
+    assert capsys.readouterr().err == "\nneural_art.py: interrupted\n"
+
+
+def test_ctrl_c_before_a_runner_handles_it_ends_in_one_line_with_status_130(
+    tiny_images, monkeypatch, capsys
+):
+    """Ctrl-C in the first moments (Ray or TensorFlow loading, before a runner's handler):
+    one line and 130, not a traceback."""
+    import neural_art
+
+    def starting(job) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(neural_art, "run_job", starting)
+    monkeypatch.setattr(nst.cpu_kernels, "choose_cpu_kernels", lambda: None)  # env unchanged
+    assert neural_art.main([str(path) for path in tiny_images]) == 130
+    assert capsys.readouterr().err == "\nneural_art.py: interrupted\n"
 
 
 def test_a_signal_during_the_loop_stops_it_after_the_iteration_and_a_second_one_at_once():

@@ -44,9 +44,11 @@ def paint(
     disk, a removed folder) ends it with a WriteError that says how to continue, when it can be."""
     folder.content_alpha = inputs.content_alpha
     size = output_size(settings, inputs.content.shape)
-    steps = stylize(settings, resume, kernels, inputs)
     try:
-        last = _loop(folder, settings, size, resume, steps, stop)
+        # closed here, not when the interpreter ends (when TensorFlow's session can no longer
+        # close), whatever ends the loop
+        with contextlib.closing(stylize(settings, resume, kernels, inputs)) as steps:
+            last = _loop(folder, settings, size, resume, steps, stop)
         pixels = _unrounded(folder, last)
         folder.write_result(inputs, last.i, last.image, last.costs, last.checkpoint, pixels)
     except WriteError as e:
@@ -90,6 +92,9 @@ def _loop(
     except (KeyboardInterrupt, Terminated) as e:
         status.clear()
         raise _interrupted(folder, last, e) from None
+    except BrokenPipeError as e:  # standard output's reader went away (`| head`)
+        status.clear()
+        raise _interrupted(folder, last, e) from None
     except NonFiniteCostError as e:
         status.clear()
         kept = _keep(folder, e.last_good)
@@ -122,7 +127,8 @@ def _announce(settings: Settings, out: Path, size: tuple[int, int]) -> None:
     print(
         f"Painting {settings.content} in the style of "
         f"{' and '.join(map(str, settings.styles))}: {width}x{height} pixels{tiles}, "
-        f"{settings.iterations} iterations{f' ({coarse} first)' if coarse else ''}, "
+        f"{settings.iterations} iteration{'s' * (settings.iterations != 1)}"
+        f"{f' ({coarse} first)' if coarse else ''}, "
         f"images to {out}",
         flush=True,
     )
@@ -165,8 +171,9 @@ def _costs_text(costs: dict[str, float]) -> str:
 
 
 def _interrupted(folder: RunFolder, last: Step | None, e: BaseException) -> BaseException:
-    """Ctrl-C or SIGTERM: the latest iterate kept, the manifest closed, and the message that
-    says where the image is and how to continue."""
+    """Ctrl-C, SIGTERM or a closed standard output: the latest iterate kept, the manifest
+    closed, and the message (an exception of e's type) that says where the image is and how
+    to continue."""
     kept = _keep(folder, last)
     folder.finish("interrupted")
     if kept is None:

@@ -14,9 +14,11 @@ The command line runs the same generator; it only adds printing and files.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import math
-from collections.abc import Iterator
+import weakref
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,7 +90,7 @@ def stylize(
     resume: Checkpoint | None = None,
     kernels: dict | None = None,
     inputs: Inputs | None = None,
-) -> Iterator[Step]:
+) -> Generator[Step, None, None]:
     """Yield Step i for i in 0 .. settings.iterations - 1 (from resume.i + 1 when resuming).
 
     `kernels` are the weights of settings.network if already read
@@ -97,8 +99,34 @@ def stylize(
     the images if already read, else they are read from settings' paths. With
     coarse levels (see `schedule`) the first steps' images are smaller. Raises
     InputError for unreadable images or weights, and NonFiniteCostError when a
-    cost becomes infinite or NaN. Closing the generator stops the run.
+    cost becomes infinite or NaN. Closing the generator stops the run; a generator
+    still open when the program ends is closed then (_close_open_runs).
     """
+    steps = _stylize(settings, resume, kernels, inputs)
+    _open_runs.add(steps)
+    return steps
+
+
+_open_runs: weakref.WeakSet = weakref.WeakSet()
+"""The generators stylize made that are still referenced (a closed one is left alone)."""
+
+
+@atexit.register
+def _close_open_runs() -> None:
+    """Close the runs a program left open (it kept the generator and stopped taking steps),
+    while the interpreter still works: later, at its finalization, TensorFlow's session and
+    L-BFGS-B's thread can no longer end, and the program would never exit."""
+    for steps in list(_open_runs):
+        steps.close()
+
+
+def _stylize(
+    settings: Settings,
+    resume: Checkpoint | None,
+    kernels: dict | None,
+    inputs: Inputs | None,
+) -> Iterator[Step]:
+    """stylize's steps."""
     s = settings
     network = NETWORKS[s.network]
     inputs = recolored(s, inputs or Inputs.read(s.content, s.styles, s.init_file))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +19,8 @@ from nst.settings import Settings
 from nst.tf1.api import tf as tf1
 from nst.transfer import JITTER_AMPLITUDE, initial_image, stylize
 from nst_utils import generate_noise_image, load_image, load_vgg_model, reshape_and_normalize_image
+
+ROOT = Path(__file__).resolve().parent.parent
 
 W, H = 32, 24
 
@@ -228,3 +233,28 @@ def test_closing_the_generator_early_stops_the_run(settings, optimizer):
     with pytest.raises(StopIteration):
         next(steps)
     assert lbfgs_threads() == []
+
+
+@pytest.mark.parametrize(("optimizer", "tile"), [("adam", None), ("lbfgs", None), ("adam", 128)])
+def test_a_program_that_leaves_the_loop_early_ends(tiny_images, vgg19_mat, optimizer, tile):
+    """A script that keeps stylize's generator in a variable and stops taking steps (the README:
+    "stop early by leaving the loop") exits normally, with TensorFlow's session and L-BFGS-B's
+    thread still open when the interpreter ends (it used to hang there)."""
+    content, style = tiny_images
+    script = f"""
+from pathlib import Path
+from nst.settings import Settings
+from nst.transfer import stylize
+settings = Settings(content=Path({str(content)!r}), styles=(Path({str(style)!r}),),
+                    weights=Path({str(vgg19_mat)!r}), width=160, height=144, iterations=50,
+                    optimizer={optimizer!r}, tile={tile!r})
+steps = stylize(settings)
+for step in steps:
+    if step.i == 1:
+        break
+print("left at", step.i)
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("left at 1")

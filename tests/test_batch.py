@@ -512,7 +512,7 @@ def test_ctrl_c_stops_a_batch_and_resume_skips_finished_jobs_and_continues_the_o
         os.killpg(batch.pid, signal.SIGINT)  # as Ctrl-C on a terminal
         _, err = batch.communicate(timeout=300)
 
-    assert batch.returncode == 130
+    assert batch.returncode == 130, err
     assert one_line(err), err
     assert "the batch was interrupted with 1 of 2 jobs finished" in err
     assert f"--resume {out}" in err

@@ -89,10 +89,7 @@ def _loop(
             status.update(step.i + 1, folder.totals[-1] if folder.totals else None)
             stop.check()
         stop.in_loop = False
-    except (KeyboardInterrupt, Terminated) as e:
-        status.clear()
-        raise _interrupted(folder, last, e) from None
-    except BrokenPipeError as e:  # standard output's reader went away (`| head`)
+    except (KeyboardInterrupt, Terminated, BrokenPipeError) as e:  # the last: `| head`
         status.clear()
         raise _interrupted(folder, last, e) from None
     except NonFiniteCostError as e:

@@ -178,9 +178,7 @@ def total_variation(
     for axis in (1, 2):
         d = np.diff(image, axis=axis)
         flat = d.reshape(-1)
-        for start in range(0, flat.size, BAND_VALUES):
-            band = flat[start : start + BAND_VALUES]
-            cost += float(np.dot(band, band.astype(np.float64)))
+        cost = _banded_dot(flat, flat, cost)
         if gradient is None:
             continue
         d *= np.float32(2 * weight)
@@ -206,15 +204,20 @@ def temporal_difference(
     and sums in float64 BAND_VALUES values at a time."""
     d = np.subtract(image, warped, dtype=np.float32)
     weighted = d * np.asarray(certainty, np.float32)[..., None]
-    flat, flat_weighted = d.reshape(-1), weighted.reshape(-1)
-    total = 0.0
-    for start in range(0, flat.size, BAND_VALUES):
-        band = slice(start, start + BAND_VALUES)
-        total += float(np.dot(flat_weighted[band], flat[band].astype(np.float64)))
+    total = _banded_dot(weighted.reshape(-1), d.reshape(-1))
     if gradient is not None:
         weighted *= np.float32(2 * weight / image.size)
         gradient += weighted
     return total / image.size
+
+
+def _banded_dot(a: np.ndarray, b: np.ndarray, total: float = 0.0) -> float:
+    """total + sum(a * b) for flat float32 arrays a and b, each product summed in float64,
+    BAND_VALUES values at a time (one float64 band of b at a time, not a whole copy)."""
+    for start in range(0, a.size, BAND_VALUES):
+        band = slice(start, start + BAND_VALUES)
+        total += float(np.dot(a[band], b[band].astype(np.float64)))
+    return total
 
 
 def _summed(parts: Iterable[tuple]) -> tuple:

@@ -39,13 +39,30 @@ def optical_flow(a: np.ndarray, b: np.ndarray, method: str = "dis") -> np.ndarra
     a, b: uint8 RGB frames of the same shape (H, W, 3), compared in grey
     (cv2.COLOR_RGB2GRAY); method: one of FLOW_METHODS.
     """
+    return _flow(*_greys(a, b), method)
+
+
+def flows_both_ways(
+    a: np.ndarray, b: np.ndarray, method: str = "dis"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(the flow from a to b, the flow from b to a): each frame's pixels carried to the other,
+    as nst.video.certainty.certainty needs them (each frame made grey once)."""
+    grey_a, grey_b = _greys(a, b)
+    return _flow(grey_a, grey_b, method), _flow(grey_b, grey_a, method)
+
+
+def _greys(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 RGB frames a and b of one shape, in grey; ValueError for other arrays."""
     if a.shape != b.shape or a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
         raise ValueError(
             f"optical_flow takes two uint8 RGB frames of one shape, not {a.dtype} {a.shape} "
             f"and {b.dtype} {b.shape}"
         )
-    grey_a = cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)
-    grey_b = cv2.cvtColor(b, cv2.COLOR_RGB2GRAY)
+    return cv2.cvtColor(a, cv2.COLOR_RGB2GRAY), cv2.cvtColor(b, cv2.COLOR_RGB2GRAY)
+
+
+def _flow(grey_a: np.ndarray, grey_b: np.ndarray, method: str) -> np.ndarray:
+    """The flow from grey frame a to grey frame b by `method`, float32 (H, W, 2)."""
     if method == "dis":
         flow = cv2.DISOpticalFlow_create(DIS_PRESET).calc(grey_a, grey_b, None)
     elif method == "farneback":
@@ -53,11 +70,3 @@ def optical_flow(a: np.ndarray, b: np.ndarray, method: str = "dis") -> np.ndarra
     else:
         raise ValueError(f"optical flow method {method!r} is not one of {', '.join(FLOW_METHODS)}")
     return flow.astype(np.float32, copy=False)
-
-
-def flows_both_ways(
-    a: np.ndarray, b: np.ndarray, method: str = "dis"
-) -> tuple[np.ndarray, np.ndarray]:
-    """(the flow from a to b, the flow from b to a): each frame's pixels carried to the other,
-    as nst.video.certainty.certainty needs them."""
-    return optical_flow(a, b, method), optical_flow(b, a, method)

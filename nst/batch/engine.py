@@ -25,7 +25,7 @@ from types import ModuleType
 from nst.batch.cluster import Cluster, check_ray_address, ray_cluster
 from nst.batch.jobs import Job, make_jobs
 from nst.batch.report import LOGS, BatchRecord, is_finished, write_contact_sheet
-from nst.batch.task import run_job
+from nst.batch.task import StopFlag, run_job
 from nst.cli.main import parse_command, plural
 from nst.errors import InputError
 from nst.job import BATCH_FILE, BatchJob
@@ -188,6 +188,7 @@ class _Runner:
         self.ray, self.record, self.cluster = ray, record, cluster
         self.workers, self.retries = workers, retries
         self.task = ray.remote(max_retries=0, max_calls=1)(run_job)
+        self.stop_flag = ray.remote(num_cpus=0)(StopFlag).remote()
         self.queue: deque[tuple[Job, list[str], object, int]] = deque()
         self.running: dict[object, tuple[Job, list[str], object, int]] = {}
         self.tries: dict[int, int] = {}
@@ -220,8 +221,7 @@ class _Runner:
         """Stop the running jobs: each stops after its current iteration, keeping its image
         and checkpoint; a second Ctrl-C stops waiting for them (they keep their latest
         checkpoint)."""
-        for ref in self.running:
-            self.ray.cancel(ref)
+        self.stop_flag.set.remote()
         try:
             while self.running:
                 ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=WAIT_SECONDS)
@@ -242,7 +242,7 @@ class _Runner:
             "num_gpus": 1 if self.cluster.gpus else 0,
         }
         ref = self.task.options(**options).remote(
-            arguments, str(self.record.folder / job.name), weights, str(log), again
+            arguments, str(self.record.folder / job.name), weights, str(log), again, self.stop_flag
         )
         self.running[ref] = (job, arguments, weights, threads)
         self.record.note(job, status="running", attempts=entry["attempts"] + 1, message=None)
@@ -255,9 +255,6 @@ class _Runner:
         errors = self.ray.exceptions
         try:
             outcome = self.ray.get(ref)
-        except errors.TaskCancelledError:  # cancelled before it began: not an attempt
-            attempts = self.record.entry(job)["attempts"] - 1
-            outcome = {"status": "interrupted" if attempts else "pending", "attempts": attempts}
         except errors.RayTaskError as e:  # it could not even start (run_job catches the rest)
             outcome = {"status": "failed", "message": f"{type(e.cause).__name__}: {e.cause}"}
         except errors.RayError as e:  # its worker process (or node) died
@@ -272,6 +269,9 @@ class _Runner:
                 "status": "failed",
                 "message": f"its worker died, in {plural(tries, 'attempt')}: {first}",
             }
+        if outcome is None:  # the batch stopped before it began: not an attempt
+            attempts = self.record.entry(job)["attempts"] - 1
+            outcome = {"status": "interrupted" if attempts else "pending", "attempts": attempts}
         if outcome.get("result"):
             outcome["result"] = str(Path(outcome["result"]).relative_to(self.record.folder))
         self.record.note(job, **outcome)

@@ -4,15 +4,24 @@ weights the batch read once, so that it gives what `neural_art.py` with its argu
 
 A job that ran before (its worker died, or the batch was stopped) continues from its
 checkpoint, as --resume continues a single run. What the job prints goes to its log file.
-Ray's cancelling (the batch's Ctrl-C) arrives as SIGINT, which stops the run after its
-current iteration with its image and checkpoint kept, as Ctrl-C stops a single run.
+
+The batch's Ctrl-C reaches a job through a StopFlag that the job watches: once it is set,
+the job's main thread is interrupted as Ctrl-C interrupts a single run, which stops after
+its current iteration with its image and checkpoint kept. Not through ray.cancel: in Ray
+2.60, cancelling a task whose result is arriving at that moment fails a check inside Ray
+that ends the batch's own process with status 1 ("Tried to complete task that was not
+pending"; ray-project/ray#54527 describes this race in a sibling check).
 """
 
 from __future__ import annotations
 
+import _thread
+import asyncio
 import contextlib
+import threading
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 from nst.batch.report import now
@@ -24,16 +33,44 @@ from nst.run.image_job import run
 from nst.stopping import StopRequests, Terminated, stop_signals
 from nst.weights.loading import Weights
 
+WATCH_SECONDS = 0.2
+"""How often, in seconds, a job looks whether its batch was stopped."""
 
-def run_job(argv: list[str], run_folder: str, weights: Weights, log: str, again: bool) -> dict:
+
+class StopFlag:
+    """A batch's request to stop, as a Ray actor (with no cores of its own) that its jobs
+    watch: the batch calls `set` on Ctrl-C or SIGTERM; `wait` ends once it has."""
+
+    def __init__(self):
+        self._stop = asyncio.Event()
+
+    async def set(self) -> None:
+        self._stop.set()
+
+    async def is_set(self) -> bool:
+        return self._stop.is_set()
+
+    async def wait(self) -> None:
+        await self._stop.wait()
+
+
+def run_job(
+    argv: list[str], run_folder: str, weights: Weights, log: str, again: bool, stop_flag
+) -> dict | None:
     """Carry out the job whose command line is `argv` (into `run_folder`) with `weights`,
     printing into the file `log` (appended to). `again`: the job ran before, so it continues
-    from its checkpoint when its folder has one.
+    from its checkpoint when its folder has one. `stop_flag`: the batch's StopFlag (an actor
+    handle); once it is set, the job stops as Ctrl-C stops a run.
 
     Returns {"status": "finished", "result": the final image's path} or {"status":
     "failed" or "interrupted", "message": why}, with "started" and "ended" (UTC, ISO 8601),
-    "seconds" (this attempt's) and "node" (the Ray node's id).
+    "seconds" (this attempt's) and "node" (the Ray node's id); None when the batch was
+    stopped before the job began.
     """
+    import ray
+
+    if ray.get(stop_flag.is_set.remote()):
+        return None
     started, clock = now(), time.monotonic()
     stop = StopRequests()
     Path(log).parent.mkdir(parents=True, exist_ok=True)
@@ -42,6 +79,7 @@ def run_job(argv: list[str], run_folder: str, weights: Weights, log: str, again:
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(out),
         stop_signals(stop),
+        _interrupted_by(stop_flag),
     ):
         try:
             final = run(
@@ -60,6 +98,29 @@ def run_job(argv: list[str], run_folder: str, weights: Weights, log: str, again:
             outcome = {"status": "failed", "message": f"{type(e).__name__}: {e}"}
     seconds = round(time.monotonic() - clock, 3)
     return {**outcome, "started": started, "ended": now(), "seconds": seconds, "node": _node()}
+
+
+@contextlib.contextmanager
+def _interrupted_by(stop_flag) -> Iterator[None]:
+    """While the block runs, interrupt the main thread as Ctrl-C does (through the SIGINT
+    handler, so a run in its loop stops after the current iteration) once `stop_flag` is
+    set; a thread watches it."""
+    import ray
+
+    stopped, done = stop_flag.wait.remote(), threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if ray.wait([stopped], timeout=WATCH_SECONDS)[0]:
+                if not done.is_set():
+                    _thread.interrupt_main()
+                return
+
+    threading.Thread(target=watch, name="batch stop", daemon=True).start()
+    try:
+        yield
+    finally:
+        done.set()
 
 
 def job_command_line(argv: list[str], run_folder: Path, again: bool) -> list[str]:

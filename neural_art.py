@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nst.assignment_config import CONFIG
-from nst.job import BatchJob, ImageJob, Job, NotebookJob, SettingsJob, WeightsJob
+from nst.job import BatchJob, ClipJob, ImageJob, Job, NotebookJob, SettingsJob, WeightsJob
 
 if TYPE_CHECKING:
     from nst.optimize import CostGraph
@@ -97,6 +97,8 @@ def run_job(job: Job) -> int:
     match job:
         case ImageJob():
             from nst.run.image_job import run_image_job as runner
+        case ClipJob():
+            from nst.run.clip_job import run_clip_job as runner
         case BatchJob():
             from nst.batch.engine import run_batch as runner
         case WeightsJob():

@@ -1,20 +1,34 @@
 """What a command asks the program to do, as plain data: one type for each kind of job.
 
 The command line (nst/cli) parses and checks a job; neural_art.py hands it to the runner
-of its kind: an image to nst/run, a batch to nst/batch, the weights file to
+of its kind: an image or a clip to nst/run, a batch to nst/batch, the weights file to
 nst/weights/loading.py, a notebook to nst/tf1/notebook_run.py. Only the settings' types
 are needed here, so a job is made and checked before TensorFlow or Ray is imported.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from nst.settings import Settings
 
 BATCH_FILE = "batch.json"
 """The file that makes a folder a batch folder (nst/batch/report.py writes it)."""
+MANIFEST = "manifest.json"
+"""The manifest of a run folder or a clip's folder (nst/run/folder.py, nst/run/clip_folder.py)."""
+CLIP_KIND = "clip"
+"""The "kind" a clip's manifest gives (an image run's manifest gives none)."""
+TEMPORAL_WEIGHT = 1.0
+"""--temporal-weight's default (see the README's "Clips" for how it was chosen)."""
+FLOW_METHODS = ("dis", "farneback")
+"""The optical flows a clip can use (nst.video.flow), the default first (measured by
+bench/flow.py, see bench/README.md)."""
+LATER_SHARE = 1 / 3
+"""Without --frame-iterations, each frame after the first takes this share of --iterations
+(at least 1): it starts from the previous result, carried along the optical flow."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +43,33 @@ class ImageJob:
     resume: Path | None
     resume_iterations: int | None
     weights_url: str | None
+
+
+@dataclass(frozen=True)
+class ClipJob:
+    """Paint every frame of the clip settings.content (a video file or a folder of frames)
+    into settings.output_dir, or continue the stopped clip in `resume`. `frames`: the first
+    and last frame to paint, numbered from 1 (None: the clip's first, its last); `fps`: the
+    frame rate of a folder of frames (None: DEFAULT_FPS; a video's own rate else);
+    `temporal_weight`: the temporal cost's weight in J (0: each frame painted on its own);
+    `frame_iterations`: the iterations of each frame after the first (None: LATER_SHARE of
+    settings.iterations); `flow`: the optical flow's method (nst.video.flow.FLOW_METHODS)."""
+
+    settings: Settings
+    argv: list[str]
+    frames: tuple[int | None, int | None]
+    fps: Fraction | None
+    temporal_weight: float
+    frame_iterations: int | None
+    flow: str
+    resume: Path | None
+    weights_url: str | None
+
+    def later_iterations(self, settings: Settings) -> int:
+        """The iterations of each frame after the first, for a clip run with `settings`."""
+        if self.frame_iterations is not None:
+            return self.frame_iterations
+        return max(1, round(settings.iterations * LATER_SHARE))
 
 
 @dataclass(frozen=True)
@@ -82,5 +123,14 @@ class SettingsJob:
     settings: Settings
 
 
-Job = ImageJob | BatchJob | WeightsJob | NotebookJob | SettingsJob
+Job = ImageJob | ClipJob | BatchJob | WeightsJob | NotebookJob | SettingsJob
 """Any kind of job."""
+
+
+def is_clip_folder(folder: Path) -> bool:
+    """Whether `folder` holds a clip's run (its manifest says kind "clip")."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("kind") == CLIP_KIND

@@ -25,6 +25,7 @@ from nst.tf1.api import tf as tf1
 from nst.tf_session import DEFAULT_COMPUTE, Compute
 from nst.tile_grid import Tiling
 from nst.tiled_costs import TiledCosts, TileNetwork, tiled_style_targets
+from nst.video.temporal_targets import TemporalTargets
 
 CONTENT_TARGET_DTYPE = np.float16
 """How a tiled run keeps the whole content target (half float32's memory; relative error
@@ -37,11 +38,12 @@ def level_costs(
     inputs: Inputs,
     content_rgb: np.ndarray,
     tiling: Tiling | None,
+    temporal: TemporalTargets | None = None,
 ) -> AbstractContextManager[LevelCosts]:
     """The costs of settings' objective for images of content_rgb's size (the content, uint8
-    RGB, at that size), with the style images of `inputs` at settings.style_scale times it:
-    in the tiles of `tiling`, or on the whole image when it is None. They hold a TensorFlow
-    session until the context ends."""
+    RGB, at that size), with the style images of `inputs` at settings.style_scale times it,
+    and a clip's frame's `temporal` targets when given: in the tiles of `tiling`, or on the
+    whole image when it is None. They hold a TensorFlow session until the context ends."""
     s = settings
     space = PIXEL_SPACES[s.pixels]
     height, width, _ = content_rgb.shape
@@ -49,8 +51,8 @@ def level_costs(
     content = space.to_network(content_rgb)  # only the context holds it, to drop it when used
     compute = Compute(s.threads, s.xla, s.precision)
     if tiling is None:
-        return _whole_image_costs(s, kernels, content, styles, compute)
-    return _tiled_costs(s, kernels, content, styles, compute, tiling)
+        return _whole_image_costs(s, kernels, content, styles, compute, temporal)
+    return _tiled_costs(s, kernels, content, styles, compute, tiling, temporal)
 
 
 @contextmanager
@@ -60,6 +62,7 @@ def _whole_image_costs(
     content: np.ndarray,
     styles: Iterator[np.ndarray],
     compute: Compute,
+    temporal: TemporalTargets | None,
 ) -> Iterator[LevelCosts]:
     """level_costs of the whole image: one graph of the costs, its targets computed before in
     graphs of their own (activations, style_targets)."""
@@ -75,7 +78,7 @@ def _whole_image_costs(
     with tf1.Graph().as_default() as graph, compute.session(graph) as sess:
         held = HeldKernels()
         model = load_vgg_model(kernels, width, height, s.pooling, hold=held)
-        costs = cost_graph(model, a_C, targets, objective_of(s))
+        costs = cost_graph(model, a_C, targets, objective_of(s), temporal)
         sess.run(tf1.global_variables_initializer())
         held.load(sess)
         yield GraphCosts(sess, costs)
@@ -89,6 +92,7 @@ def _tiled_costs(
     styles: Iterator[np.ndarray],
     compute: Compute,
     tiling: Tiling,
+    temporal: TemporalTargets | None,
 ) -> Iterator[LevelCosts]:
     """level_costs in tiles: one tile's network computes the targets (the content's as
     CONTENT_TARGET_DTYPE, one style image at a time) and every cost and gradient."""
@@ -106,7 +110,8 @@ def _tiled_costs(
             for style in styles
         ]
         objective = objective_of(s)
-        yield _InTiles(TiledCosts(sess, net, objective, a_C, targets, (width, height), s.seed))
+        size = (width, height)
+        yield _InTiles(TiledCosts(sess, net, objective, a_C, targets, size, s.seed, temporal))
 
 
 class _InTiles(LevelCosts):

@@ -20,11 +20,13 @@ from nst.costs import (
     compute_style_cost,
     style_cost_of_grams,
     style_cost_of_moments,
+    temporal_cost,
     total_cost,
     total_variation_cost,
 )
 from nst.optimizers import Adam, AdamMove, Bounds, Iterate, LevelCosts
 from nst.tf1.api import tf as tf1
+from nst.video.temporal_targets import TemporalTargets
 
 
 @dataclass
@@ -45,12 +47,13 @@ class CostGraph:
     J_tv: tf1.Tensor | None = None
     new_input: tf1.Tensor | None = None
     set_input: tf1.Operation | None = None
+    J_temporal: tf1.Tensor | None = None
 
     def costs(self) -> list[tf1.Tensor]:
-        """[J, J_content, J_style] and J_tv when the total variation counts."""
-        return [self.J, self.J_content, self.J_style] + (
-            [self.J_tv] if self.J_tv is not None else []
-        )
+        """[J, J_content, J_style], then J_tv when the total variation counts and J_temporal
+        when a frame of a clip is painted (cost_names gives their names)."""
+        parts = [self.J_tv, self.J_temporal]
+        return [self.J, self.J_content, self.J_style] + [J for J in parts if J is not None]
 
     def assign_input(self, sess, image: np.ndarray) -> None:
         """Put `image` (1, H, W, 3) into model['input']."""
@@ -100,6 +103,16 @@ class Objective:
     style_loss: str = "gram"
 
 
+def cost_names(objective: Objective, temporal: TemporalTargets | None = None) -> tuple[str, ...]:
+    """The names of the costs a level's costs() gives, in order: total, content, style, then
+    total variation when it counts and temporal when a frame of a clip is painted."""
+    return (
+        ("total", "content", "style")
+        + ("total variation",) * (objective.tv_weight > 0)
+        + (("temporal",) * (temporal is not None))
+    )
+
+
 STYLE_COSTS = {"gram": style_cost_of_grams, "wasserstein": style_cost_of_moments}
 """Each style loss's J_style from the style targets (nst.level_costs.style_targets)."""
 
@@ -109,14 +122,16 @@ def cost_graph(
     a_C: np.ndarray,
     style_targets: list[list],
     objective: Objective,
+    temporal: TemporalTargets | None = None,
 ) -> CostGraph:
     """The costs of `objective` in the default graph, from targets evaluated beforehand.
 
     a_C: the content's activation at objective.content_layer; style_targets[k]:
     what style image k's activations at objective.style_layers are compared with
     (nst.level_costs.style_targets: Gram matrices scaled to the generated image's
-    positions, or moments). With one style image, the Gram cost and no total
-    variation, J is the assignment's J.
+    positions, or moments); temporal: a clip's frame's earlier results, or None. With one
+    style image, the Gram cost, no total variation and no temporal targets, J is the
+    assignment's J.
     """
     o = objective
     J_content = compute_content_cost(a_C, model[o.content_layer])
@@ -133,8 +148,15 @@ def cost_graph(
         J_tv = total_variation_cost(model["input"])
         J = J + o.tv_weight * J_tv
     image = model["input"]
+    J_temporal = None
+    if temporal is not None:
+        pairs = zip(temporal.warped, temporal.weights, strict=True)
+        J_temporal = tf1.add_n([temporal_cost(image, w, c) for w, c in pairs])
+        J = J + temporal.weight * J_temporal
     new_input = tf1.placeholder(tf1.float32, image.shape)
-    return CostGraph(model, J, J_content, J_style, None, J_tv, new_input, image.assign(new_input))
+    return CostGraph(
+        model, J, J_content, J_style, None, J_tv, new_input, image.assign(new_input), J_temporal
+    )
 
 
 class GraphCosts(LevelCosts):

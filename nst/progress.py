@@ -249,14 +249,16 @@ class StatusLine(Bar):
             heartbeat=heartbeat,
         )
 
-    def update(self, done: int, cost: float | None = None) -> None:
+    def update(self, done: int, cost: float | None = None, where: str | None = None) -> None:
         """Show that `done` of `total` iterations are done (a count, not tqdm's increment);
-        `cost` is the latest total cost J."""
+        `cost` is the latest total cost J; `where` what the iterations are of (a clip's
+        "frame 3/48"), shown before J."""
         with self.lock:
             if self.first_update is None:
                 self.first_update = (self.clock(), done)
-            if cost is not None:
-                self.postfix = f"J {cost:.4g}"
+            if cost is not None or where is not None:
+                shown = [where] + ([f"J {cost:.4g}"] if cost is not None else [])
+                self.postfix = ", ".join(filter(None, shown))
             super().update(done)
 
     def line(self, live: bool) -> str:

@@ -260,11 +260,13 @@ class TiledCosts:
     """The costs of nst.optimize.Objective `objective` for whole images of `size` (width,
     height), and their gradient, evaluated over the tiles of `net` in `sess` (see the
     module's docstring). a_C: the content's activation at the content layer (whole);
-    targets[k]: style image k's targets (nst.level_costs.style_targets, scaled to `size`)."""
+    targets[k]: style image k's targets (nst.level_costs.style_targets, scaled to `size`);
+    temporal: a clip's frame's nst.optimize.TemporalTargets, or None."""
 
-    def __init__(self, sess, net: TileNetwork, objective, a_C, targets, size, seed):
+    def __init__(self, sess, net: TileNetwork, objective, a_C, targets, size, seed, temporal=None):
         o = self.objective = objective
         self.sess, self.net, self.a_C, self.seed = sess, net, a_C, seed
+        self.temporal = temporal
         self._last_sums: tuple | None = None  # ((i, _digest(image)), _sums' feed)
         self.names = [name for name, _ in o.style_layers]
         channels = {n: int(net.gram[n].shape[0]) for n in self.names}
@@ -357,7 +359,7 @@ class TiledCosts:
     def costs_of(self, image: np.ndarray, i: int) -> tuple:
         """(J, J_content, J_style[, J_tv]) of `image` (1, H, W, 3), over the tiles of step i."""
         values = self.sess.run(self.costs, self._sums(image, i)[0])
-        return self._with_tv(values, image)
+        return self._with_pixel_costs(values, image)
 
     def cost_and_gradient(self, image: np.ndarray, i: int) -> tuple[float, np.ndarray]:
         """(J, dJ/d image) of `image` (1, H, W, 3), over the tiles of step i (both passes)."""
@@ -382,15 +384,24 @@ class TiledCosts:
 
         for tile, feed in self.net.placed(self.sess, image, tiles, more):
             add(tile, self.sess.run(self.gradient, feed))
-        costs = self._with_tv(values, image, gradient)
+        costs = self._with_pixel_costs(values, image, gradient)
         return float(costs[0]), gradient
 
-    def _with_tv(self, values: list, image: np.ndarray, gradient: np.ndarray | None = None):
-        """The costs with the total variation's share (and J_tv) when it counts, its gradient
-        added to `gradient` when given."""
+    def _with_pixel_costs(
+        self, values: list, image: np.ndarray, gradient: np.ndarray | None = None
+    ) -> tuple:
+        """The costs with the shares of the costs of the pixels themselves, computed on the
+        whole image: the total variation (and J_tv) when it counts, the temporal cost (and
+        J_temporal) of a clip's frame; their gradients added to `gradient` when given."""
+        J, *parts = values
         weight = self.objective.tv_weight
-        if weight <= 0:
-            return tuple(np.float32(v) for v in values)
-        J_tv = total_variation(image, gradient, weight)
-        J = values[0] + weight * J_tv
-        return tuple(np.float32(v) for v in (J, *values[1:], J_tv))
+        if weight > 0:
+            J_tv = total_variation(image, gradient, weight)
+            J, parts = J + weight * J_tv, [*parts, J_tv]
+        if (t := self.temporal) is not None:
+            J_temporal = sum(
+                temporal_difference(image, warped, c, gradient, t.weight)
+                for warped, c in zip(t.warped, t.weights, strict=True)
+            )
+            J, parts = J + t.weight * J_temporal, [*parts, J_temporal]
+        return tuple(np.float32(v) for v in (J, *parts))

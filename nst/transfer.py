@@ -30,17 +30,18 @@ from nst.checkpoint import Checkpoint
 from nst.colors import match_colors, preserve_colors, with_content_chroma
 from nst.errors import InputError
 from nst.images import Inputs, resize
-from nst.level_costs import level_costs
+from nst.level_costs import level_costs, objective_of
 from nst.levels import output_size, schedule
 from nst.networks import NETWORKS
+from nst.optimize import cost_names
 from nst.optimizers import Adam, Iterate, LbfgsB, Optimizer
 from nst.pixels import PIXEL_SPACES, PixelSpace
 from nst.settings import TOLERANCE_WINDOW, Settings
 from nst.tile_grid import tiling_of
+from nst.video.temporal_targets import TemporalTargets
 from nst.weights.guard import read_weights
 from nst.weights.sources import find_weights
 
-COST_NAMES = ("total", "content", "style", "total variation")
 NOISE_AMPLITUDE = 20.0  # the assignment's uniform(-20, 20), in 0..255 pixel units
 JITTER_AMPLITUDE = 63.75  # the TF 2 edition's uniform(-0.25, 0.25) of [0, 1] pixels
 
@@ -51,7 +52,7 @@ class Step:
 
     image: the picture (uint8 RGB, (H, W, 3)), with the content's colours
     when content_colors is given (preserve_colors); costs: {"total", "content",
-    "style"[, "total variation"]} of this image when evaluated (every save_every
+    "style"[, "total variation"][, "temporal"]} of this image when evaluated (every save_every
     steps and after the last), else None; J_before: the total cost of the image
     this step started from; checkpoint: the state to resume from (the picture
     shown is its average when averaging, else its image); space: the pixel space
@@ -90,6 +91,7 @@ def stylize(
     resume: Checkpoint | None = None,
     kernels: dict | None = None,
     inputs: Inputs | None = None,
+    temporal: TemporalTargets | None = None,
 ) -> Generator[Step, None, None]:
     """Yield Step i for i in 0 .. settings.iterations - 1 (from resume.i + 1 when resuming).
 
@@ -97,12 +99,16 @@ def stylize(
     (nst.weights.guard.read_weights), else they are read from settings.weights or the
     first file found; `inputs` are
     the images if already read, else they are read from settings' paths. With
-    coarse levels (see `schedule`) the first steps' images are smaller. Raises
+    coarse levels (see `schedule`) the first steps' images are smaller. `temporal`: a
+    clip's frame's targets (nst.optimize.TemporalTargets), at the output size, for settings
+    without coarse levels. A resume Checkpoint with i = -1 gives the initial image. Raises
     InputError for unreadable images or weights, and NonFiniteCostError when a
     cost becomes infinite or NaN. Closing the generator stops the run; a generator
     still open when the program ends is closed then (_close_open_runs).
     """
-    steps = _stylize(settings, resume, kernels, inputs)
+    if temporal is not None and settings.coarse_levels:
+        raise ValueError("stylize: a clip's temporal targets are of the output size only")
+    steps = _stylize(settings, resume, kernels, inputs, temporal)
     _open_runs.add(steps)
     return steps
 
@@ -125,6 +131,7 @@ def _stylize(
     resume: Checkpoint | None,
     kernels: dict | None,
     inputs: Inputs | None,
+    temporal: TemporalTargets | None,
 ) -> Iterator[Step]:
     """stylize's steps."""
     s = settings
@@ -143,7 +150,7 @@ def _stylize(
             start = _enlarged(start, width, height, s.adam_warm_start)
         last = None
         steps = range(max(first, steps.start), steps.stop)
-        level = _level_steps(s, kernels, inputs, (width, height), start, steps)
+        level = _level_steps(s, kernels, inputs, (width, height), start, steps, temporal)
         totals: list[float] = []
         for last in level:
             yield last
@@ -205,11 +212,13 @@ def _level_steps(
     size: tuple[int, int],
     start: Checkpoint,
     steps: range,
+    temporal: TemporalTargets | None = None,
 ) -> Iterator[Step]:
     """The Steps in `steps` at one size (width, height), starting from `start`: its image (the
-    initial image when None), Adam's state and the iterates' average. The same for the whole
-    image and for tiles (when settings.tile is smaller than the size): only the level's costs
-    (nst.level_costs) differ, which settings.optimizer's optimizer (optimizer_of) runs on."""
+    initial image when None), Adam's state and the iterates' average; `temporal`: see
+    stylize. The same for the whole image and for tiles (when settings.tile is smaller than
+    the size): only the level's costs (nst.level_costs) differ, which settings.optimizer's
+    optimizer (optimizer_of) runs on."""
     s = settings
     space = PIXEL_SPACES[s.pixels]
     tiling = tiling_of(s.tile, size)
@@ -220,11 +229,14 @@ def _level_steps(
         if tiling is not None:  # a tiled run keeps its images in float32 (half the bytes)
             image = image.astype(np.float32)
     bounds = space.bounds() if s.clip else None
-    with level_costs(s, kernels, inputs, content_rgb, tiling) as costs:
+    names = cost_names(objective_of(s), temporal)
+    with level_costs(s, kernels, inputs, content_rgb, tiling, temporal) as costs:
         iterates = optimizer_of(s).steps(costs, image, steps, s.save_every, start.state, bounds)
         del image  # the optimizer keeps it only as long as it needs it
         last = steps.stop - 1
-        yield from _shown(s, iterates, space, content_rgb, start, lambda x: costs.costs(x, last))
+        yield from _shown(
+            s, iterates, space, content_rgb, start, names, lambda x: costs.costs(x, last)
+        )
 
 
 def optimizer_of(settings: Settings) -> Optimizer:
@@ -242,17 +254,19 @@ def _shown(
     space: PixelSpace,
     content_rgb: np.ndarray,
     start: Checkpoint,
+    names: tuple[str, ...],
     costs_of,
 ) -> Iterator[Step]:
-    """The Steps the caller sees of `iterates`: their moving average when settings.average
-    (its costs from `costs_of(image)`), with the content's colours when preserve_colors."""
+    """The Steps the caller sees of `iterates` (their costs named `names`): their moving
+    average when settings.average (its costs from `costs_of(image)`), with the content's
+    colours when preserve_colors."""
     s = settings
     average = None
     if s.average:
         average = IterateAverage(s.average, start.average)
         iterates = _averaged(iterates, average, costs_of)
     content_colors = content_rgb if s.preserve_colors else None
-    return _checked_steps(iterates, space, content_colors, average)
+    return _checked_steps(iterates, space, names, content_colors, average)
 
 
 def _averaged(iterates: Iterator[Iterate], average: IterateAverage, costs_of) -> Iterator[Iterate]:
@@ -300,10 +314,12 @@ def initial_image(
 def _checked_steps(
     iterates: Iterator[Iterate],
     space: PixelSpace,
+    names: tuple[str, ...],
     content_rgb: np.ndarray | None,
     average: IterateAverage | None = None,
 ) -> Iterator[Step]:
-    """Steps from iterates, stopping with NonFiniteCostError at the first infinite or NaN cost.
+    """Steps from iterates (their costs named `names`, nst.optimize.cost_names), stopping
+    with NonFiniteCostError at the first infinite or NaN cost.
     With `average` (kept up to date by _averaged), a Step's picture is the average."""
     previous: Step | None = None
     good: Step | None = None  # the latest step known to have finite costs
@@ -313,7 +329,7 @@ def _checked_steps(
         good = previous or good
         if not (np.isfinite(it.image).all() and all(map(math.isfinite, it.costs or ()))):
             raise _non_finite(it.i, good)
-        costs = dict(zip(COST_NAMES, map(float, it.costs), strict=False)) if it.costs else None
+        costs = dict(zip(names, map(float, it.costs), strict=True)) if it.costs else None
         checkpoint = Checkpoint(it.i, it.image, it.state, average.state() if average else ())
         image = _rgb(space, _shown_image(checkpoint), content_rgb)
         step = Step(it.i, image, costs, it.J_before, checkpoint, space, content_rgb)

@@ -30,6 +30,7 @@ from nst.tf1.api import tf as tf1
 from nst.tile_grid import Tiling
 from nst.tiled_costs import TiledCosts, TileNetwork, tiled_style_targets
 from nst.transfer import initial_image, stylize
+from nst.video.temporal_targets import TemporalTargets
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "images"
@@ -110,9 +111,11 @@ def test_the_borders_between_cores_move_as_far_as_the_windows_leave_room():
 # 2. The whole image's costs and gradient
 
 
-def whole_and_tiled(settings: Settings, kernels: dict, size: tuple[int, int], tile: int):
-    """((J, J_content, J_style[, J_tv]), dJ/dx) of the initial image, computed on the whole
-    image and in tiles."""
+def whole_and_tiled(
+    settings: Settings, kernels: dict, size: tuple[int, int], tile: int, temporal=None
+):
+    """((J, J_content, J_style[, J_tv][, J_temporal]), dJ/dx) of the initial image, computed
+    on the whole image and in tiles (with a clip frame's `temporal` targets when given)."""
     s = settings
     space = PIXEL_SPACES[s.pixels]
     inputs = Inputs.read(s.content, s.styles, None)
@@ -125,7 +128,7 @@ def whole_and_tiled(settings: Settings, kernels: dict, size: tuple[int, int], ti
     with tf1.Graph().as_default() as graph, tf1.Session(graph=graph) as sess:
         held = HeldKernels()
         model = load_vgg_model(kernels, *size, s.pooling, hold=held)
-        evaluator = GraphCosts(sess, cost_graph(model, a_C, targets, objective_of(s)))
+        evaluator = GraphCosts(sess, cost_graph(model, a_C, targets, objective_of(s), temporal))
         sess.run(tf1.global_variables_initializer())
         held.load(sess)
         whole = evaluator.costs(image, 0), evaluator.cost_and_gradient(image, 0)[1]
@@ -135,7 +138,7 @@ def whole_and_tiled(settings: Settings, kernels: dict, size: tuple[int, int], ti
         held.load(sess)
         a_C = net.activations(sess, content, s.content_layer, np.float16)
         targets = [tiled_style_targets(net, sess, x, names, size, s.style_loss) for x in styles]
-        tiled = TiledCosts(sess, net, objective_of(s), a_C, targets, size, s.seed)
+        tiled = TiledCosts(sess, net, objective_of(s), a_C, targets, size, s.seed, temporal)
         return whole, (tiled.costs_of(image, 4), tiled.cost_and_gradient(image, 4)[1])
 
 
@@ -146,7 +149,8 @@ both sides."""
 
 @pytest.fixture(scope="module", params=["gram, two styles", "wasserstein"])
 def whole_and_tiled_gradients(request, kernels):
-    """whole_and_tiled at SIZE in tiles of 128 pixels, and the tiles (those of step 4)."""
+    """whole_and_tiled at SIZE in tiles of 128 pixels, with the total variation and a clip
+    frame's temporal cost, and the tiles (those of step 4)."""
     changes = {
         "gram, two styles": {
             "styles": (IMAGES / "stone.jpg", IMAGES / "starry_night.jpg"),
@@ -161,7 +165,12 @@ def whole_and_tiled_gradients(request, kernels):
     tiling = Tiling(128, SIZE)
     tiles = tiling.tiles(*SIZE, tiling.grid(settings.seed, 4))
     assert len(tiles) == 6
-    return whole_and_tiled(settings, kernels, SIZE, tile=128), tiles
+    rng = np.random.default_rng(11)  # a clip's frame: an earlier result, certain at 70%
+    width, height = SIZE
+    warped = rng.uniform(-100, 100, (1, height, width, 3)).astype(np.float32)
+    certain = (rng.random((height, width)) < 0.7).astype(np.float32)
+    temporal = TemporalTargets(30.0, (warped,), (certain,))
+    return whole_and_tiled(settings, kernels, SIZE, tile=128, temporal=temporal), tiles
 
 
 def test_with_vgg16_the_halo_holds_the_whole_receptive_field():
@@ -180,7 +189,7 @@ def test_with_vgg16_the_halo_holds_the_whole_receptive_field():
 
 def test_tiles_give_the_whole_images_costs_and_gradient(whole_and_tiled_gradients):
     ((costs, gradient), (tiled_costs, tiled_gradient)), _ = whole_and_tiled_gradients
-    assert len(tiled_costs) == 4  # J, J_content, J_style, J_tv
+    assert len(tiled_costs) == 5  # J, J_content, J_style, J_tv, J_temporal
     assert np.allclose(tiled_costs, costs, rtol=1e-4)
     error = np.linalg.norm(tiled_gradient - gradient) / np.linalg.norm(gradient)
     assert error < 1e-2

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from nst.errors import InputError
-from nst.video.clip_files import is_clip, open_clip, side_by_side_frames, write_clip
+from nst.video.clip_files import open_clip, side_by_side_frames, write_clip
+from nst.video.clip_paths import is_clip
 
 RATE = Fraction(24000, 1001)
 WIDTH, HEIGHT = 32, 24

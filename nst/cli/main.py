@@ -15,21 +15,27 @@ import dataclasses
 import json
 import sys
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from nst.cli.options import OPTIONS, Option
 from nst.job import (
     BATCH_FILE,
+    FLOW_METHODS,
+    TEMPORAL_WEIGHT,
     BatchJob,
+    ClipJob,
     ImageJob,
     Job,
     NotebookJob,
     SettingsJob,
     WeightsJob,
+    is_clip_folder,
 )
 from nst.run_names import new_run_folder, numbered_folder
 from nst.setting_checks import SettingError
 from nst.settings import Settings, settings_to_dict
+from nst.video.clip_paths import is_clip
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,11 @@ class Command:
     workers: int | None = None  # None: one per CORES_PER_WORKER cores of the Ray cluster
     ray_address: str | None = None  # None: a Ray started on this machine for the batch
     retries: int = 2
+    frames: tuple[int | None, int | None] = (None, None)  # a clip's first and last, from 1
+    fps: Fraction | None = None  # None: a video's own, or DEFAULT_FPS
+    temporal_weight: float = TEMPORAL_WEIGHT
+    frame_iterations: int | None = None  # None: LATER_SHARE of --iterations
+    flow: str = FLOW_METHODS[0]
 
     @property
     def is_batch(self) -> bool:
@@ -63,6 +74,14 @@ class Command:
         resumes_batch = self.resume is not None and (self.resume / BATCH_FILE).is_file()
         return bool(self.batch or self.batch_content or self.batch_style or self.sweep
                     or resumes_batch)  # fmt: skip
+
+    @property
+    def is_clip(self) -> bool:
+        """Whether the command paints a clip: CONTENT is a video file or a folder of frames
+        (nst.video.clip_paths.is_clip), or --resume names a clip's folder."""
+        if self.resume is not None:
+            return is_clip_folder(self.resume)
+        return self.settings.content is not None and is_clip(self.settings.content)
 
     def job(self) -> Job:
         """The job the command describes."""
@@ -77,6 +96,10 @@ class Command:
             return BatchJob(s, self.argv, self.batch, self.batch_content, self.batch_style,
                             self.sweep, self.workers, self.ray_address, self.retries,
                             self.resume, self.weights_url)  # fmt: skip
+        if self.is_clip:
+            return ClipJob(s, self.argv, self.frames, self.fps, self.temporal_weight,
+                           self.frame_iterations, self.flow, self.resume,
+                           self.weights_url)  # fmt: skip
         return ImageJob(s, self.argv, self.resume, self.resume_iterations, self.weights_url)
 
 
@@ -189,7 +212,8 @@ def parse_command(argv: list[str] | None = None) -> Job:
         **{k: values[k] for k in ("check_weights", "download_weights", "weights_url",
                                   "resume", "show_preset", "run_notebook", "executed", "batch",
                                   "batch_content", "batch_style", "workers", "ray_address",
-                                  "retries")},
+                                  "retries", "frames", "fps", "temporal_weight",
+                                  "frame_iterations", "flow")},
     )  # fmt: skip
     _check(parser, command, given)
     return command.job()
@@ -220,6 +244,8 @@ BATCH_SOURCES = ("batch", "batch_content", "batch_style", "sweep")
 """The options that make a batch's jobs."""
 BATCH_RUNNING = ("workers", "ray_address", "retries")
 """The options of how a batch runs, for a batch only."""
+CLIP_OPTIONS = ("frames", "fps", "temporal_weight", "frame_iterations", "flow")
+"""The options of how a clip is painted, for a clip only."""
 
 
 def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> None:
@@ -238,6 +264,11 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
     if command.is_batch:
         _check_batch(parser, command, given)
         return
+    clip = _given_besides(given, set(given) - set(CLIP_OPTIONS))
+    if clip and not command.is_clip and command.resume is None:
+        parser.error(
+            f"{', '.join(clip)} is for a clip: give a video file or a folder of frames as CONTENT"
+        )
     running = _given_besides(given, set(given) - set(BATCH_RUNNING))
     if running:
         parser.error(

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from nst.images import located
+from nst.job import FLOW_METHODS
 from nst.networks import ALL_CONV_NAMES
 from nst.setting_checks import whole
 from nst.settings import (
@@ -22,6 +24,7 @@ from nst.settings import (
     DECREASING_STYLE_LAYERS,
     EIGHT_STYLE_LAYERS,
     INITS,
+    MAX_ITERATIONS,
     POOLINGS,
     PRESETS,
     TOLERANCE_WINDOW,
@@ -95,6 +98,46 @@ def bounded_whole_number(low: int, high: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def frame_range(text: str) -> tuple[int | None, int | None]:
+    """'A:B': frames A to B of a clip, numbered from 1, both painted; 'A:' to the last,
+    ':B' from the first. (Whether the clip has them is checked when it is opened.)"""
+    first, colon, last = text.partition(":")
+    if not colon:
+        raise ValueError(f"{text!r} is not A:B (frames A to B, numbered from 1)")
+    bounds = tuple(whole_number(part) if part.strip() else None for part in (first, last))
+    if any(b is not None and b < 1 for b in bounds):
+        raise ValueError(f"{text!r}: frames are numbered from 1")
+    if None not in bounds and bounds[0] > bounds[1]:
+        raise ValueError(f"{text!r}: the first frame comes after the last")
+    return bounds
+
+
+def frame_rate(text: str) -> Fraction:
+    """Frames per second: '24', '29.97' or '30000/1001', above 0."""
+    try:
+        rate = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"{text!r} is not a number of frames per second") from None
+    if rate <= 0:
+        raise ValueError(f"{text!r}: a frame rate must be above 0")
+    return rate
+
+
+def flow_method(text: str) -> str:
+    """One of FLOW_METHODS."""
+    if text not in FLOW_METHODS:
+        raise ValueError(f"{text!r} is not {' or '.join(FLOW_METHODS)}")
+    return text
+
+
+def weight(text: str) -> float:
+    """A weight in J: a finite number, at least 0."""
+    value = number(text)
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{text!r}: must be a finite number, at least 0")
+    return value
 
 
 def iteration_counts(text: str) -> tuple[int, ...]:
@@ -244,6 +287,40 @@ OPTIONS: tuple[Option, ...] = (
         "runs more of a job whose worker died",
         bounded_whole_number(0, 100),
         metavar="N",
+    ),
+    Option(
+        "--frames",
+        "of a clip CONTENT (a video file or a folder of frames): paint frames A to B, from 1",
+        frame_range,
+        metavar="A:B",
+        shown_default="all",
+    ),
+    Option(
+        "--fps",
+        "frames per second of a folder of frames (and of a video that gives none)",
+        frame_rate,
+        metavar="F",
+        shown_default="24, or the video's",
+    ),
+    Option(
+        "--temporal-weight",
+        "weight in J of a clip's frame's difference from the previous result carried along "
+        "the optical flow; 0: each frame painted on its own",
+        weight,
+        metavar="W",
+    ),
+    Option(
+        "--frame-iterations",
+        "iterations of each frame of a clip after the first",
+        bounded_whole_number(1, MAX_ITERATIONS),
+        metavar="N",
+        shown_default="a third of --iterations",
+    ),
+    Option(
+        "--flow",
+        f"a clip's optical flow: {' or '.join(FLOW_METHODS)} (see bench/README.md)",
+        flow_method,
+        metavar="M",
     ),
     Option(
         "--run-notebook",

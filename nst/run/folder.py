@@ -29,6 +29,7 @@ from nst.checkpoint import Checkpoint
 from nst.errors import InputError
 from nst.files import atomic_path
 from nst.images import Inputs, over_white, read_rgb, resize, result_file_image, write_image
+from nst.job import MANIFEST
 from nst.run.visuals import animation, contact_sheet, plot_costs, side_by_side
 from nst.settings import Settings, settings_from_dict, settings_to_dict
 
@@ -37,7 +38,6 @@ try:
 except ImportError:  # not POSIX: creating the lock file exclusively is the lock
     fcntl = None
 
-MANIFEST = "manifest.json"
 CHECKPOINT = "checkpoint.npz"
 FINAL_IMAGE = "generated_image.jpg"
 FINAL_PNG = "generated_image.png"

@@ -96,7 +96,7 @@ def _create(
     if locked:
         lock.enter_context(lock_folder(out, "--output-dir"))
     inputs = inputs or Inputs.read(settings.content, settings.styles, settings.init_file)
-    settings = _check_memory(settings, output_size(settings, inputs.content.shape))
+    settings = fit_to_memory(settings, output_size(settings, inputs.content.shape))
     planned = planned_files(settings, transparent=inputs.content_alpha is not None)
     if saved_nothing(out):  # stopped while starting: its manifest may be replaced
         planned.remove(MANIFEST)
@@ -127,7 +127,7 @@ def _reopen(
     folder = RunFolder.open(job.resume)
     recorded = folder.settings()
     inputs = Inputs.read(recorded.content, recorded.styles, recorded.init_file)
-    recorded = _check_memory(recorded, output_size(recorded, inputs.content.shape))
+    recorded = fit_to_memory(recorded, output_size(recorded, inputs.content.shape))
     try:
         settings = recorded.replace(
             output_dir=job.resume,
@@ -153,7 +153,7 @@ def _reopen(
     return folder, settings, resume, inputs, weights.kernels
 
 
-def _check_memory(settings: Settings, size: tuple[int, int]) -> Settings:
+def fit_to_memory(settings: Settings, size: tuple[int, int]) -> Settings:
     """The settings to run with: in tiles when the whole image would need more memory than
     the system has and no --tile was given (saying so), refused when even tiles would not
     fit (on a CPU; a GPU's own memory holds most of the buffers, and is not checked)."""

@@ -40,12 +40,14 @@ def plot_costs(
     path: str | os.PathLike,
     iterations: list[int],
     costs: dict[str, list[float]],
+    along: str = "iteration",
 ) -> None:
-    """Write a PNG line plot of each named cost series against the iteration.
+    """Write a PNG line plot of each named cost series against the iteration (or what
+    `along` names: a clip's "frame").
 
     `costs` maps a series name ("total", "content", "style", "total variation"...)
     to one value per entry of `iterations`. The image is `PLOT_SIZE` pixels, with
-    axes labelled "iteration" and "cost", a legend and a title.
+    axes labelled `along` and "cost", a legend and a title.
 
     The cost axis is logarithmic. Values that cannot be drawn on it (zero,
     negative, infinite, or NaN: not evaluated at that iteration, as the content and
@@ -83,9 +85,11 @@ def plot_costs(
 
     if any_positive:
         axes.set_yscale("log")
-    axes.set_xlabel("iteration")
+    axes.set_xlabel(along)
     axes.set_ylabel("cost")
-    axes.set_title("Cost during optimisation")
+    axes.set_title(
+        "Cost during optimisation" if along == "iteration" else f"Final cost per {along}"
+    )
     axes.grid(True, which="major", alpha=0.3)
     if costs:
         axes.legend()

@@ -22,15 +22,8 @@ from av.video.reformatter import ColorRange, Colorspace
 
 from nst.errors import InputError
 from nst.files import atomic_path
-from nst.images import MAX_PIXELS, open_image, read_rgb, resize
-
-VIDEO_SUFFIXES = frozenset(
-    (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
-)
-"""File name endings of video files (a .gif is a clip when it has more than one frame)."""
-
-FRAME_SUFFIXES = frozenset((".png", ".jpg", ".jpeg"))
-"""File name endings of the frames in a folder of frames."""
+from nst.images import MAX_PIXELS, read_rgb, resize
+from nst.video.clip_paths import FRAME_SUFFIXES
 
 DEFAULT_FPS = Fraction(24)
 """Frames per second of a folder of frames, or of a video file that does not say, unless given."""
@@ -117,21 +110,6 @@ class Clip:
         return AudioSpan(
             self.path, self.first_time + start / self.fps, self.first_time + stop / self.fps
         )
-
-
-def is_clip(path: str | os.PathLike) -> bool:
-    """Whether CONTENT `path` names a clip rather than one image: a folder, a file whose name
-    ends in one of VIDEO_SUFFIXES, or a GIF of more than one frame."""
-    path = Path(path)
-    if path.is_dir() or path.suffix.lower() in VIDEO_SUFFIXES:
-        return True
-    if path.suffix.lower() != ".gif" or not path.is_file():
-        return False
-    try:
-        with open_image(path) as image:
-            return getattr(image, "n_frames", 1) > 1
-    except InputError:
-        return False  # read as an image, whose reader then says what is wrong
 
 
 def open_clip(path: str | os.PathLike, fps: Fraction = DEFAULT_FPS) -> Clip:

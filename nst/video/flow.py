@@ -11,8 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-FLOW_METHODS = ("dis", "farneback")
-"""The optical flow methods, the default first (measured by bench/flow.py, see bench/README.md)."""
+from nst.job import FLOW_METHODS
 
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 """OpenCV's DIS preset: MEDIUM, the most accurate of its three (ULTRAFAST, FAST, MEDIUM). On

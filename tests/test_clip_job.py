@@ -1,0 +1,176 @@
+"""A clip: every frame of a video file or a folder of frames painted, steady from frame to frame.
+
+    neural_art.py FRAMES_FOLDER STYLE --fps 12 --frames 1:4 --temporal-weight W
+
+paints the frames in order into the run folder's frames/ (00001.png, ...), and at the end
+writes stylized.mp4 and side_by_side.mp4 (H.264 at the clip's frame rate) and costs.png
+(each frame's final costs). The first frame is painted as an image is; each later one
+starts from the previous result carried along the optical flow, with --frame-iterations
+iterations and the temporal cost in J. Ctrl-C keeps the finished frames, and --resume
+continues from the first unfinished one with the same result as an uninterrupted run.
+"""
+
+import contextlib
+import io
+import json
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from cli_runs import run_cli
+from PIL import Image
+
+import nst.run.clip_folder
+from nst.video.clip_files import open_clip
+from nst.video.frame_start import frame_start
+
+SIZE = ["--width", 32, "--height", 24]
+CLIP_OPTIONS = ["--iterations", 4, "--frame-iterations", 2, "--save-every", 2, "--seed", 3,
+                "--fps", 12]  # fmt: skip
+
+
+def texture(height: int, width: int, seed: int) -> np.ndarray:
+    """Smooth random colours with fine noise: something an optical flow can follow."""
+    rng = np.random.default_rng(seed)
+    coarse = Image.fromarray((rng.random((5, 6, 3)) * 255).astype(np.uint8))
+    smooth = np.asarray(coarse.resize((width, height), Image.BILINEAR), np.float64)
+    return np.clip(smooth + rng.normal(0, 12, (height, width, 3)), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def frames_folder(tmp_path_factory):
+    """A folder of 4 frames (40x30) of a texture moving 2 pixels right per frame."""
+    folder = tmp_path_factory.mktemp("clip")
+    scene = texture(30, 48, seed=4)
+    for n in range(4):
+        Image.fromarray(scene[:, 8 - 2 * n : 48 - 2 * n]).save(folder / f"frame{n + 1}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def painted(frames_folder, tiny_images, vgg19_mat, tmp_path_factory):
+    """The folder of the clip painted without interruption, and what it printed."""
+    out = tmp_path_factory.mktemp("painted") / "run"
+    with contextlib.redirect_stdout(io.StringIO()) as stdout:
+        status = run_cli(frames_folder, tiny_images[1], "--weights", vgg19_mat, *SIZE,
+                         *CLIP_OPTIONS, "--output-dir", out)  # fmt: skip
+    assert status == 0
+    return out, stdout.getvalue()
+
+
+def test_each_frame_is_painted_into_frames_and_the_clip_into_two_mp4_files(painted):
+    out, stdout = painted
+    frames = sorted(p.name for p in (out / "frames").iterdir())
+    assert frames == ["00001.png", "00002.png", "00003.png", "00004.png"]
+    assert all(Image.open(out / "frames" / name).size == (32, 24) for name in frames)
+    stylized = open_clip(out / "stylized.mp4")
+    assert (stylized.frame_count, stylized.fps) == (4, Fraction(12))
+    assert (stylized.width, stylized.height) == (32, 24)
+    side = open_clip(out / "side_by_side.mp4")  # the 40x30 input at 24 rows beside the result
+    assert (side.frame_count, side.width, side.height) == (4, 64, 24)
+    assert (out / "costs.png").is_file()
+    assert "Frame 4/4: " in stdout and f"Done: {out}" in stdout
+
+
+def test_later_frames_start_from_the_previous_result_and_pay_the_temporal_cost(painted):
+    out, _ = painted
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["kind"], manifest["status"]) == ("clip", "finished")
+    frames = manifest["frames"]
+    assert [f["iterations"] for f in frames] == [4, 2, 2, 2]
+    assert "temporal" not in frames[0]["costs"]
+    assert all(f["costs"]["temporal"] > 0 for f in frames[1:])
+    assert all(0.5 < f["certain"] <= 1 for f in frames[1:])  # the texture moves 2 px of 32
+    assert manifest["clip"]["frames"] == [1, 4]
+
+
+def test_ctrl_c_keeps_the_finished_frames_and_resume_gives_the_uninterrupted_result(
+    painted, frames_folder, tiny_images, vgg19_mat, tmp_path, monkeypatch, capsys
+):
+    out = tmp_path / "run"
+    add_frame = nst.run.clip_folder.ClipFolder.add_frame
+
+    def stopped_after_two(self, *args):
+        kept = add_frame(self, *args)
+        if self.done == 2:
+            raise KeyboardInterrupt  # as Ctrl-C right after frame 2 is kept
+        return kept
+
+    monkeypatch.setattr(nst.run.clip_folder.ClipFolder, "add_frame", stopped_after_two)
+    status = run_cli(frames_folder, tiny_images[1], "--weights", vgg19_mat, *SIZE,
+                     *CLIP_OPTIONS, "--output-dir", out)  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 130
+    assert "interrupted in frame 3 of 4; the 2 frames finished are in" in err
+    assert f"--resume {out}" in err
+    assert sorted(p.name for p in (out / "frames").iterdir()) == ["00001.png", "00002.png"]
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+
+    monkeypatch.setattr(nst.run.clip_folder.ClipFolder, "add_frame", add_frame)
+    assert run_cli("--resume", out) == 0
+    uninterrupted, _ = painted
+    for n in range(1, 5):
+        name = f"frames/{n:05d}.png"
+        assert (out / name).read_bytes() == (uninterrupted / name).read_bytes(), name
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--frames", "3:9"], "--frames 3:9: clip {clip} has 4 frames (1 to 4)"),
+        (["--frames", "0:2"], "argument --frames: '0:2': frames are numbered from 1"),
+        (["--frames", "3:2"], "argument --frames: '3:2': the first frame comes after the last"),
+        (["--fps", "0"], "argument --fps: '0': a frame rate must be above 0"),
+        (["--temporal-weight", "-1"], "argument --temporal-weight: '-1': must be a finite"),
+        (["--flow", "lk"], "argument --flow: 'lk' is not dis or farneback"),
+    ],
+)
+def test_bad_clip_options_get_one_line_and_status_2(
+    options, message, frames_folder, tiny_images, vgg19_mat, tmp_path, capsys
+):
+    status = run_cli(frames_folder, tiny_images[1], "--weights", vgg19_mat, *SIZE, *options,
+                     "--output-dir", tmp_path / "run")  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 2
+    assert message.format(clip=frames_folder) in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_clip_options_with_an_image_content_are_refused(tiny_images, capsys):
+    assert run_cli(*tiny_images, "--fps", "24") == 2
+    assert "--fps is for a clip: give a video file or a folder of frames" in capsys.readouterr().err
+
+
+def test_a_folder_without_frames_is_refused_before_anything_is_written(
+    tmp_path, tiny_images, vgg19_mat, capsys
+):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    status = run_cli(empty, tiny_images[1], "--weights", vgg19_mat, "--output-dir",
+                     tmp_path / "run")  # fmt: skip
+    assert status == 2
+    assert f"folder {empty} holds no frames" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_later_frame_starts_from_the_previous_result_carried_along_the_motion():
+    """The scene moves 3 pixels right: the start is the previous result moved 3 pixels right,
+    except in the strip the previous frame did not show, which starts from the content."""
+    scene = texture(40, 60, seed=8)
+    previous, current = scene[:, 6:54], scene[:, 3:51]  # the view moves 3 px left
+    result = texture(40, 60, seed=9)[:, 6:54]  # the previous frame's painting
+
+    def identity(rgb):
+        return rgb[None].astype(np.float32)
+
+    start = frame_start(current, {1: (previous, result)}, identity, weight=5.0)
+    image = start.image[0]
+    inside = (slice(4, -4), slice(8, -4))  # away from the borders and the new strip
+    expected = np.zeros_like(image)
+    expected[:, 3:] = result[:, :-3]
+    assert np.abs(image - expected)[inside].mean() < 2
+    assert np.array_equal(image[:, :2], current[:, :2].astype(np.float32))  # new: the content
+    assert start.temporal.weight == 5.0
+    assert np.abs(start.temporal.warped[0][0] - expected)[inside].mean() < 2
+    assert 0.8 < start.certain < 1

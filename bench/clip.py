@@ -1,4 +1,4 @@
-"""A clip painted with the temporal cost against each frame painted on its own: flicker, costs, time.
+"""A clip painted with the temporal cost, against each frame painted on its own: flicker, time.
 
 Run from the repository root with the trained VGG-16 (tests/real_vgg16.py) and Debian's
 opencv-doc clips (apt-get install opencv-doc):
@@ -57,7 +57,8 @@ def warping_error(clip: Path, out: Path, first: int, count: int) -> float:
     """Mean |S_t - warp(S_(t-1))| over consistent pixels and channels, frames 2..count."""
     results = [read_rgb(out / "frames" / f"{n:05d}.png") for n in range(1, count + 1)]
     height, width = results[0].shape[:2]
-    contents = [resize(f, width, height) for f in open_clip(clip).frames(first - 1, first - 1 + count)]
+    frames = open_clip(clip).frames(first - 1, first - 1 + count)
+    contents = [resize(frame, width, height) for frame in frames]
     total = weight = 0.0
     for t in range(1, count):
         to_earlier, to_later = flows_both_ways(contents[t], contents[t - 1])

@@ -112,6 +112,7 @@ DEFAULTS = {
 
 USAGE = """
   neural_art.py CONTENT STYLE [STYLE ...] [options]    paint CONTENT in the style of STYLE
+  neural_art.py CLIP STYLE [--frames A:B] [options]    paint a video file or a folder of frames
   neural_art.py --batch JOBS.csv [--sweep NAME=V1,V2]  a batch of runs on Ray (see README)
   neural_art.py --resume RUN_DIR [--iterations N]      continue a stopped run (or batch)
   neural_art.py --run-notebook PATH [--executed OUT]   run a TF 1.x notebook unchanged

@@ -20,10 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from nst.errors import InputError
-from nst.files import atomic_path
 from nst.images import read_rgb, write_image
 from nst.job import CLIP_KIND, MANIFEST, ClipJob
-from nst.run.folder import PLOT, library_versions
+from nst.run.folder import PLOT, ManifestFolder, library_versions
 from nst.run.visuals import plot_costs
 from nst.settings import Settings, settings_from_dict, settings_to_dict
 
@@ -40,12 +39,9 @@ def frame_name(n: int) -> str:
     return f"{FRAMES}/{n:05d}.png"
 
 
-class ClipFolder:
+class ClipFolder(ManifestFolder):
     """The folder of one clip's run and its manifest, kept in memory and rewritten at each
     change."""
-
-    def __init__(self, path: Path, manifest: dict):
-        self.path, self.manifest = path, manifest
 
     @classmethod
     def create(
@@ -116,16 +112,6 @@ class ClipFolder:
     def result(self, n: int) -> np.ndarray:
         """The n-th painted frame's result (from 1), uint8 RGB, as its PNG holds it."""
         return read_rgb(self.path / frame_name(n))
-
-    def set_weights(self, path: Path, sha256: str) -> None:
-        """Record the weights file the clip uses and write the manifest."""
-        self.manifest["weights"] = {"path": str(path.absolute()), "sha256": sha256}
-        self.write_manifest()
-
-    def write_manifest(self) -> None:
-        """Rewrite manifest.json from memory, atomically."""
-        with atomic_path(self.path / MANIFEST) as tmp:
-            tmp.write_text(json.dumps(self.manifest, indent=2) + "\n", encoding="utf-8")
 
     def add_frame(
         self,

@@ -144,12 +144,30 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-class RunFolder:
-    """The folder of one run and its manifest, kept in memory and rewritten at each change."""
+class ManifestFolder:
+    """A folder whose manifest.json is kept in memory (`manifest`) and rewritten at each
+    change: a run's (RunFolder) or a clip's (nst.run.clip_folder.ClipFolder)."""
 
     def __init__(self, path: Path, manifest: dict):
         self.path = path
         self.manifest = manifest
+
+    def set_weights(self, path: Path, sha256: str) -> None:
+        """Record the weights file the run uses and write the manifest."""
+        self.manifest["weights"] = {"path": str(path.absolute()), "sha256": sha256}
+        self.write_manifest()
+
+    def write_manifest(self) -> None:
+        """Rewrite manifest.json from memory, atomically."""
+        with atomic_path(self.path / MANIFEST) as tmp:
+            tmp.write_text(json.dumps(self.manifest, indent=2) + "\n", encoding="utf-8")
+
+
+class RunFolder(ManifestFolder):
+    """The folder of one run and its manifest, kept in memory and rewritten at each change."""
+
+    def __init__(self, path: Path, manifest: dict):
+        super().__init__(path, manifest)
         self._resumed_at = time.monotonic()
         self._elapsed_before = manifest["timings"].get("run_seconds", 0.0)
         self.totals: list[float] = []
@@ -195,16 +213,6 @@ class RunFolder:
     def settings(self) -> Settings:
         """The run's settings, as recorded."""
         return settings_from_dict(self.manifest["settings"])
-
-    def set_weights(self, path: Path, sha256: str) -> None:
-        """Record the weights file the run uses and write the manifest."""
-        self.manifest["weights"] = {"path": str(path.absolute()), "sha256": sha256}
-        self.write_manifest()
-
-    def write_manifest(self) -> None:
-        """Rewrite manifest.json from memory, atomically."""
-        with atomic_path(self.path / MANIFEST) as tmp:
-            tmp.write_text(json.dumps(self.manifest, indent=2) + "\n", encoding="utf-8")
 
     def elapsed(self) -> float:
         """Seconds since the run started, summed over its sessions when it was resumed."""

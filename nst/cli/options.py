@@ -242,7 +242,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--overwrite", "replace the earlier run's files in --output-dir", kind="flag"),
     Option(
         "--output-depth",
-        "bits per sample of <i>.png and generated_image.png: 8 or 16 (beside the JPEG)",
+        "8 or 16 bits per sample of the PNG images",
         whole_number,
         metavar="BITS",
     ),
@@ -290,35 +290,34 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--frames",
-        "of a clip CONTENT (a video file or a folder of frames): paint frames A to B, from 1",
+        "a clip's frames A to B, from 1",
         frame_range,
         metavar="A:B",
         shown_default="all",
     ),
     Option(
         "--fps",
-        "frames per second of a folder of frames (and of a video that gives none)",
+        "frame rate of a folder",
         frame_rate,
         metavar="F",
         shown_default="24, or the video's",
     ),
     Option(
         "--temporal-weight",
-        "weight in J of a clip's frame's difference from the previous result carried along "
-        "the optical flow; 0: each frame painted on its own",
+        "weight of a clip's temporal cost in J; 0: each frame painted on its own",
         weight,
         metavar="W",
     ),
     Option(
         "--frame-iterations",
-        "iterations of each frame of a clip after the first",
+        "later frames' iterations",
         bounded_whole_number(1, MAX_ITERATIONS),
         metavar="N",
-        shown_default="a third of --iterations",
+        shown_default="--iterations / 3",
     ),
     Option(
         "--flow",
-        f"a clip's optical flow: {' or '.join(FLOW_METHODS)} (see bench/README.md)",
+        f"a clip's optical flow: {' or '.join(FLOW_METHODS)}",
         flow_method,
         metavar="M",
     ),
@@ -330,8 +329,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--executed",
-        "with --run-notebook: where the executed copy goes (default: "
-        "<name>.executed.ipynb beside it)",
+        "--run-notebook's executed copy (default: <name>.executed.ipynb)",
         Path,
         metavar="OUT",
     ),
@@ -346,7 +344,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--tile",
-        "tiles of PX x PX pixels (memory follows PX, not the size)",
+        "PX x PX tiles: memory follows PX",
         whole_number,
         metavar="PX",
         shown_default="when needed",
@@ -363,7 +361,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--beta", "weight of the style cost in J", number, metavar="B"),
     Option(
         "--tv-weight",
-        "weight of the total variation cost in J (e.g. 1e-3 smooths noise)",
+        "weight of the total variation in J",
         number,
         metavar="W",
     ),
@@ -375,7 +373,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--style-scale",
-        "style image size relative to the output (below 1: smaller strokes)",
+        "style size / output size; below 1: finer",
         number,
         metavar="S",
     ),
@@ -393,8 +391,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--seed",
-        "seed of the initial image's noise (default: a new one each run, "
-        "recorded in manifest.json)",
+        "noise seed (default: new, in manifest.json)",
         whole_number,
         metavar="N",
     ),
@@ -420,19 +417,19 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--clip",
-        "keep the image in the pixel range: clipped after each Adam step, or L-BFGS-B's bounds",
+        "keep pixels in range (Adam: clipped; L-BFGS-B: bounds)",
         kind="switch",
     ),
     Option(
         "--coarse-levels",
-        "coarse-to-fine: first L smaller sizes (see --level-ratio); 0 = off",
+        "L smaller sizes first (coarse-to-fine)",
         whole_number,
         metavar="L",
     ),
     Option("--coarse-iterations", "iterations at each coarse level", whole_number, metavar="N"),
     Option(
         "--schedule",
-        "iterations at each size, smallest first (replaces --iterations)",
+        "steps per size, smallest first; replaces --iterations",
         iteration_counts,
         metavar="N1,N2,...",
     ),
@@ -464,8 +461,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--xla", "compile the graph with XLA (see bench/README.md)", kind="flag"),
     Option(
         "--precision",
-        "float32, or bfloat16: about twice as fast on CPUs with AVX512_BF16 or AMX, slightly "
-        "different results",
+        "float32, or bfloat16 (faster with AVX512_BF16 or AMX, other results)",
         metavar="P",
     ),
     Option("--preserve-colors", "keep the content's colours (the result's luminance)", kind="flag"),

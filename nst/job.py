@@ -21,7 +21,7 @@ MANIFEST = "manifest.json"
 """The manifest of a run folder or a clip's folder (nst/run/folder.py, nst/run/clip_folder.py)."""
 CLIP_KIND = "clip"
 """The "kind" a clip's manifest gives (an image run's manifest gives none)."""
-TEMPORAL_WEIGHT = 1.0
+TEMPORAL_WEIGHT = 3e6
 """--temporal-weight's default (see the README's "Clips" for how it was chosen)."""
 FLOW_METHODS = ("dis", "farneback")
 """The optical flows a clip can use (nst.video.flow), the default first (measured by

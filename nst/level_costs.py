@@ -8,7 +8,8 @@ nst.optimizers.LevelCosts, so that the rest of a run does not know which.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 import numpy as np
@@ -32,6 +33,24 @@ CONTENT_TARGET_DTYPE = np.float16
 at most 2^-11, see bench/README.md)."""
 
 
+class KeptStyleTargets:
+    """Style targets kept from one level_costs to the next whose style images, size and
+    settings are the same (a clip's frames): computed once, not again for every frame.
+    `key` says what they were computed from (None: nothing kept yet)."""
+
+    def __init__(self):
+        self.key: tuple | None = None
+        self.targets: list | None = None
+
+    def get(self, key: tuple, compute: Callable[[], list]) -> list:
+        """The targets of `key`: the kept ones when they are of it, else compute()'s, kept."""
+        if key != self.key:
+            self.key = None  # until the new targets are in
+            self.targets = compute()
+            self.key = key
+        return self.targets
+
+
 def level_costs(
     settings: Settings,
     kernels: dict,
@@ -39,20 +58,36 @@ def level_costs(
     content_rgb: np.ndarray,
     tiling: Tiling | None,
     temporal: TemporalTargets | None = None,
+    kept: KeptStyleTargets | None = None,
 ) -> AbstractContextManager[LevelCosts]:
     """The costs of settings' objective for images of content_rgb's size (the content, uint8
     RGB, at that size), with the style images of `inputs` at settings.style_scale times it,
     and a clip's frame's `temporal` targets when given: in the tiles of `tiling`, or on the
-    whole image when it is None. They hold a TensorFlow session until the context ends."""
+    whole image when it is None. With `kept`, the style targets are taken from there when it
+    holds those of the same style images, size and settings, and kept there otherwise. The
+    costs hold a TensorFlow session until the context ends."""
     s = settings
     space = PIXEL_SPACES[s.pixels]
     height, width, _ = content_rgb.shape
     styles = style_images(s, space, inputs, (width, height))
     content = space.to_network(content_rgb)  # only the context holds it, to drop it when used
     compute = Compute(s.threads, s.xla, s.precision)
+    key = (tiling is None, id(kernels), (width, height), s.network, s.pooling,
+           s.style_loss, tuple(s.style_layers), s.style_scale, s.pixels, compute,
+           _digest(inputs.styles))  # fmt: skip
+    kept = kept or KeptStyleTargets()
     if tiling is None:
-        return _whole_image_costs(s, kernels, content, styles, compute, temporal)
-    return _tiled_costs(s, kernels, content, styles, compute, tiling, temporal)
+        return _whole_image_costs(s, kernels, content, styles, compute, temporal, kept, key)
+    return _tiled_costs(s, kernels, content, styles, compute, tiling, temporal, kept, key)
+
+
+def _digest(images: list[np.ndarray]) -> bytes:
+    """A digest of the images' shapes and pixels."""
+    digest = hashlib.blake2b(digest_size=16)
+    for image in images:
+        digest.update(repr(image.shape).encode())
+        digest.update(np.ascontiguousarray(image).data)
+    return digest.digest()
 
 
 @contextmanager
@@ -63,18 +98,24 @@ def _whole_image_costs(
     styles: Iterator[np.ndarray],
     compute: Compute,
     temporal: TemporalTargets | None,
+    kept: KeptStyleTargets,
+    key: tuple,
 ) -> Iterator[LevelCosts]:
     """level_costs of the whole image: one graph of the costs, its targets computed before in
-    graphs of their own (activations, style_targets)."""
+    graphs of their own (activations, style_targets), the style targets kept in `kept` under
+    `key`."""
     s = settings
     _, height, width, _ = content.shape
     a_C = activations(kernels, content, [s.content_layer], s.pooling, compute)[0]
     del content  # what is kept of it is a_C (the image arrays are what memory grows with)
     names = [name for name, _ in s.style_layers]
-    targets = [
-        style_targets(kernels, style, names, s.pooling, (width, height), s.style_loss, compute)
-        for style in styles
-    ]
+    targets = kept.get(
+        key,
+        lambda: [
+            style_targets(kernels, style, names, s.pooling, (width, height), s.style_loss, compute)
+            for style in styles
+        ],
+    )
     with tf1.Graph().as_default() as graph, compute.session(graph) as sess:
         held = HeldKernels()
         model = load_vgg_model(kernels, width, height, s.pooling, hold=held)
@@ -93,9 +134,12 @@ def _tiled_costs(
     compute: Compute,
     tiling: Tiling,
     temporal: TemporalTargets | None,
+    kept: KeptStyleTargets,
+    key: tuple,
 ) -> Iterator[LevelCosts]:
     """level_costs in tiles: one tile's network computes the targets (the content's as
-    CONTENT_TARGET_DTYPE, one style image at a time) and every cost and gradient."""
+    CONTENT_TARGET_DTYPE, one style image at a time, the style targets kept in `kept` under
+    `key`) and every cost and gradient."""
     s = settings
     _, height, width, _ = content.shape
     with tf1.Graph().as_default() as graph, compute.session(graph) as sess:
@@ -105,10 +149,13 @@ def _tiled_costs(
         held.load(sess)
         a_C = net.activations(sess, content, s.content_layer, CONTENT_TARGET_DTYPE)
         del content  # the image arrays are the memory a tiled run grows with
-        targets = [
-            tiled_style_targets(net, sess, style, names, (width, height), s.style_loss)
-            for style in styles
-        ]
+        targets = kept.get(
+            key,
+            lambda: [
+                tiled_style_targets(net, sess, style, names, (width, height), s.style_loss)
+                for style in styles
+            ],
+        )
         objective = objective_of(s)
         size = (width, height)
         yield _InTiles(TiledCosts(sess, net, objective, a_C, targets, size, s.seed, temporal))

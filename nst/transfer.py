@@ -30,7 +30,7 @@ from nst.checkpoint import Checkpoint
 from nst.colors import match_colors, preserve_colors, with_content_chroma
 from nst.errors import InputError
 from nst.images import Inputs, resize
-from nst.level_costs import level_costs, objective_of
+from nst.level_costs import KeptStyleTargets, level_costs, objective_of
 from nst.levels import output_size, schedule
 from nst.networks import NETWORKS
 from nst.optimize import cost_names
@@ -92,6 +92,7 @@ def stylize(
     kernels: dict | None = None,
     inputs: Inputs | None = None,
     temporal: TemporalTargets | None = None,
+    kept: KeptStyleTargets | None = None,
 ) -> Generator[Step, None, None]:
     """Yield Step i for i in 0 .. settings.iterations - 1 (from resume.i + 1 when resuming).
 
@@ -101,14 +102,16 @@ def stylize(
     the images if already read, else they are read from settings' paths. With
     coarse levels (see `schedule`) the first steps' images are smaller. `temporal`: a
     clip's frame's targets (nst.optimize.TemporalTargets), at the output size, for settings
-    without coarse levels. A resume Checkpoint with i = -1 gives the initial image. Raises
+    without coarse levels; `kept`: style targets kept from an earlier run with the same style
+    images and size (nst.level_costs.KeptStyleTargets: a clip's frames), and kept for the
+    next. A resume Checkpoint with i = -1 gives the initial image. Raises
     InputError for unreadable images or weights, and NonFiniteCostError when a
     cost becomes infinite or NaN. Closing the generator stops the run; a generator
     still open when the program ends is closed then (_close_open_runs).
     """
     if temporal is not None and settings.coarse_levels:
         raise ValueError("stylize: a clip's temporal targets are of the output size only")
-    steps = _stylize(settings, resume, kernels, inputs, temporal)
+    steps = _stylize(settings, resume, kernels, inputs, temporal, kept)
     _open_runs.add(steps)
     return steps
 
@@ -132,6 +135,7 @@ def _stylize(
     kernels: dict | None,
     inputs: Inputs | None,
     temporal: TemporalTargets | None,
+    kept: KeptStyleTargets | None,
 ) -> Iterator[Step]:
     """stylize's steps."""
     s = settings
@@ -150,7 +154,7 @@ def _stylize(
             start = _enlarged(start, width, height, s.adam_warm_start)
         last = None
         steps = range(max(first, steps.start), steps.stop)
-        level = _level_steps(s, kernels, inputs, (width, height), start, steps, temporal)
+        level = _level_steps(s, kernels, inputs, (width, height), start, steps, temporal, kept)
         totals: list[float] = []
         for last in level:
             yield last
@@ -213,10 +217,11 @@ def _level_steps(
     start: Checkpoint,
     steps: range,
     temporal: TemporalTargets | None = None,
+    kept: KeptStyleTargets | None = None,
 ) -> Iterator[Step]:
     """The Steps in `steps` at one size (width, height), starting from `start`: its image (the
-    initial image when None), Adam's state and the iterates' average; `temporal`: see
-    stylize. The same for the whole image and for tiles (when settings.tile is smaller than
+    initial image when None), Adam's state and the iterates' average; `temporal` and `kept`:
+    see stylize. The same for the whole image and for tiles (when settings.tile is smaller than
     the size): only the level's costs (nst.level_costs) differ, which settings.optimizer's
     optimizer (optimizer_of) runs on."""
     s = settings
@@ -230,7 +235,7 @@ def _level_steps(
             image = image.astype(np.float32)
     bounds = space.bounds() if s.clip else None
     names = cost_names(objective_of(s), temporal)
-    with level_costs(s, kernels, inputs, content_rgb, tiling, temporal) as costs:
+    with level_costs(s, kernels, inputs, content_rgb, tiling, temporal, kept) as costs:
         iterates = optimizer_of(s).steps(costs, image, steps, s.save_every, start.state, bounds)
         del image  # the optimizer keeps it only as long as it needs it
         last = steps.stop - 1

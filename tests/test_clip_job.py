@@ -21,6 +21,7 @@ from cli_runs import run_cli
 from PIL import Image
 
 import nst.run.clip_folder
+from nst.level_costs import KeptStyleTargets
 from nst.video.clip_files import open_clip
 from nst.video.frame_start import frame_start
 
@@ -174,3 +175,16 @@ def test_a_later_frame_starts_from_the_previous_result_carried_along_the_motion(
     assert start.temporal.weight == 5.0
     assert np.abs(start.temporal.warped[0][0] - expected)[inside].mean() < 2
     assert 0.8 < start.certain < 1
+
+
+def test_style_targets_are_computed_once_for_the_frames_that_share_them():
+    kept, computed = KeptStyleTargets(), []
+
+    def compute(name):
+        computed.append(name)
+        return [name]
+
+    assert kept.get(("styles", (32, 24)), lambda: compute("a")) == ["a"]
+    assert kept.get(("styles", (32, 24)), lambda: compute("b")) == ["a"]  # kept
+    assert kept.get(("styles", (64, 48)), lambda: compute("c")) == ["c"]  # another size
+    assert computed == ["a", "c"]

@@ -151,7 +151,9 @@ def _resume(job: ClipJob, stop: StopRequests) -> Path:
 def _paint_clip(folder: ClipFolder, plan: _Plan, kernels: dict, stop: StopRequests) -> Path:
     """Paint the frames the folder does not hold yet, then write the clip's files; the
     folder's path."""
-    from nst.transfer import stylize  # TensorFlow loads here, once every check has answered
+    # TensorFlow loads here, once every check has answered
+    from nst.level_costs import KeptStyleTargets
+    from nst.transfer import stylize
 
     s, (first, last) = plan.settings, plan.span
     options = folder.manifest["clip"]
@@ -168,6 +170,7 @@ def _paint_clip(folder: ClipFolder, plan: _Plan, kernels: dict, stop: StopReques
     )
     status = StatusLine(sum(work), sum(work[: folder.done]), heartbeat=HEARTBEAT)
     history: deque = deque(maxlen=max(LONG_TERM))  # (content, result) of frames t-1, t-2, ...
+    style_targets = KeptStyleTargets()  # the same for every frame: computed once
     try:
         for k, frame in enumerate(plan.clip.frames(first - 1, last)):
             content = resize(frame, width, height)
@@ -184,7 +187,8 @@ def _paint_clip(folder: ClipFolder, plan: _Plan, kernels: dict, stop: StopReques
                 certain = begun.certain
             inputs = Inputs(frame, plan.styles)
             clock, done_before = time.monotonic(), sum(work[:k])
-            with contextlib.closing(stylize(settings, start, kernels, inputs, temporal)) as steps:
+            frame_steps = stylize(settings, start, kernels, inputs, temporal, style_targets)
+            with contextlib.closing(frame_steps) as steps:
                 last_step = None
                 for last_step in steps:
                     stop.in_loop = True
@@ -192,11 +196,11 @@ def _paint_clip(folder: ClipFolder, plan: _Plan, kernels: dict, stop: StopReques
                     stop.check()
                 stop.in_loop = False
             seconds = round(time.monotonic() - clock, 3)
-            kept = folder.add_frame(last_step.image, last_step.costs, last_step.i + 1, seconds,
+            saved = folder.add_frame(last_step.image, last_step.costs, last_step.i + 1, seconds,
                                     certain)  # fmt: skip
             with status.aside():
                 print(f"Frame {k + 1}/{count}: {_costs_text(last_step.costs)} ({seconds} s), "
-                      f"{kept.name}", flush=True)  # fmt: skip
+                      f"{saved.name}", flush=True)  # fmt: skip
             history.appendleft((content, last_step.image))
     except (KeyboardInterrupt, Terminated, BrokenPipeError) as e:
         status.clear()

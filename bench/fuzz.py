@@ -2,11 +2,12 @@
 
 Run from the repository root (outside CI; it runs for as long as it is told):
 
-    .venv/bin/python bench/fuzz.py [--seconds 60] [--target images|weights|both] [--seed N]
+    .venv/bin/python bench/fuzz.py [--seconds 60] [--target images|weights|video|both] [--seed N]
 
-The targets are `nst.images.read_rgb(path)` ("images") and
-`nst.weights.guard.read_weights(path)` ("weights"), the readers the program
-uses; "weights-parser" is `nst.weights.formats.parse_weights(path)`, the parser that
+The targets are `nst.images.read_rgb(path)` ("images"),
+`nst.weights.guard.read_weights(path)` ("weights") and a clip's reading ("video":
+`nst.video.clip_files.open_clip(path)`, then every frame of `Clip.frames()`), the readers
+the program uses; "weights-parser" is `nst.weights.formats.parse_weights(path)`, the parser that
 read_weights runs in a child process for any unpublished file, called here in
 this process, so that its crashes show what the .mat structure walk still
 lets through to scipy ("both" is images and weights). Each starts from valid
@@ -22,7 +23,10 @@ seed files this script makes itself:
   under 100 KB (it decompresses to the full 80 MB, so it can be read
   successfully), the same shapes with random kernels uncompressed (80 MB,
   written once; its mutations aim at the structure between the arrays), and
-  the same three kinds as Keras .h5 files.
+  the same three kinds as Keras .h5 files;
+* video: clips of 6 frames of 16x12 pixels that PyAV writes: H.264 in mp4 with an AAC
+  audio stream, H.264 in mkv, MPEG-4 part 2 in avi and in mov, VP9 in webm, and an
+  animated GIF.
 
 Each input is a seed with one to four mutations: bit flips, bytes set to edge
 values, integer header fields (image sizes, chunk lengths, MATLAB tags, HDF5
@@ -34,8 +38,9 @@ with a time limit (SIGALRM); the outcome is one of:
 * a clear error: `nst.errors.InputError` (ImageError, WeightsError);
 * a contained crash (weights only): a ReaderCrashError, the clear error
   read_weights reports when its child reader was killed by a signal or hung;
-* a successful read: a uint8 (H, W, 3) array with H, W > 0, or a dict of the
-  sixteen conv layers' finite float32 kernels (3, 3, in, out) and biases (out,);
+* a successful read: a uint8 (H, W, 3) array with H, W > 0, a dict of the
+  sixteen conv layers' finite float32 kernels (3, 3, in, out) and biases (out,), or a
+  clip's frames: as many as open_clip counted, at least one, each uint8 of its size;
 * anything else, a failure: another exception (also one in the child reader,
   which ends it with a non-zero status), a result of another form, an input
   still running after --timeout seconds, or a crash of the process.
@@ -86,11 +91,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 DEFAULT_FAILURES = ROOT / "bench" / "fuzz_failures"
-TARGETS = ("images", "weights", "weights-parser")
+TARGETS = ("images", "weights", "weights-parser", "video")
 OUTCOMES = ("error", "contained", "read", "other")
 HEADER_BYTES = 1024  # mutations favour the first bytes, where the headers are
 STALL_GRACE_SECONDS = 5.0  # a worker silent for --timeout plus this long is killed
 WEIGHTS_SUFFIXES = (".mat", ".h5")
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm")
 
 
 # ---------------------------------------------------------------- seed files
@@ -301,9 +307,73 @@ def weights_seeds(folder: Path) -> list[Seed]:
     return seeds
 
 
+VIDEO_FORMATS = (
+    ("mp4-h264-aac", ".mp4", "mp4", "libx264", "aac"),
+    ("mkv-h264", ".mkv", "matroska", "libx264", None),
+    ("avi-mpeg4", ".avi", "avi", "mpeg4", None),
+    ("mov-mpeg4", ".mov", "mov", "mpeg4", None),
+    ("webm-vp9", ".webm", "webm", "libvpx-vp9", None),
+)
+"""(name, suffix, container, video codec, audio codec) of the video seeds."""
+
+
+def video_seeds() -> list[Seed]:
+    """Short clips of every container a user is told to give, and an animated GIF."""
+    import av
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    coarse = Image.fromarray((rng.random((3, 4, 3)) * 255).astype(np.uint8))
+    still = np.asarray(coarse.resize((16, 12), Image.Resampling.BILINEAR))
+    frames = [np.roll(still, n, axis=1) for n in range(6)]
+    seeds = []
+    for name, suffix, container, codec, audio_codec in VIDEO_FORMATS:
+        buffer = io.BytesIO()
+        with av.open(buffer, "w", format=container) as output:
+            video = output.add_stream(codec, rate=12)
+            video.width, video.height, video.pix_fmt = 16, 12, "yuv420p"
+            audio = output.add_stream(audio_codec, rate=8000) if audio_codec else None
+            for picture in frames:
+                frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+                output.mux(video.encode(frame))
+            output.mux(video.encode(None))
+            if audio is not None:
+                samples = np.zeros((1, 8000 // 2), np.float32)  # half a second of silence
+                sound = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+                sound.sample_rate = 8000
+                output.mux(audio.encode(sound))
+                output.mux(audio.encode(None))
+        seeds.append(Seed(name, suffix, buffer.getvalue()))
+    gif = [Image.fromarray(f) for f in frames]
+    data = _encoded(gif[0], "GIF", save_all=True, append_images=gif[1:], duration=80)
+    seeds.append(Seed("gif-animated", ".gif", data, GIF_FIELDS))
+    return seeds
+
+
+def read_clip(path: Path) -> tuple:
+    """What the program reads of a clip: (open_clip's Clip, every frame of it)."""
+    from nst.video.clip_files import open_clip
+
+    clip = open_clip(path)
+    return clip, list(clip.frames())
+
+
+def clip_problem(result) -> str | None:
+    """What is wrong with read_clip's result, or None for as many frames as the clip
+    counts, at least one, each uint8 (height, width, 3) of the clip's size."""
+    clip, frames = result
+    if clip.frame_count < 1 or len(frames) != clip.frame_count:
+        return f"{len(frames)} frames read of a clip of {clip.frame_count}"
+    wrong = [image_problem(f) or f.shape[:2] != (clip.height, clip.width) for f in frames]
+    return next((f"frame {n}: {w if w is not True else 'of another size'}"
+                 for n, w in enumerate(wrong) if w), None)  # fmt: skip
+
+
 def write_seeds(target: str, folder: Path) -> None:
     """Write the target's seed files and seeds.json (their metadata) into `folder`."""
-    seeds = image_seeds() if target == "images" else weights_seeds(folder)
+    makers = {"images": image_seeds, "video": video_seeds}
+    seeds = makers[target]() if target in makers else weights_seeds(folder)
     meta = []
     for seed in seeds:
         file = folder / f"{seed.name}{seed.suffix}"
@@ -509,6 +579,8 @@ def _reader(target: str):
         from nst.weights.formats import parse_weights
 
         return parse_weights, kernels_problem
+    if target == "video":
+        return read_clip, clip_problem
     from nst.weights.guard import read_weights
 
     return read_weights, kernels_problem
@@ -791,6 +863,7 @@ def replay(options) -> int:
         path = Path(name)
         target = options.target if options.target != "both" else None
         target = target or ("weights" if path.suffix in WEIGHTS_SUFFIXES else "images")
+        target = "video" if path.suffix in VIDEO_SUFFIXES and target == "images" else target
         outcome, kind, details = run_one(target, path, options.timeout)
         print(f"{path} ({target}): {outcome}{': ' + kind if kind else ''}")
         if details:

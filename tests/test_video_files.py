@@ -240,6 +240,15 @@ def test_a_truncated_mp4_is_damaged_or_truncated(tmp_path):
     assert message(cut) == f"video {cut} is damaged or truncated: moov atom not found"
 
 
+def test_a_video_stream_of_a_codec_ffmpeg_cannot_decode_is_refused(tmp_path):
+    """Found by bench/fuzz.py's video target: a damaged header can name no known codec."""
+    made = make_clip(tmp_path / "made.mkv", audio=False).read_bytes()
+    assert made.count(b"V_MPEG4/ISO/AVC") == 1  # Matroska's name of H.264
+    path = tmp_path / "unknown.mkv"
+    path.write_bytes(made.replace(b"V_MPEG4/ISO/AVC", b"V_NOTHING/KNOWN"))
+    assert message(path) == f"video {path} is damaged, or its video cannot be decoded here"
+
+
 def test_a_text_file_named_mp4_is_not_a_video(tmp_path):
     path = tmp_path / "notes.mp4"
     path.write_text("a shopping list, not a video\n")

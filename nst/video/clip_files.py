@@ -215,6 +215,8 @@ def _opened_video(path: Path) -> Iterator[tuple]:
             only = f", only {kinds}" if kinds else ""
             raise InputError(f"{path} holds no video stream{only}: not a clip")
         stream = container.streams.video[0]
+        if stream.codec_context is None:  # FFmpeg has no decoder for what the stream says
+            raise InputError(f"video {path} is damaged, or its video cannot be decoded here")
         stream.thread_type = "AUTO"
         yield container, stream
 

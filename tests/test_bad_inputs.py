@@ -425,6 +425,7 @@ BAD_WEIGHTS = {
     ),
     "text.mat": (lambda p, k, good: p.write_text("weights go here\n"), "not a MATLAB .mat file"),
     "zero-byte.mat": (lambda p, k, good: p.write_bytes(b""), "is empty"),
+    "photo.jpg": (lambda p, k, good: Image.new("RGB", (8, 8)).save(p), "is a JPEG image, not a"),
     "matlab-v7.3.mat": (lambda p, k, good: _matlab_v73(p), "v7.3"),
     "wrong-shapes.mat": (
         lambda p, k, good: write_vgg_mat(

@@ -417,8 +417,9 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--clip",
-        "keep pixels in range (Adam: clipped; L-BFGS-B: bounds)",
+        "clip to the pixel range (L-BFGS-B: bounds)",
         kind="switch",
+        shown_default="off",
     ),
     Option(
         "--coarse-levels",

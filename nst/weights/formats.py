@@ -136,6 +136,11 @@ def _read_head(path: Path) -> bytes:
         raise WeightsError(f"weights file {path} cannot be read: {e.strerror}") from None
 
 
+IMAGE_MAGIC = {b"\xff\xd8\xff": "a JPEG image", b"\x89PNG\r\n\x1a\n": "a PNG image",
+               b"GIF8": "a GIF image"}  # fmt: skip
+"""The first bytes of the image files a user may give as --weights by mistake."""
+
+
 def _sniff(head: bytes) -> str | None:
     """What is wrong with a file whose first bytes are `head`, or None if it may be a .mat."""
     if not head:
@@ -147,6 +152,9 @@ def _sniff(head: bytes) -> str | None:
         return "is a NumPy or pickle file, not a MatConvNet .mat file"
     if head.startswith(b"PK\x03\x04"):
         return "is a ZIP archive (such as NumPy's .npz), not a MatConvNet .mat file"
+    picture = next((kind for magic, kind in IMAGE_MAGIC.items() if head.startswith(magic)), None)
+    if picture:
+        return f"is {picture}, not a weights file (.mat or .h5)"
     if not head.startswith(b"MATLAB"):
         return "is not a MATLAB .mat file (it lacks the 'MATLAB' header)"
     return None

@@ -417,7 +417,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--clip",
-        "clip to the pixel range (L-BFGS-B: bounds)",
+        "keep the image in the pixel range",
         kind="switch",
         shown_default="off",
     ),

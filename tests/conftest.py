@@ -57,3 +57,35 @@ def tiny_run(tiny_images, vgg19_mat, kernels_in_memory):
     content, style = tiny_images
     return Settings(content=content, styles=(style,), weights=vgg19_mat, width=32, height=24,
                     iterations=4, save_every=1, seed=3)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def vgg19_mat_as_read(vgg19_mat):
+    """What nst.weights.guard's child process sends for vgg19_mat, by (network, either):
+    filled by the first run that reads the file (a run reads any file that is not a
+    published one in a child process, some 2 s of start-up and parsing)."""
+    return {}
+
+
+@pytest.fixture
+def weights_read_once(monkeypatch, vgg19_mat, vgg19_mat_as_read):
+    """Runs in this process whose weights file is vgg19_mat get, as their child's answer,
+    copies of the kernels the first such run's child read from it (the file is made once
+    and never changed, and the child's answer for a file is always the same): for the
+    tests where reading the weights is not the point. Every other file is read by a child
+    as always, and nst.weights.guard's own tests (test_damaged_weights.py) read in one."""
+    import nst.weights.guard
+
+    read_in_child = nst.weights.guard.read_in_child
+    shared = vgg19_mat.resolve()
+
+    def read_once(path, network=nst.weights.guard.VGG19, either=False):
+        if path.resolve() != shared:
+            return read_in_child(path, network, either)
+        key = (network.name, either)
+        if key not in vgg19_mat_as_read:
+            vgg19_mat_as_read[key] = read_in_child(path, network, either)
+        kernels = vgg19_mat_as_read[key]
+        return {name: tuple(array.copy() for array in arrays) for name, arrays in kernels.items()}
+
+    monkeypatch.setattr(nst.weights.guard, "read_in_child", read_once)

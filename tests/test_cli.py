@@ -21,6 +21,7 @@ from nst.cli.options import STYLE_LAYER_PRESETS
 from nst.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.usefixtures("weights_read_once")  # see conftest.py
 RUN_FILES = ["checkpoint.npz", "contact_sheet.png", "costs.png", "generated_image.jpg",
              "manifest.json", "progress.gif", "side_by_side.png"]  # fmt: skip
 

@@ -51,6 +51,7 @@ from nst.settings import Settings
 from nst.stopping import StopRequests, Terminated, stoppable
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.usefixtures("weights_read_once")  # see conftest.py
 PICTURES = ["costs.png", "contact_sheet.png", "progress.gif", "side_by_side.png"]
 EIGHT_LAYERS = ["conv1_1", "conv2_1", "conv3_1", "conv3_4", "conv4_1", "conv5_1", "conv5_2",
                 "conv5_4"]  # fmt: skip

@@ -32,6 +32,7 @@ from nst.tiled_costs import TiledCosts, TileNetwork, tiled_style_targets
 from nst.transfer import initial_image, stylize
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.usefixtures("weights_read_once")  # see conftest.py
 IMAGES = ROOT / "images"
 CAT_AND_STONE = Settings(content=IMAGES / "cat.jpg", styles=(IMAGES / "stone.jpg",), seed=0)
 

@@ -46,14 +46,15 @@ def small_run(run_args):
 
 
 @pytest.fixture(scope="module")
-def seed_one(tiny_images, vgg19_mat, tmp_path_factory):
+def seed_one(tiny_images, vgg19_mat, tmp_path_factory, read_weights_once):
     """One run with run_args' defaults (seed 1), made once for the tests that read it: its
     folder and what it printed."""
     content, style = tiny_images
     folder = tmp_path_factory.mktemp("seed-one") / "out"
     argv = [content, style, "--weights", vgg19_mat, "--width", 32, "--height", 24,
             "--iterations", 6, "--save-every", 2, "--seed", 1, "--output-dir", folder]  # fmt: skip
-    with contextlib.redirect_stdout(io.StringIO()) as out:
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()) as out:
+        read_weights_once(patch)
         assert run_cli(*argv) == 0
     return SimpleNamespace(folder=folder, out=out.getvalue())
 

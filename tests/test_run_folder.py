@@ -95,7 +95,7 @@ class FinishedRun:
 
 
 @pytest.fixture(scope="module")
-def finished(tiny_images, vgg19_mat, tmp_path_factory):
+def finished(tiny_images, vgg19_mat, tmp_path_factory, read_weights_once):
     """A finished run of 6 iterations saving every 2nd, without --seed, given relative paths."""
     content, style = tiny_images
     base = tmp_path_factory.mktemp("finished")
@@ -103,6 +103,7 @@ def finished(tiny_images, vgg19_mat, tmp_path_factory):
     stdout = io.StringIO()
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(stdout):
         mp.chdir(base)
+        read_weights_once(mp)
         assert run_cli(*small_run(*relative, "run")) == 0
     return FinishedRun(base / "run", stdout.getvalue(), content, style, vgg19_mat)
 
@@ -230,7 +231,7 @@ def test_the_animation_has_a_frame_per_saved_iterate_and_one_for_the_result(fini
 
 
 @pytest.fixture(scope="module")
-def five_iterations(tiny_images, vgg19_mat, tmp_path_factory):
+def five_iterations(tiny_images, vgg19_mat, tmp_path_factory, read_weights_once):
     """A run of 5 iterations saving every 2nd (seed 1), with the paths of the images it
     decoded (nst.images.read_rgb_alpha, read_rgb's decoder, which also gives the alpha)."""
     import nst.images
@@ -245,6 +246,7 @@ def five_iterations(tiny_images, vgg19_mat, tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
         patch.setattr(nst.images, "read_rgb_alpha", counted)
+        read_weights_once(patch)
         assert run_cli(*small_run(*tiny_images, vgg19_mat, folder, iterations=5, seed=1)) == 0
     return SimpleNamespace(folder=folder, read=read)
 
@@ -267,7 +269,7 @@ def test_a_run_decodes_each_of_its_images_once(five_iterations, tiny_images):
 
 
 @pytest.fixture(scope="module")
-def recorded(tiny_images, vgg19_mat, tmp_path_factory):
+def recorded(tiny_images, vgg19_mat, tmp_path_factory, read_weights_once):
     """A run of 6 iterations saving every 2nd (seed 1) that hands its cost plot's data to a
     recorder instead of drawing costs.png, and whose status line records the total it shows
     after each iteration: what it printed, the plot's data and the totals shown."""
@@ -288,6 +290,7 @@ def recorded(tiny_images, vgg19_mat, tmp_path_factory):
     ):
         patch.setattr(nst.run.folder, "plot_costs", record_plot)
         patch.setattr(nst.run.painting, "StatusLine", RecordedStatus)
+        read_weights_once(patch)
         assert run_cli(*small_run(*tiny_images, vgg19_mat, folder, iterations=6, seed=1)) == 0
     return SimpleNamespace(out=out.getvalue(), plotted=plotted, shown=shown)
 
@@ -361,10 +364,11 @@ def test_the_status_line_weighs_each_iteration_by_its_size_level(run_args, monke
 
 
 @pytest.fixture(scope="module")
-def four_iterations(tiny_images, vgg19_mat, tmp_path_factory):
+def four_iterations(tiny_images, vgg19_mat, tmp_path_factory, read_weights_once):
     """The folder of a finished run of 4 iterations saving every 2nd, --seed 5."""
     folder = tmp_path_factory.mktemp("four") / "out"
-    with contextlib.redirect_stdout(io.StringIO()):
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
+        read_weights_once(patch)
         assert run_cli(*small_run(*tiny_images, vgg19_mat, folder, iterations=4, seed=5)) == 0
     return folder
 

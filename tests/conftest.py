@@ -57,3 +57,35 @@ def tiny_run(tiny_images, vgg19_mat, kernels_in_memory):
     content, style = tiny_images
     return Settings(content=content, styles=(style,), weights=vgg19_mat, width=32, height=24,
                     iterations=4, save_every=1, seed=3)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def read_weights_once(vgg19_mat):
+    """read_weights_once(patch): with the MonkeyPatch `patch`, runs in this process whose
+    weights file is vgg19_mat get, as their child's answer, copies of the kernels the first
+    such run's child read from it (a run reads a file that is not a published one in a
+    child process, nst.weights.guard: some 2.5 s of start-up and parsing; vgg19_mat is made
+    once and never changed, and the child's answer for a file is always the same). For the
+    tests where reading the weights is not the point: every other file is read by a child
+    as always, and nst.weights.guard's own tests (test_damaged_weights.py) read in one."""
+    import nst.weights.guard
+
+    read_in_child = nst.weights.guard.read_in_child
+    shared = vgg19_mat.resolve()
+    as_read = {}  # the child's answer, by (network, either)
+
+    def read_once(path, network=nst.weights.guard.VGG19, either=False):
+        if path.resolve() != shared:
+            return read_in_child(path, network, either)
+        key = (network.name, either)
+        if key not in as_read:
+            as_read[key] = read_in_child(path, network, either)
+        return {name: tuple(a.copy() for a in arrays) for name, arrays in as_read[key].items()}
+
+    return lambda patch: patch.setattr(nst.weights.guard, "read_in_child", read_once)
+
+
+@pytest.fixture
+def weights_read_once(monkeypatch, read_weights_once):
+    """read_weights_once for the test (see there)."""
+    read_weights_once(monkeypatch)

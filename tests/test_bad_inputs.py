@@ -37,6 +37,7 @@ from PIL import Image
 from nst.images import MAX_PIXELS, read_rgb
 from nst.settings import MAX_ITERATIONS, MAX_THREADS
 
+pytestmark = pytest.mark.usefixtures("weights_read_once")  # see conftest.py
 CORPUS = "corpus ü"
 """The folder (in tmp_path) of the files made here: its name has a space and a non-ASCII letter."""
 RED, BLUE = (220, 30, 30), (30, 30, 220)

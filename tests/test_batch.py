@@ -746,10 +746,12 @@ def test_a_cluster_started_as_the_readme_says_runs_a_batch_by_its_address(
         record = read_json(tmp_path / "album" / "batch.json")
         assert [job["status"] for job in record["jobs"]] == ["finished", "finished"]
         elsewhere = user_environment(tmp_path / "elsewhere")
-        with ended(start_batch(elsewhere, *batch_into(tmp_path / "refused"))) as refused:
-            _, err = refused.communicate()
         another = {**elsewhere, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0" * 32}
-        with ended(start_batch(another, *batch_into(tmp_path / "mistaken"))) as mistaken:
+        with (  # the two users try at the same time, each on their own
+            ended(start_batch(elsewhere, *batch_into(tmp_path / "refused"))) as refused,
+            ended(start_batch(another, *batch_into(tmp_path / "mistaken"))) as mistaken,
+        ):
+            _, err = refused.communicate()
             _, mistaken_err = mistaken.communicate()
     advice = (
         "; set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN to the token that `ray get-auth-token` "

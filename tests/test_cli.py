@@ -1,9 +1,13 @@
 """The command line: a whole run on a tiny image, its output, and every kind of bad input."""
 
+import contextlib
+import io
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -17,6 +21,7 @@ from nst.cli.options import STYLE_LAYER_PRESETS
 from nst.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.usefixtures("weights_read_once")  # see conftest.py
 RUN_FILES = ["checkpoint.npz", "contact_sheet.png", "costs.png", "generated_image.jpg",
              "manifest.json", "progress.gif", "side_by_side.png"]  # fmt: skip
 
@@ -40,32 +45,52 @@ def small_run(run_args):
     return run_args()
 
 
-def test_a_run_prints_the_assignments_lines_and_saves_every_nth_image(small_run, tmp_path, capsys):
-    assert run_cli(*small_run) == 0
-    out = capsys.readouterr().out
+@pytest.fixture(scope="module")
+def seed_one(tiny_images, vgg19_mat, tmp_path_factory, read_weights_once):
+    """One run with run_args' defaults (seed 1), made once for the tests that read it: its
+    folder and what it printed."""
+    content, style = tiny_images
+    folder = tmp_path_factory.mktemp("seed-one") / "out"
+    argv = [content, style, "--weights", vgg19_mat, "--width", 32, "--height", 24,
+            "--iterations", 6, "--save-every", 2, "--seed", 1, "--output-dir", folder]  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()) as out:
+        read_weights_once(patch)
+        assert run_cli(*argv) == 0
+    return SimpleNamespace(folder=folder, out=out.getvalue())
+
+
+def earlier_run(seed_one, folder: Path) -> None:
+    """The files of seed_one's run, copied into `folder` as an earlier run there left them."""
+    shutil.copytree(seed_one.folder, folder)
+
+
+def test_a_run_prints_the_assignments_lines_and_saves_every_nth_image(seed_one):
+    out = seed_one.out
     blocks = COST_BLOCK.findall(out)
     assert [int(b[0]) for b in blocks] == [0, 2, 4]
     for _, total, content, style in blocks:
         assert float(total) == pytest.approx(10 * float(content) + 40 * float(style), rel=1e-4)
     assert float(blocks[-1][1]) < float(blocks[0][1])  # Adam lowers the total cost
-    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    files = sorted(p.name for p in seed_one.folder.iterdir())
     assert files == ["0.png", "2.png", "4.png", *RUN_FILES]
     for name in ["0.png", "2.png", "4.png", "generated_image.jpg"]:
-        assert Image.open(tmp_path / "out" / name).size == (32, 24)
+        assert Image.open(seed_one.folder / name).size == (32, 24)
     assert "Done: " in out
 
 
-def test_same_seed_same_image_bit_for_bit(run_args, tmp_path):
-    assert run_cli(*run_args(seed=1, output="out")) == 0
+def test_same_seed_same_image_bit_for_bit(seed_one, run_args, tmp_path):
+    first = seed_one.folder  # seed 1
     assert run_cli(*run_args(seed=1, output="again")) == 0
     for name in ("4.png", "generated_image.jpg"):
-        assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "again" / name).read_bytes()
+        assert (first / name).read_bytes() == (tmp_path / "again" / name).read_bytes()
     assert run_cli(*run_args(seed=2, output="other")) == 0
-    assert (tmp_path / "other" / "4.png").read_bytes() != (tmp_path / "out" / "4.png").read_bytes()
+    assert (tmp_path / "other" / "4.png").read_bytes() != (first / "4.png").read_bytes()
 
 
-def test_an_earlier_runs_images_are_kept_unless_overwrite_is_given(run_args, tmp_path, capsys):
-    assert run_cli(*run_args(seed=1)) == 0
+def test_an_earlier_runs_images_are_kept_unless_overwrite_is_given(
+    seed_one, run_args, tmp_path, capsys
+):
+    earlier_run(seed_one, tmp_path / "out")  # seed 1
     before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
     capsys.readouterr()
     changed = run_args(seed=9)
@@ -107,8 +132,10 @@ def test_an_output_folder_that_cannot_be_made_is_refused_before_the_weights(
     assert "Loading VGG-19" not in out
 
 
-def test_overwrite_leaves_none_of_the_earlier_runs_files_but_keeps_the_users(run_args, tmp_path):
-    assert run_cli(*run_args(seed=1)) == 0  # 0.png, 2.png, 4.png
+def test_overwrite_leaves_none_of_the_earlier_runs_files_but_keeps_the_users(
+    seed_one, run_args, tmp_path
+):
+    earlier_run(seed_one, tmp_path / "out")  # 0.png, 2.png, 4.png
     (tmp_path / "out" / "notes.txt").write_text("mine", encoding="utf-8")
     shorter = run_args(seed=2)
     shorter[shorter.index("--iterations") + 1] = 2
@@ -298,9 +325,8 @@ def test_on_a_terminal_a_status_line_shows_progress_cost_speed_and_time_left(
     assert screen(err)[-1] == ""  # erased at the end
 
 
-def test_the_last_costs_are_printed_when_the_last_iteration_is_not_a_save_point(run_args, capsys):
-    assert run_cli(*run_args()) == 0  # 6 iterations, every 2nd saved: 0, 2, 4, then 5
-    out = capsys.readouterr().out
+def test_the_last_costs_are_printed_when_the_last_iteration_is_not_a_save_point(seed_one):
+    out = seed_one.out  # 6 iterations, every 2nd saved: 0, 2, 4, then 5
     final = re.search(r"^Final costs \(iteration 5\): total cost = (\S+), content cost = (\S+), "
                       r"style cost = (\S+)$", out, re.MULTILINE)  # fmt: skip
     total, content, style = map(float, final.groups())

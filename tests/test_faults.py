@@ -42,6 +42,7 @@ from nst.project import program_command
 from nst.run.folder import LOCK, lock_folder
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.usefixtures("weights_read_once")  # see conftest.py
 DEV_FULL = Path("/dev/full")
 
 

@@ -27,11 +27,13 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -49,6 +51,7 @@ from nst.settings import Settings
 from nst.stopping import StopRequests, Terminated, stoppable
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.usefixtures("weights_read_once")  # see conftest.py
 PICTURES = ["costs.png", "contact_sheet.png", "progress.gif", "side_by_side.png"]
 EIGHT_LAYERS = ["conv1_1", "conv2_1", "conv3_1", "conv3_4", "conv4_1", "conv5_1", "conv5_2",
                 "conv5_4"]  # fmt: skip
@@ -92,7 +95,7 @@ class FinishedRun:
 
 
 @pytest.fixture(scope="module")
-def finished(tiny_images, vgg19_mat, tmp_path_factory):
+def finished(tiny_images, vgg19_mat, tmp_path_factory, read_weights_once):
     """A finished run of 6 iterations saving every 2nd, without --seed, given relative paths."""
     content, style = tiny_images
     base = tmp_path_factory.mktemp("finished")
@@ -100,6 +103,7 @@ def finished(tiny_images, vgg19_mat, tmp_path_factory):
     stdout = io.StringIO()
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(stdout):
         mp.chdir(base)
+        read_weights_once(mp)
         assert run_cli(*small_run(*relative, "run")) == 0
     return FinishedRun(base / "run", stdout.getvalue(), content, style, vgg19_mat)
 
@@ -226,9 +230,30 @@ def test_the_animation_has_a_frame_per_saved_iterate_and_one_for_the_result(fini
         assert gif.width == 32 and gif.height > 24  # each frame's label is under it
 
 
-def test_a_last_iterate_that_was_saved_is_shown_once_as_the_result(run_args):
-    assert run_cli(*run_args(iterations=5)) == 0  # saves 0, 2, 4; 4 is the result
-    with Image.open(run_args()[-1] / "progress.gif") as gif:
+@pytest.fixture(scope="module")
+def five_iterations(tiny_images, vgg19_mat, tmp_path_factory, read_weights_once):
+    """A run of 5 iterations saving every 2nd (seed 1), with the paths of the images it
+    decoded (nst.images.read_rgb_alpha, read_rgb's decoder, which also gives the alpha)."""
+    import nst.images
+
+    folder = tmp_path_factory.mktemp("five") / "out"
+    read = []
+    original = nst.images.read_rgb_alpha
+
+    def counted(path):
+        read.append(Path(path).resolve())
+        return original(path)
+
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
+        patch.setattr(nst.images, "read_rgb_alpha", counted)
+        read_weights_once(patch)
+        assert run_cli(*small_run(*tiny_images, vgg19_mat, folder, iterations=5, seed=1)) == 0
+    return SimpleNamespace(folder=folder, read=read)
+
+
+def test_a_last_iterate_that_was_saved_is_shown_once_as_the_result(five_iterations):
+    # 5 iterations save 0, 2, 4; 4 is the result
+    with Image.open(five_iterations.folder / "progress.gif") as gif:
         assert gif.n_frames == 3
 
 
@@ -237,34 +262,45 @@ def test_the_run_says_where_and_how_it_computes(finished):
     assert len(lines) == 1 and lines[0].endswith("in float32")
 
 
-def test_a_run_decodes_each_of_its_images_once(run_args, tiny_images, monkeypatch, tmp_path):
-    import nst.images
-
-    read = []
-    original = nst.images.read_rgb_alpha  # read_rgb's decoder, which also gives the alpha
-
-    def counted(path):
-        read.append(Path(path).resolve())
-        return original(path)
-
-    monkeypatch.setattr(nst.images, "read_rgb_alpha", counted)
-    assert run_cli(*run_args(iterations=3)) == 0
-    inputs_read = [p for p in read if p.parent != (tmp_path / "out").resolve()]  # not iterates
+def test_a_run_decodes_each_of_its_images_once(five_iterations, tiny_images):
+    folder = five_iterations.folder.resolve()
+    inputs_read = [p for p in five_iterations.read if p.parent != folder]  # not iterates
     assert sorted(inputs_read) == sorted(Path(p).resolve() for p in tiny_images)
 
 
-def test_costs_png_plots_the_total_cost_of_every_iteration(run_args, monkeypatch, capsys):
-    plotted = {}
+@pytest.fixture(scope="module")
+def recorded(tiny_images, vgg19_mat, tmp_path_factory, read_weights_once):
+    """A run of 6 iterations saving every 2nd (seed 1) that hands its cost plot's data to a
+    recorder instead of drawing costs.png, and whose status line records the total it shows
+    after each iteration: what it printed, the plot's data and the totals shown."""
+    plotted, shown = {}, {}
 
     def record_plot(path, iterations, costs):
         plotted.update(iterations=iterations, costs=costs)
 
-    monkeypatch.setattr(nst.run.folder, "plot_costs", record_plot)
-    assert run_cli(*run_args(iterations=6)) == 0  # prints and saves 0, 2 and 4 only
+    class RecordedStatus(StatusLine):
+        def update(self, done, cost=None):
+            shown[done - 1] = cost  # the status after iteration done - 1
+            super().update(done, cost)
+
+    folder = tmp_path_factory.mktemp("recorded") / "out"
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        contextlib.redirect_stdout(io.StringIO()) as out,
+    ):
+        patch.setattr(nst.run.folder, "plot_costs", record_plot)
+        patch.setattr(nst.run.painting, "StatusLine", RecordedStatus)
+        read_weights_once(patch)
+        assert run_cli(*small_run(*tiny_images, vgg19_mat, folder, iterations=6, seed=1)) == 0
+    return SimpleNamespace(out=out.getvalue(), plotted=plotted, shown=shown)
+
+
+def test_costs_png_plots_the_total_cost_of_every_iteration(recorded):
+    plotted = recorded.plotted  # the run prints and saves 0, 2 and 4 only
     assert plotted["iterations"] == [0, 1, 2, 3, 4, 5]
     totals = plotted["costs"]["total"]
     assert all(np.isfinite(totals))
-    for i, J, content, style in COST_BLOCK.findall(capsys.readouterr().out):
+    for i, J, content, style in COST_BLOCK.findall(recorded.out):
         assert totals[int(i)] == pytest.approx(float(J), rel=1e-6)
         assert plotted["costs"]["content"][int(i)] == pytest.approx(float(content), rel=1e-6)
         assert plotted["costs"]["style"][int(i)] == pytest.approx(float(style), rel=1e-6)
@@ -283,22 +319,11 @@ def test_costs_are_printed_as_the_assignment_printed_its_float32_costs(finished)
         assert printed == expected
 
 
-def test_the_status_line_shows_at_a_saved_iteration_the_total_printed_there(
-    run_args, monkeypatch, capsys
-):
-    shown = {}
-
-    class RecordedStatus(StatusLine):
-        def update(self, done, cost=None):
-            shown[done - 1] = cost  # the status after iteration done - 1
-            super().update(done, cost)
-
-    monkeypatch.setattr(nst.run.painting, "StatusLine", RecordedStatus)
-    assert run_cli(*run_args(iterations=6)) == 0
-    blocks = COST_BLOCK.findall(capsys.readouterr().out)
+def test_the_status_line_shows_at_a_saved_iteration_the_total_printed_there(recorded):
+    blocks = COST_BLOCK.findall(recorded.out)
     assert [int(i) for i, *_ in blocks] == [0, 2, 4]
     for i, J, _, _ in blocks:
-        assert shown[int(i)] == pytest.approx(float(J), rel=1e-6)
+        assert recorded.shown[int(i)] == pytest.approx(float(J), rel=1e-6)
 
 
 def test_the_costs_of_a_saved_iteration_come_before_its_status_line(run_args, monkeypatch, capsys):
@@ -338,10 +363,22 @@ def test_the_status_line_weighs_each_iteration_by_its_size_level(run_args, monke
 # 3. --resume
 
 
-def test_a_resumed_run_ends_bit_for_bit_where_an_uninterrupted_one_does(run_args, tmp_path):
+@pytest.fixture(scope="module")
+def four_iterations(tiny_images, vgg19_mat, tmp_path_factory, read_weights_once):
+    """The folder of a finished run of 4 iterations saving every 2nd, --seed 5."""
+    folder = tmp_path_factory.mktemp("four") / "out"
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
+        read_weights_once(patch)
+        assert run_cli(*small_run(*tiny_images, vgg19_mat, folder, iterations=4, seed=5)) == 0
+    return folder
+
+
+def test_a_resumed_run_ends_bit_for_bit_where_an_uninterrupted_one_does(
+    four_iterations, run_args, tmp_path
+):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     assert run_cli(*run_args(output="straight", iterations=6, seed=5)) == 0
-    assert run_cli(*run_args(output="resumed", iterations=4, seed=5)) == 0
+    shutil.copytree(four_iterations, resumed)  # a run of 4 iterations with --seed 5
     assert run_cli("--resume", resumed, "--iterations", 6) == 0
 
     final = "generated_image.jpg"
@@ -368,11 +405,11 @@ def test_a_resumed_run_ends_bit_for_bit_where_an_uninterrupted_one_does(run_args
         assert gif.n_frames == 4
 
 
-def test_resume_removes_the_half_written_file_of_a_killed_run(run_args, tmp_path):
+def test_resume_removes_the_half_written_file_of_a_killed_run(four_iterations, tmp_path):
     """A run killed while writing leaves atomic_path's hidden temporary file; --resume, holding
     the folder's lock, deletes it and keeps everything else."""
     folder = tmp_path / "killed"
-    assert run_cli(*run_args(output="killed", iterations=4, seed=5)) == 0
+    shutil.copytree(four_iterations, folder)  # a run of 4 iterations with --seed 5
     leftover = folder / ".3.png.x1y2z3.part"
     leftover.write_bytes(b"\x89PNG half")
     kept = sorted(p.name for p in folder.iterdir() if p != leftover)

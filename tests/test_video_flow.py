@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from nst.video.flow import FLOW_METHODS, flows_both_ways, optical_flow
-from nst.video.warp import initial_image, warp
+from nst.video.warp import warp
 
 HEIGHT, WIDTH = 96, 128
 MARGIN = 16
@@ -84,17 +84,3 @@ def test_points_outside_the_image_take_the_nearest_border_pixel():
     image = np.arange(20 * 30, dtype=np.float32).reshape(20, 30)
     out = warp(image, constant_flow(5, 0))
     assert np.array_equal(out[:, -5:], np.repeat(image[:, -1:], 5, axis=1))
-
-
-def test_the_initial_image_is_the_warped_result_where_certain_and_the_fill_elsewhere():
-    previous = np.arange(2 * 3 * 3, dtype=np.float32).reshape(2, 3, 3)
-    fill = np.full((2, 3, 3), 100, np.float32)
-    certainty = np.float32([[1, 0, 1], [0, 1, 1]])
-    start = initial_image(previous, constant_flow(1, 0, 2, 3), certainty, fill)
-    expected = np.float32(
-        [
-            [[3, 4, 5], [100, 100, 100], [6, 7, 8]],  # row 0: pixels 1, -, 2 (2 is the border)
-            [[100, 100, 100], [15, 16, 17], [15, 16, 17]],  # row 1: -, pixel 2, pixel 2
-        ]
-    )
-    assert np.array_equal(start, expected)

@@ -1,4 +1,4 @@
-"""An image carried along an optical flow (cv2.remap), and a later frame's initial image.
+"""An image carried along an optical flow (cv2.remap).
 
 With the flow w from frame t to an earlier frame s (nst.video.flow's convention: over the
 pixels of t, p + w(p) is where p's point is in s), warp(image_s, w) is image_s seen in frame t's
@@ -26,22 +26,3 @@ def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     columns = np.arange(width, dtype=np.float32)[None, :] + flow[..., 0]
     rows = np.arange(height, dtype=np.float32)[:, None] + flow[..., 1]
     return cv2.remap(image, columns, rows, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def initial_image(
-    previous: np.ndarray, flow: np.ndarray, certainty: np.ndarray, fill: np.ndarray
-) -> np.ndarray:
-    """Where a later frame's painting starts: c * warp(previous, flow) + (1 - c) * fill.
-
-    previous: the previous stylized frame (H, W, 3); flow: from the current frame to the
-    previous one; certainty c (H, W) of that flow (nst.video.certainty.certainty; 1 where
-    the previous frame shows the same point, 0 where it does not); fill: the current content
-    frame in the same pixel space (H, W, 3). Where c is 0 the previous result holds nothing
-    of the point (it was hidden, or outside the frame) and its warped value is a smear of
-    other points; the content frame holds the point itself, so the painting starts there
-    from the right shapes and colours (as a still image does with --init content) while
-    the rest starts from the strokes already painted. float32 (H, W, 3).
-    """
-    c = certainty.astype(np.float32, copy=False)[..., None]
-    warped = warp(previous.astype(np.float32, copy=False), flow)
-    return c * warped + (1 - c) * fill.astype(np.float32, copy=False)

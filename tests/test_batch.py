@@ -499,12 +499,16 @@ def test_a_job_whose_worker_is_killed_continues_from_its_checkpoint_within_its_r
 def test_ctrl_c_stops_a_batch_and_resume_skips_finished_jobs_and_continues_the_others(
     images, vgg19_mat, tmp_path, ray_env, reference
 ):
-    jobs = write_csv(tmp_path / "jobs.csv", f"content,style,iterations\n"
-                     f"{images / 'dog.png'},{images / 'wave.png'},4\n"
-                     f"{images / 'cat.png'},{images / 'stone.png'},\n")  # fmt: skip
+    # one job at a time: job 2 starts when job 1 has finished, so it has all its iterations
+    # but 3 still to do when Ctrl-C comes (two at once, job 1's start and its pictures can
+    # take as long as job 2's 30 iterations on a loaded machine); job 2 with the threads of
+    # the reference, a job beside another
+    jobs = write_csv(tmp_path / "jobs.csv", f"content,style,iterations,threads\n"
+                     f"{images / 'dog.png'},{images / 'wave.png'},4,\n"
+                     f"{images / 'cat.png'},{images / 'stone.png'},,{THREADS}\n")  # fmt: skip
     out = tmp_path / "batch"
     first, second = out / "1-dog-wave", out / "2-cat-stone"
-    argv = ["--batch", jobs, "--weights", vgg19_mat, *JOB, "--seed", 8, "--workers", 2,
+    argv = ["--batch", jobs, "--weights", vgg19_mat, *JOB, "--seed", 8, "--workers", 1,
             "--output-dir", out]  # fmt: skip
     with ended(start_batch(ray_env, *argv)) as batch:
         wait_until(batch, lambda: manifest_of(first).get("status") == "finished", "job 1 done")

@@ -721,3 +721,22 @@ def test_lbfgs_with_the_tf2_preset_keeps_its_clipping_as_bounds():
     command = parse_args(["c.png", "s.png", "--preset", "tf2", "--optimizer", "lbfgs"])
     assert command.settings.optimizer == "lbfgs"
     assert command.settings.clip is True
+
+
+def test_ctrl_c_while_the_result_is_written_lets_the_run_finish_with_it(
+    run_args, tmp_path, monkeypatch, capsys
+):
+    """Once the last iteration is done, a signal no longer stops the run: it would leave the
+    iterations done and no result, which --resume could not give without more iterations."""
+    write_result = nst.run.folder.RunFolder.write_result
+
+    def interrupted_midway(self, *args):
+        os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C while the pictures are made
+        return write_result(self, *args)
+
+    monkeypatch.setattr(nst.run.folder.RunFolder, "write_result", interrupted_midway)
+    assert run_cli(*run_args(iterations=2)) == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["status"] == "finished"
+    assert (tmp_path / "out" / "generated_image.jpg").is_file()
+    assert "interrupted" not in capsys.readouterr().err

@@ -16,7 +16,6 @@ pending"; ray-project/ray#54527 describes this race in a sibling check).
 from __future__ import annotations
 
 import _thread
-import asyncio
 import contextlib
 import threading
 import time
@@ -33,25 +32,23 @@ from nst.run.image_job import run
 from nst.stopping import StopRequests, Terminated, stop_signals
 from nst.weights.loading import Weights
 
-WATCH_SECONDS = 0.2
+WATCH_SECONDS = 0.1
 """How often, in seconds, a job looks whether its batch was stopped."""
 
 
 class StopFlag:
     """A batch's request to stop, as a Ray actor (with no cores of its own) that its jobs
-    watch: the batch calls `set` on Ctrl-C or SIGTERM; `wait` ends once it has."""
+    ask every WATCH_SECONDS: the batch calls `set` on Ctrl-C or SIGTERM. (Asked, not awaited:
+    an asyncio event set by one call woke the calls waiting on it seconds late.)"""
 
     def __init__(self):
-        self._stop = asyncio.Event()
+        self._stop = False
 
-    async def set(self) -> None:
-        self._stop.set()
+    def set(self) -> None:
+        self._stop = True
 
-    async def is_set(self) -> bool:
-        return self._stop.is_set()
-
-    async def wait(self) -> None:
-        await self._stop.wait()
+    def is_set(self) -> bool:
+        return self._stop
 
 
 def run_job(
@@ -104,14 +101,14 @@ def run_job(
 def _interrupted_by(stop_flag) -> Iterator[None]:
     """While the block runs, interrupt the main thread as Ctrl-C does (through the SIGINT
     handler, so a run in its loop stops after the current iteration) once `stop_flag` is
-    set; a thread watches it."""
+    set; a thread asks it every WATCH_SECONDS."""
     import ray
 
-    stopped, done = stop_flag.wait.remote(), threading.Event()
+    done = threading.Event()
 
     def watch() -> None:
-        while not done.is_set():
-            if ray.wait([stopped], timeout=WATCH_SECONDS)[0]:
+        while not done.wait(WATCH_SECONDS):
+            if ray.get(stop_flag.is_set.remote()):
                 if not done.is_set():
                     _thread.interrupt_main()
                 return

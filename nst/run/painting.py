@@ -50,7 +50,11 @@ def paint(
         with contextlib.closing(stylize(settings, resume, kernels, inputs)) as steps:
             last = _loop(folder, settings, size, resume, steps, stop)
         pixels = _unrounded(folder, last)
-        folder.write_result(inputs, last.i, last.image, last.costs, last.checkpoint, pixels)
+        stop.in_loop = True  # a signal now is only noted: the run ends with its result anyway
+        try:
+            folder.write_result(inputs, last.i, last.image, last.costs, last.checkpoint, pixels)
+        finally:
+            stop.in_loop = False
     except WriteError as e:
         with contextlib.suppress(WriteError):  # the manifest may not be writable either
             folder.finish("failed", str(e))

@@ -38,8 +38,7 @@ WATCH_SECONDS = 0.1
 
 class StopFlag:
     """A batch's request to stop, as a Ray actor (with no cores of its own) that its jobs
-    ask every WATCH_SECONDS: the batch calls `set` on Ctrl-C or SIGTERM. (Asked, not awaited:
-    an asyncio event set by one call woke the calls waiting on it seconds late.)"""
+    ask every WATCH_SECONDS: the batch calls `set` on Ctrl-C or SIGTERM."""
 
     def __init__(self):
         self._stop = False

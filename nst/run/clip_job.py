@@ -16,6 +16,7 @@ clip keeps its finished frames, and --resume continues from the first unfinished
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import secrets
 import time
 from collections import deque
@@ -118,7 +119,7 @@ def _start(job: ClipJob, plan: _Plan, stop: StopRequests) -> Path:
             lock.enter_context(lock_folder(out, "--output-dir"))
         folder = ClipFolder.create(out, s, job, plan.span, plan.clip.fps)
         folder.set_weights(weights.path, weights.sha256)
-        plan = _Plan(s, plan.clip, plan.span, plan.styles, plan.size)
+        plan = dataclasses.replace(plan, settings=s)
         return _paint_clip(folder, plan, weights.kernels, stop)
 
 
@@ -143,8 +144,7 @@ def _resume(job: ClipJob, stop: StopRequests) -> Path:
         folder.set_weights(weights.path, weights.sha256)
         folder.manifest["status"] = "running"
         folder.manifest.setdefault("resumed", []).append(folder.done)
-        plan = _Plan(plan.settings.replace(weights=weights.path), clip, plan.span, plan.styles,
-                     plan.size)  # fmt: skip
+        plan = dataclasses.replace(plan, settings=plan.settings.replace(weights=weights.path))
         return _paint_clip(folder, plan, weights.kernels, stop)
 
 

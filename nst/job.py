@@ -26,6 +26,8 @@ TEMPORAL_WEIGHT = 3e6
 FLOW_METHODS = ("dis", "farneback")
 """The optical flows a clip can use (nst.video.flow), the default first (measured by
 bench/flow.py, see bench/README.md)."""
+MAX_PASSES = 1000
+"""The most passes a clip is painted in (--passes)."""
 LATER_SHARE = 1 / 3
 """Without --frame-iterations, each frame after the first takes this share of --iterations
 (at least 1): it starts from the previous result, carried along the optical flow."""
@@ -53,7 +55,10 @@ class ClipJob:
     frame rate of a folder of frames (None: DEFAULT_FPS; a video's own rate else);
     `temporal_weight`: the temporal cost's weight in J (0: each frame painted on its own);
     `frame_iterations`: the iterations of each frame after the first (None: LATER_SHARE of
-    settings.iterations); `flow`: the optical flow's method (nst.video.flow.FLOW_METHODS)."""
+    settings.iterations); `flow`: the optical flow's method (nst.video.flow.FLOW_METHODS);
+    `passes`: 1 to paint the frames in order, each later one from the one before, or how
+    many passes paint the clip (nst.run.clip_passes), on Ray with `workers` at once (None:
+    one per CORES_PER_WORKER cores) when `workers` or `ray_address` is given."""
 
     settings: Settings
     argv: list[str]
@@ -64,6 +69,9 @@ class ClipJob:
     flow: str
     resume: Path | None
     weights_url: str | None
+    passes: int = 1
+    workers: int | None = None
+    ray_address: str | None = None
 
     def later_iterations(self, settings: Settings) -> int:
         """The iterations of each frame after the first, for a clip run with `settings`."""

@@ -1,6 +1,11 @@
-"""Shared fixtures: VGG-19 stand-in weight files and small images, made by the tests."""
+"""Shared fixtures: VGG-19 stand-in weight files, small images, and Ray's environment."""
 
 from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
@@ -89,3 +94,17 @@ def read_weights_once(vgg19_mat):
 def weights_read_once(monkeypatch, read_weights_once):
     """read_weights_once for the test (see there)."""
     read_weights_once(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def ray_env():
+    """Ray's environment for the tests: a token for its clusters (so that Ray writes none
+    into the home folder) and a temporary folder for its sessions, removed afterwards."""
+    folder = tempfile.mkdtemp(prefix="nstray")  # short: Ray's socket paths must be
+    env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16),
+           "RAY_TMPDIR": folder, "RAY_USAGE_STATS_ENABLED": "0"}  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        yield {**os.environ}
+    shutil.rmtree(folder, ignore_errors=True)

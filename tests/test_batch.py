@@ -30,7 +30,6 @@ import http.server
 import io
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -89,20 +88,6 @@ def same_run(folder: Path, other: Path) -> None:
         assert sorted(a.files) == sorted(b.files)
         for key in a.files:
             assert np.array_equal(a[key], b[key]), key
-
-
-@pytest.fixture(scope="module")
-def ray_env():
-    """Ray's environment for the tests: a token for its clusters (so that Ray writes none
-    into the home folder) and a temporary folder for its sessions, removed afterwards."""
-    folder = tempfile.mkdtemp(prefix="nstray")  # short: Ray's socket paths must be
-    env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16),
-           "RAY_TMPDIR": folder, "RAY_USAGE_STATS_ENABLED": "0"}  # fmt: skip
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        yield {**os.environ}
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

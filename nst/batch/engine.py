@@ -1,5 +1,5 @@
 """A batch on Ray: its jobs run as Ray tasks, a few at a time, on Ray started on this
-machine (`ray.init()`) or on the cluster at --ray-address (nst/batch/cluster.py).
+machine (`ray.init()`) or on the cluster at --ray-address (nst/ray_cluster.py).
 
 Before anything runs, the jobs are made and checked (nst/batch/jobs.py) and each weights
 file they use is read once, in this process; the kernels go into Ray's object store once
@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
-from nst.batch.cluster import Cluster, check_ray_address, ray_cluster
 from nst.batch.jobs import Job, make_jobs
 from nst.batch.report import LOGS, BatchRecord, is_finished, write_contact_sheet
 from nst.batch.task import StopFlag, run_job
@@ -32,6 +31,7 @@ from nst.job import BATCH_FILE, BatchJob
 from nst.networks import NETWORKS
 from nst.progress import JobsLine
 from nst.project import program_command
+from nst.ray_cluster import Cluster, check_ray_address, ray_cluster
 from nst.run.folder import (
     CHECKPOINT,
     RunFolder,
@@ -44,8 +44,6 @@ from nst.settings import Settings
 from nst.stopping import StopRequests, Terminated, stop_signals
 from nst.weights.loading import Weights, load_weights
 
-CORES_PER_WORKER = 4
-"""Without --workers, a batch runs one job at a time for every 4 cores (at least one)."""
 WAIT_SECONDS = 0.2
 """How often, in seconds, the batch looks at its jobs: the progress is brought up to date
 and a Ctrl-C is acted on (Python handles signals between the waits)."""
@@ -142,8 +140,7 @@ def _run(
     """Run the jobs `todo` on `cluster` through the `ray` module, keeping `record` up to
     date; None when they have run, the exit status when the batch was stopped."""
     folder = record.folder
-    workers = batch.workers or max(1, cluster.cores // CORES_PER_WORKER)
-    threads = max(1, min(cluster.largest_node_cores, cluster.cores // workers))
+    workers, threads = cluster.shares(batch.workers)
     print(
         f"Batch of {len(record.data['jobs'])} jobs in {folder} ({len(todo)} to run) on "
         f"{cluster.where} ({plural(cluster.nodes, 'node')}, {plural(cluster.cores, 'core')}"

@@ -66,6 +66,7 @@ class Command:
     temporal_weight: float = TEMPORAL_WEIGHT
     frame_iterations: int | None = None  # None: LATER_SHARE of --iterations
     flow: str = FLOW_METHODS[0]
+    passes: int = 1
 
     @property
     def is_batch(self) -> bool:
@@ -98,8 +99,8 @@ class Command:
                             self.resume, self.weights_url)  # fmt: skip
         if self.is_clip:
             return ClipJob(s, self.argv, self.frames, self.fps, self.temporal_weight,
-                           self.frame_iterations, self.flow, self.resume,
-                           self.weights_url)  # fmt: skip
+                           self.frame_iterations, self.flow, self.resume, self.weights_url,
+                           self.passes, self.workers, self.ray_address)  # fmt: skip
         return ImageJob(s, self.argv, self.resume, self.resume_iterations, self.weights_url)
 
 
@@ -214,7 +215,7 @@ def parse_command(argv: list[str] | None = None) -> Job:
                                   "resume", "show_preset", "run_notebook", "executed", "batch",
                                   "batch_content", "batch_style", "workers", "ray_address",
                                   "retries", "frames", "fps", "temporal_weight",
-                                  "frame_iterations", "flow")},
+                                  "frame_iterations", "flow", "passes")},
     )  # fmt: skip
     _check(parser, command, given)
     return command.job()
@@ -245,8 +246,10 @@ BATCH_SOURCES = ("batch", "batch_content", "batch_style", "sweep")
 """The options that make a batch's jobs."""
 BATCH_RUNNING = ("workers", "ray_address", "retries")
 """The options of how a batch runs, for a batch only."""
-CLIP_OPTIONS = ("frames", "fps", "temporal_weight", "frame_iterations", "flow")
+CLIP_OPTIONS = ("frames", "fps", "temporal_weight", "frame_iterations", "flow", "passes")
 """The options of how a clip is painted, for a clip only."""
+CLIP_ON_RAY = ("workers", "ray_address")
+"""The options of how a batch runs that also say where a clip's passes run."""
 
 
 def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> None:
@@ -270,18 +273,22 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
         parser.error(
             f"{', '.join(clip)} is for a clip: give a video file or a folder of frames as CONTENT"
         )
-    running = _given_besides(given, set(given) - set(BATCH_RUNNING))
+    on_ray = CLIP_ON_RAY if command.is_clip else ()
+    running = _given_besides(given, set(given) - set(BATCH_RUNNING) | set(on_ray))
     if running:
         parser.error(
             f"{', '.join(running)} says how a batch runs; give --batch JOBS.csv, "
             "--batch-content DIR and --batch-style DIR, or --sweep NAME=V1,V2 as well"
         )
     if command.resume is not None:
-        extra = _given_besides(given, {"resume", "iterations", "weights", "weights_url"})
+        extra = _given_besides(given, {"resume", "iterations", "weights", "weights_url",
+                                       *on_ray})  # fmt: skip
         if extra:
+            also = " (and --weights; for a clip, --workers and --ray-address)" if on_ray else (
+                " (and --weights)")  # fmt: skip
             parser.error(
-                "--resume continues with the run's own settings; only --iterations (and "
-                f"--weights) may be given with it, not {', '.join(extra)}"
+                f"--resume continues with the run's own settings; only --iterations{also} "
+                f"may be given with it, not {', '.join(extra)}"
             )
         return
     if command.check_weights or command.download_weights or command.show_preset:

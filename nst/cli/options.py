@@ -16,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from nst.images import located
-from nst.job import FLOW_METHODS
+from nst.job import FLOW_METHODS, MAX_PASSES
 from nst.networks import ALL_CONV_NAMES
 from nst.setting_checks import whole
 from nst.settings import (
@@ -271,14 +271,14 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--workers",
-        "jobs of a batch at once",
+        "jobs or frames at once",
         bounded_whole_number(1, 10_000),
         metavar="N",
         shown_default="one per 4 cores",
     ),
     Option(
         "--ray-address",
-        "the Ray cluster of a batch",
+        "the Ray cluster",
         metavar="ADDR",
         shown_default="this machine's",
     ),
@@ -316,6 +316,12 @@ OPTIONS: tuple[Option, ...] = (
         shown_default="--iterations / 3",
     ),
     Option(
+        "--passes",
+        "a clip's passes (on Ray with --workers)",
+        bounded_whole_number(1, MAX_PASSES),
+        metavar="N",
+    ),
+    Option(
         "--flow",
         f"a clip's optical flow: {' or '.join(FLOW_METHODS)}",
         flow_method,
@@ -344,7 +350,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--tile",
-        "PX x PX tiles: memory follows PX",
+        "tiles of PX x PX pixels",
         whole_number,
         metavar="PX",
         shown_default="when needed",

@@ -7,7 +7,8 @@ The first frame is painted as an image is (the settings' initial image, coarse l
 --iterations). Each later frame starts from the previous result carried along the optical
 flow and is held to the earlier results by the temporal cost (nst.video.frame_start), at
 the output size, for --frame-iterations; with --temporal-weight 0 every frame is painted
-as the first is, on its own.
+as the first is, on its own. With --passes 2 or more the clip is painted in passes instead
+(nst.run.clip_passes), on Ray with --workers or --ray-address.
 
 Exit status as an image job's: 0 done, 2 bad input, 130 Ctrl-C, 143 SIGTERM. A stopped
 clip keeps its finished frames, and --resume continues from the first unfinished one.
@@ -18,23 +19,23 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import secrets
-import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from nst.checkpoint import Checkpoint
 from nst.errors import InputError
-from nst.images import Inputs, read_rgb, resize
+from nst.images import read_rgb, resize
 from nst.job import ClipJob
 from nst.levels import output_size
 from nst.networks import NETWORKS
 from nst.pixels import PIXEL_SPACES
-from nst.progress import HEARTBEAT, StatusLine, cost_text
+from nst.progress import HEARTBEAT, StatusLine
 from nst.project import program_command
+from nst.ray_cluster import check_ray_address, ray_cluster
 from nst.run.clip_folder import (
     CLIP_FILES,
     FRAMES,
@@ -43,7 +44,10 @@ from nst.run.clip_folder import (
     STYLIZED,
     ClipFolder,
 )
+from nst.run.clip_passes import paint_passes
 from nst.run.folder import check_output_dir, lock_folder, prepare_output_dir
+from nst.run.frame_painting import FrameWork
+from nst.run.frame_pools import LocalFrames, RayFrames
 from nst.run.image_job import fit_to_memory
 from nst.settings import Settings
 from nst.stopping import StopRequests, Terminated, stoppable
@@ -72,6 +76,12 @@ def run_clip_job(job: ClipJob) -> int:
     s = job.settings
     clip = open_clip(s.content, job.fps or DEFAULT_FPS)
     span = _span(job.frames, clip)
+    _check_ray_options(job, job.passes)
+    if job.passes > 1 and span[0] == span[1]:
+        raise InputError(
+            f"--passes {job.passes}: one frame of {clip.path} is painted, and passes hold "
+            f"frames to their neighbours; give --passes 1 or more --frames"
+        )
     plan = _planned(s, clip, span)
     return stoppable(lambda stop: _done(_start(job, plan, stop)))
 
@@ -114,13 +124,15 @@ def _start(job: ClipJob, plan: _Plan, stop: StopRequests) -> Path:
         weights = load_weights(s.weights, job.weights_url, NETWORKS[s.network])
         seed = s.seed if s.seed is not None else secrets.randbelow(2**32)
         s = s.replace(weights=weights.path, seed=seed)
+        # Ray before the folder is written: a cluster that refuses this machine leaves none
+        pool = lock.enter_context(_frame_pool(job, job.passes, weights.kernels))
         prepare_output_dir(s, list(CLIP_FILES))
         if not locked:  # prepare_output_dir made the folder
             lock.enter_context(lock_folder(out, "--output-dir"))
         folder = ClipFolder.create(out, s, job, plan.span, plan.clip.fps)
         folder.set_weights(weights.path, weights.sha256)
         plan = dataclasses.replace(plan, settings=s)
-        return _paint_clip(folder, plan, weights.kernels, stop)
+        return _paint_clip(folder, plan, pool, stop)
 
 
 def _resume(job: ClipJob, stop: StopRequests) -> Path:
@@ -142,72 +154,69 @@ def _resume(job: ClipJob, stop: StopRequests) -> Path:
         plan = _planned(s, clip, (first, last))
         weights = load_weights(s.weights, job.weights_url, NETWORKS[s.network])
         folder.set_weights(weights.path, weights.sha256)
+        passes = folder.manifest["clip"].get("passes", 1)
+        _check_ray_options(job, passes)
+        pool = lock.enter_context(_frame_pool(job, passes, weights.kernels))
         folder.manifest["status"] = "running"
         folder.manifest.setdefault("resumed", []).append(folder.done)
         plan = dataclasses.replace(plan, settings=plan.settings.replace(weights=weights.path))
-        return _paint_clip(folder, plan, weights.kernels, stop)
+        return _paint_clip(folder, plan, pool, stop)
 
 
-def _paint_clip(folder: ClipFolder, plan: _Plan, kernels: dict, stop: StopRequests) -> Path:
-    """Paint the frames the folder does not hold yet, then write the clip's files; the
-    folder's path."""
-    # TensorFlow loads here, once every check has answered
-    from nst.level_costs import KeptStyleTargets
-    from nst.transfer import stylize
+def _check_ray_options(job: ClipJob, passes: int) -> None:
+    """Refuse --workers and --ray-address for a clip painted in one pass, whose frames are
+    painted in order."""
+    if passes == 1 and (job.workers is not None or job.ray_address is not None):
+        given = "--workers" if job.workers is not None else "--ray-address"
+        raise InputError(
+            f"{given} paints a clip's passes on Ray, and this clip is painted in one pass, "
+            f"frame after frame: give --passes 2 or more, or leave out {given}"
+        )
 
+
+@contextlib.contextmanager
+def _frame_pool(job: ClipJob, passes: int, kernels: dict) -> Iterator[LocalFrames | RayFrames]:
+    """Where the frames are painted: on Ray when the clip is painted in passes and --workers
+    or --ray-address is given (Ray shut down after the block), else in this process."""
+    if passes > 1 and (job.workers is not None or job.ray_address is not None):
+        with ray_cluster(check_ray_address(job.ray_address)) as (ray, cluster):
+            yield RayFrames(ray, cluster, job.workers, kernels)
+    else:
+        yield LocalFrames(kernels)
+
+
+def _paint_clip(folder: ClipFolder, plan: _Plan, pool, stop: StopRequests) -> Path:
+    """Paint the frames the folder does not hold yet with `pool`, in order or in passes,
+    then write the clip's files; the folder's path."""
     s, (first, last) = plan.settings, plan.span
     options = folder.manifest["clip"]
-    count, later = last - first + 1, options["frame_iterations"]
-    weight, space = options["temporal_weight"], PIXEL_SPACES[s.pixels]
-    work = [s.iterations] + [s.iterations if weight == 0 else later] * (count - 1)
+    count, later, passes = last - first + 1, options["frame_iterations"], options.get("passes", 1)
     width, height = plan.size
+    if passes > 1:
+        how = (
+            f"in {passes} passes on {pool.where}: {s.iterations} iterations for each frame in "
+            f"pass 1, {later} in each later pass"
+        )
+    else:
+        each = s.iterations if options["temporal_weight"] == 0 else later
+        how = f"{s.iterations} iterations for the first frame, {each} for each later one"
     print(
         f"Painting {count} frames of {plan.clip.path} (frames {first} to {last}) in the style "
-        f"of {' and '.join(map(str, s.styles))}: {width}x{height} pixels, {s.iterations} "
-        f"iterations for the first frame, {work[-1]} for each later one, frames to "
+        f"of {' and '.join(map(str, s.styles))}: {width}x{height} pixels, {how}, frames to "
         f"{folder.path / FRAMES}",
         flush=True,
     )
-    status = StatusLine(sum(work), sum(work[: folder.done]), heartbeat=HEARTBEAT)
-    history: deque = deque(maxlen=max(LONG_TERM))  # (content, result) of frames t-1, t-2, ...
-    style_targets = KeptStyleTargets()  # the same for every frame: computed once
+    status = StatusLine(*_iterations(folder, s, count), heartbeat=HEARTBEAT)
     try:
-        for k, frame in enumerate(plan.clip.frames(first - 1, last)):
-            content = resize(frame, width, height)
-            if k < folder.done:
-                history.appendleft((content, folder.result(k + 1)))
-                continue
-            where = f"frame {k + 1}/{count}"
-            settings, start, temporal, certain = s, None, None, None
-            if k > 0 and weight > 0:
-                earlier = {j: history[j - 1] for j in LONG_TERM if j <= len(history)}
-                begun = frame_start(content, earlier, space.to_network, weight, options["flow"])
-                settings = s.replace(schedule=None, coarse_levels=0, iterations=later)
-                start, temporal = Checkpoint(-1, begun.image), begun.temporal
-                certain = begun.certain
-            inputs = Inputs(frame, plan.styles)
-            clock, done_before = time.monotonic(), sum(work[:k])
-            frame_steps = stylize(settings, start, kernels, inputs, temporal, style_targets)
-            with contextlib.closing(frame_steps) as steps:
-                last_step = None
-                for last_step in steps:
-                    stop.in_loop = True
-                    status.update(done_before + last_step.i + 1, last_step.J_before, where)
-                    stop.check()
-                stop.in_loop = False
-            seconds = round(time.monotonic() - clock, 3)
-            saved = folder.add_frame(last_step.image, last_step.costs, last_step.i + 1, seconds,
-                                    certain)  # fmt: skip
-            with status.aside():
-                print(f"Frame {k + 1}/{count}: {_costs_text(last_step.costs)} ({seconds} s), "
-                      f"{saved.name}", flush=True)  # fmt: skip
-            history.appendleft((content, last_step.image))
+        if passes > 1:
+            paint_passes(folder, plan, pool, status, stop)
+        else:
+            _paint_in_order(folder, plan, pool, status, stop)
     except (KeyboardInterrupt, Terminated, BrokenPipeError) as e:
         status.clear()
         folder.finish("interrupted")
         raise type(e)(
-            f"interrupted in frame {folder.done + 1} of {count}; the {folder.done} frames "
-            f"finished are in {folder.path / FRAMES}; continue with: "
+            f"interrupted in {_stopped_in(folder, count, passes)}; continue with: "
             f"{program_command('--resume', folder.path)}"
         ) from None
     finally:
@@ -216,11 +225,73 @@ def _paint_clip(folder: ClipFolder, plan: _Plan, kernels: dict, stop: StopReques
     return folder.path
 
 
-def _costs_text(costs: dict[str, float] | None) -> str:
-    """'J = ..., content = ..., style = ...[, temporal = ...]'."""
-    if not costs:
-        return "costs not evaluated"
-    return ", ".join(f"{name} {cost_text(value)}" for name, value in costs.items())
+def _iterations(folder: ClipFolder, settings: Settings, count: int) -> tuple[int, int]:
+    """The iterations of the clip's `count` frames, and those of the frames it holds."""
+    options = folder.manifest["clip"]
+    first, passes = settings.iterations, options.get("passes", 1)
+    later = (
+        first if options["temporal_weight"] == 0 and passes == 1 else options["frame_iterations"]
+    )
+    if passes == 1:
+        return first + later * (count - 1), first * (folder.done > 0) + later * max(
+            0, folder.done - 1
+        )
+    done = sum(
+        len(folder.pass_frames(number)) * (first if number == 1 else later)
+        for number in range(1, passes + 1)
+    )
+    return count * (first + (passes - 1) * later), done
+
+
+def _stopped_in(folder: ClipFolder, count: int, passes: int) -> str:
+    """Where a clip stopped, and what it kept."""
+    if passes == 1:
+        return (
+            f"frame {folder.done + 1} of {count}; the {folder.done} frames finished are in "
+            f"{folder.path / FRAMES}"
+        )
+    number = folder.passes_done + 1
+    kept = len(folder.pass_frames(number))
+    return f"pass {number} of {passes}, with {kept} of its {count} frames finished"
+
+
+def _paint_in_order(
+    folder: ClipFolder, plan: _Plan, pool: LocalFrames, status: StatusLine, stop: StopRequests
+) -> None:
+    """Paint the frames the folder lacks one after another, each later one from the
+    previous result (nst.video.frame_start)."""
+    s, (first, last) = plan.settings, plan.span
+    options = folder.manifest["clip"]
+    count, later, weight = last - first + 1, options["frame_iterations"], options["temporal_weight"]
+    work = [s.iterations] + [s.iterations if weight == 0 else later] * (count - 1)
+    space, (width, height) = PIXEL_SPACES[s.pixels], plan.size
+    history: deque = deque(maxlen=max(LONG_TERM))  # (content, result) of frames t-1, t-2, ...
+    for k, frame in enumerate(plan.clip.frames(first - 1, last)):
+        content = resize(frame, width, height)
+        if k < folder.done:
+            history.appendleft((content, folder.result(k + 1)))
+            continue
+        where, settings, start = f"frame {k + 1}/{count}", s, None
+        if k > 0 and weight > 0:
+            earlier = {j: history[j - 1] for j in LONG_TERM if j <= len(history)}
+            start = frame_start(content, earlier, space.to_network, weight, options["flow"])
+            settings = s.replace(schedule=None, coarse_levels=0, iterations=later)
+        done_before = sum(work[:k])
+
+        def on_step(step, _work, done_before=done_before, where=where) -> None:
+            stop.in_loop = True
+            status.update(done_before + step.i + 1, step.J_before, where)
+            stop.check()
+
+        frame_work = FrameWork(k + 1, settings, frame, plan.styles, start)
+        try:
+            painted = next(pool.paint([frame_work], on_step))
+        finally:
+            stop.in_loop = False
+        saved = folder.add_frame(painted)
+        with status.aside():
+            print(f"Frame {k + 1}/{count}: {painted.costs_line()}, {saved.name}", flush=True)
+        history.appendleft((content, painted.image))
 
 
 def _write_clip_files(folder: ClipFolder, plan: _Plan) -> None:

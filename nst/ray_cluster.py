@@ -1,8 +1,8 @@
-"""The Ray a batch runs on: Ray started on this machine, or the cluster at --ray-address,
-reached through Ray's public interface only (ray.init, ray.exceptions, its documented
-variables). Before Ray is imported, a socket checks that a gRPC server (as Ray's GCS
-is) answers at the address; a cluster that does not admit this machine is known from
-what ray.init raises.
+"""The Ray that a batch, or a clip's passes, run on: Ray started on this machine, or the
+cluster at --ray-address, reached through Ray's public interface only (ray.init,
+ray.exceptions, its documented variables). Before Ray is imported, a socket checks that
+a gRPC server (as Ray's GCS is) answers at the address; a cluster that does not admit
+this machine is known from what ray.init raises.
 
 Ray's token authentication, as Ray 2.60 documents it: a cluster started with a token
 (`ray start` takes the one in RAY_AUTH_TOKEN, the file RAY_AUTH_TOKEN_PATH names, or
@@ -41,6 +41,8 @@ HTTP2_GREETING = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 
 then an empty SETTINGS frame (a 9-byte frame header: length 0, type 4, no flags, stream
 0). An HTTP/2 server, as a gRPC server such as Ray's GCS is, answers with a SETTINGS
 frame of its own."""
+CORES_PER_WORKER = 4
+"""Without --workers, one task runs at a time for every 4 cores of the cluster (at least one)."""
 AUTH_MODE = "RAY_AUTH_MODE"
 """Ray's variable for its authentication; `token` makes a client send its token."""
 
@@ -65,6 +67,13 @@ class Cluster:
     cores: int
     largest_node_cores: int
     gpus: float
+
+    def shares(self, workers: int | None) -> tuple[int, int]:
+        """How many tasks run at once (`workers`, None: one per CORES_PER_WORKER cores) and
+        the threads each task's TensorFlow ops get: the cores shared among them, at most a
+        node's."""
+        at_once = workers or max(1, self.cores // CORES_PER_WORKER)
+        return at_once, max(1, min(self.largest_node_cores, self.cores // at_once))
 
 
 def check_ray_address(address: str | None) -> RayAddress:

@@ -1,0 +1,84 @@
+"""A clip painted in passes (--passes N, N >= 2; nst.video.passes): pass 1 paints every frame
+on its own with --iterations, and each later pass repaints every frame for
+--frame-iterations from its result of the pass before blended with its neighbour's, held
+to both neighbours by the temporal cost. The frames of a pass depend on the pass before
+only, so a pool paints them one after another here or several at once on Ray
+(nst.run.frame_pools). Each finished frame is kept in the folder at once
+(passes/<pass>/), so that a stopped clip continues with the frames it lacks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nst.images import resize
+from nst.pixels import PIXEL_SPACES
+from nst.progress import StatusLine
+from nst.run.clip_folder import ClipFolder
+from nst.run.frame_painting import FrameWork
+from nst.stopping import StopRequests
+from nst.video.passes import pass_direction, pass_start
+
+
+def paint_passes(folder: ClipFolder, plan, pool, status: StatusLine, stop: StopRequests) -> None:
+    """Paint the frames of `plan` (nst.run.clip_job's) that the folder's passes lack, with
+    `pool` (LocalFrames or RayFrames), showing them on `status`; the last pass's frames
+    become the folder's frames/."""
+    first, last = plan.span
+    passes, count = folder.manifest["clip"]["passes"], last - first + 1
+    width, height = plan.size
+    contents = [resize(frame, width, height) for frame in plan.clip.frames(first - 1, last)]
+    done = status.n  # the iterations of the frames the folder holds
+
+    def on_step(step, work: FrameWork) -> None:
+        stop.in_loop = True
+        status.update(done + step.i + 1, step.J_before, _where(number, passes, work.number, count))
+        stop.check()
+
+    for number in range(folder.passes_done + 1, passes + 1):
+        finished = folder.pass_frames(number)
+        todo = [n for n in range(1, count + 1) if n not in finished]
+        works = (_work(folder, plan, contents, number, n) for n in todo)
+        try:
+            for painted in pool.paint(works, on_step):
+                stop.in_loop = False
+                folder.add_pass_frame(number, painted)
+                done += painted.iterations
+                where = _where(number, passes, painted.number, count)
+                status.update(done, painted.total, where)
+                with status.aside():
+                    print(f"{where[0].upper()}{where[1:]}: {painted.costs_line()}", flush=True)
+                stop.check()
+        finally:
+            stop.in_loop = False
+    folder.keep_last_pass()
+
+
+def _work(folder: ClipFolder, plan, contents: list[np.ndarray], number: int, n: int) -> FrameWork:
+    """Frame n's work in pass `number`: on its own in pass 1, else from its result of the
+    pass before blended with its neighbour's (nst.video.passes)."""
+    s = plan.settings
+    if number == 1:
+        return FrameWork(n, s, contents[n - 1], plan.styles, None)
+    options = folder.manifest["clip"]
+    before = number - 1
+    neighbours = {
+        offset: (contents[n - 1 + offset], folder.pass_result(before, n + offset))
+        for offset in (-1, 1)
+        if 1 <= n + offset <= len(contents)
+    }
+    start = pass_start(
+        contents[n - 1],
+        folder.pass_result(before, n),
+        neighbours,
+        pass_direction(number),
+        PIXEL_SPACES[s.pixels].to_network,
+        options["temporal_weight"],
+        options["flow"],
+    )
+    settings = s.replace(schedule=None, coarse_levels=0, iterations=options["frame_iterations"])
+    return FrameWork(n, settings, contents[n - 1], plan.styles, start)
+
+
+def _where(number: int, passes: int, n: int, count: int) -> str:
+    """'pass 2/3, frame 4/10'."""
+    return f"pass {number}/{passes}, frame {n}/{count}"

@@ -114,7 +114,10 @@ def save_gif(clip: Path, gif: Path) -> None:
     """Every frame of the video file `clip`, scaled (Lanczos) to GIF_WIDTH pixels wide, as
     an animated GIF looping at the clip's frame rate. One palette of 256 colours, taken
     from all the frames together, serves every frame (a palette per frame would make the
-    colours flicker), without dithering (dithered noise changes from frame to frame)."""
+    colours flicker), without dithering (dithered noise changes from frame to frame); each
+    frame's palette is then cut to the colours it uses (optimize: 1.5 MB in place of 2.0 MB
+    for the gallery's clip, the same pixels). A GIF counts time in hundredths of a second:
+    15 fps becomes 7 hundredths a frame (14.3 fps)."""
     with av.open(str(clip)) as container:
         stream = container.streams.video[0]
         rate = stream.average_rate
@@ -127,9 +130,9 @@ def save_gif(clip: Path, gif: Path) -> None:
     palette = together.quantize(256, method=Image.Quantize.MEDIANCUT)
     dither = Image.Dither.NONE
     shown = [frame.quantize(palette=palette, dither=dither) for frame in frames]
-    milliseconds = round(1000 / rate)
+    milliseconds = 10 * round(100 / rate)
     shown[0].save(gif, save_all=True, append_images=shown[1:], duration=milliseconds, loop=0,
-                  optimize=False)  # fmt: skip
+                  optimize=True)  # fmt: skip
 
 
 def main() -> None:

@@ -122,7 +122,11 @@ def warping_error(painted: list[np.ndarray], contents: list[np.ndarray]) -> floa
 def test_each_frame_is_painted_and_both_mp4_files_hold_the_three_frames(steady, contents):
     """frames/ holds 00001.png to 00003.png at 80x59; stylized.mp4 shows them, and
     side_by_side.mp4 shows frames 40 to 42 of the clip (not its first frames, which fade
-    in from black) left of them, each file with exactly 3 frames."""
+    in from black) left of them, each file with exactly 3 frames.
+
+    H.264 at this size blurs the painted strokes: the decoded results are 7.1 to 7.6
+    levels from the PNG files on average (measured), where a content frame is 50 away;
+    the input half, smooth, is 3.1 to 3.5 levels from the clip's frame."""
     painted = results(steady)
     assert sorted(p.name for p in (steady / "frames").iterdir()) == [
         "00001.png", "00002.png", "00003.png"
@@ -132,8 +136,8 @@ def test_each_frame_is_painted_and_both_mp4_files_hold_the_three_frames(steady, 
     assert len(stylized) == len(side) == 3
     width, height = SIZE
     for shown, pair, result, content in zip(stylized, side, painted, contents, strict=True):
-        assert np.abs(shown[:height, :width].astype(float) - result).mean() < 8
-        assert np.abs(pair[:height, -width:].astype(float) - result).mean() < 8
+        assert np.abs(shown[:height, :width].astype(float) - result).mean() < 15
+        assert np.abs(pair[:height, -width:].astype(float) - result).mean() < 15
         input_width = pair.shape[1] - width  # the input at the result's height
         scaled = np.asarray(Image.fromarray(content).resize((input_width, height)))
         assert np.abs(pair[:height, :input_width].astype(float) - scaled).mean() < 8
@@ -157,8 +161,8 @@ def test_the_temporal_cost_makes_later_frames_steadier_than_frames_painted_alone
 ):
     """Along the clip's own motion from frame 41 to 42, the results with the temporal cost
     change less than the results of --temporal-weight 0: their warping error is under two
-    thirds of it (measured at this size and these steps: 1.79 against 4.08 levels, 0.44;
-    frames 101 to 102 give 1.29 against 3.00, 0.43)."""
+    thirds of it (measured at this size and these steps, in two runs: 1.58 and 1.79
+    against 4.00 and 4.08 levels, 0.40 and 0.44; frames 101 to 102 give 1.29 against 3.00)."""
     with_cost = warping_error(results(steady)[1:], contents[1:])
     alone = warping_error(results(independent), contents[1:])
     assert with_cost < 2 / 3 * alone, (with_cost, alone)

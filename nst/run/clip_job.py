@@ -168,9 +168,12 @@ def _check_ray_options(job: ClipJob, passes: int) -> None:
     painted in order."""
     if passes == 1 and (job.workers is not None or job.ray_address is not None):
         given = "--workers" if job.workers is not None else "--ray-address"
+        fix = (
+            f"leave out {given}" if job.resume else f"give --passes 2 or more, or leave out {given}"
+        )
         raise InputError(
             f"{given} paints a clip's passes on Ray, and this clip is painted in one pass, "
-            f"frame after frame: give --passes 2 or more, or leave out {given}"
+            f"frame after frame: {fix}"
         )
 
 

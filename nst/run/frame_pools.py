@@ -60,16 +60,22 @@ class RayFrames:
         self, works: Iterable[FrameWork], on_step: Callable | None = None
     ) -> Iterator[PaintedFrame]:
         """Each of `works` painted, as they finish; `on_step` is not called (the
-        iterations happen in the workers)."""
-        queue = [self._threaded(work) for work in works]
-        queue.reverse()
+        iterations happen in the workers). A work is made only when a worker is free for
+        it, so that no more frames' starts are held than are painted at once."""
+        works = iter(works)
+        again: list[FrameWork] = []  # those whose worker died, to paint once more
         running: dict = {}
         tries: dict[int, int] = {}
-        while queue or running:
-            while queue and len(running) < self.at_once:
-                work = queue.pop()
+        while True:
+            while len(running) < self.at_once:
+                work = again.pop() if again else next(works, None)
+                if work is None:
+                    break
+                work = self._threaded(work)
                 ref = self.task.options(num_cpus=self.threads).remote(work, self.kernels)
                 running[ref] = work
+            if not running:
+                return
             ready, _ = self.ray.wait(list(running), num_returns=1, timeout=WAIT_SECONDS)
             for ref in ready:
                 work = running.pop(ref)
@@ -81,7 +87,7 @@ class RayFrames:
                     tries[work.number] = tries.get(work.number, 0) + 1
                     if tries[work.number] > RETRIES:
                         raise
-                    queue.append(work)
+                    again.append(work)
                     continue
                 yield painted
 

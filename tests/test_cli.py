@@ -451,3 +451,19 @@ def test_options_and_images_are_checked_before_tensorflow_is_loaded(argv):
     done = subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True,
                           text=True, timeout=600)  # fmt: skip
     assert done.stdout.splitlines()[-1] in ("0 False", "2 False")
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("--iteration", "--iterations"), ("--optimiser", "--optimizer"),
+     ("--learningrate=3", "--learning-rate")],
+)  # fmt: skip
+def test_a_misspelt_option_is_refused_with_the_option_it_is_close_to(typed, meant, capsys):
+    assert run_cli("images/cat.jpg", "images/stone.jpg", typed, "5") == 2
+    err = capsys.readouterr().err
+    assert f"unrecognized arguments: {typed} 5; did you mean {meant}? (see --help)" in err
+
+
+def test_an_unknown_option_like_none_is_refused_without_a_guess(capsys):
+    assert run_cli("images/cat.jpg", "images/stone.jpg", "--zzz") == 2
+    assert "unrecognized arguments: --zzz (see --help)\n" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import json
 import sys
 from dataclasses import dataclass
@@ -126,7 +127,21 @@ class OptionError(ValueError):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # raised, for parse_args to report in one line
-        raise OptionError(message)
+        raise OptionError(message + _did_you_mean(message))
+
+
+def _did_you_mean(message: str) -> str:
+    """'; did you mean --iterations?' when argparse's `message` names an unknown option close
+    to one of OPTIONS (difflib's ratio of at least 0.6), else ''."""
+    unknown = message.removeprefix("unrecognized arguments: ")
+    if unknown == message:
+        return ""
+    flags = [option.flag for option in OPTIONS if option.flag.startswith("--")]
+    for word in (word for word in unknown.split() if word.startswith("--")):
+        close = difflib.get_close_matches(word.partition("=")[0], flags, n=1)
+        if close:
+            return f"; did you mean {close[0]}?"
+    return ""
 
 
 def _argparse_type(parse):

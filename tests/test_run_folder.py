@@ -374,12 +374,16 @@ def four_iterations(tiny_images, vgg19_mat, tmp_path_factory, read_weights_once)
 
 
 def test_a_resumed_run_ends_bit_for_bit_where_an_uninterrupted_one_does(
-    four_iterations, run_args, tmp_path
+    four_iterations, run_args, tmp_path, capsys
 ):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     assert run_cli(*run_args(output="straight", iterations=6, seed=5)) == 0
     shutil.copytree(four_iterations, resumed)  # a run of 4 iterations with --seed 5
+    capsys.readouterr()
     assert run_cli("--resume", resumed, "--iterations", 6) == 0
+    assert (
+        f"6 iterations, continuing from iteration 4, images to {resumed}" in capsys.readouterr().out
+    )
 
     final = "generated_image.jpg"
     assert (resumed / final).read_bytes() == (straight / final).read_bytes()

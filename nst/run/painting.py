@@ -74,7 +74,7 @@ def _loop(
     step's J noted, the saved steps printed and kept; the last step. An interruption or an
     overflow keeps the latest image and says so."""
     first = resume.i + 1 if resume else 0
-    _announce(settings, folder.path, size)
+    _announce(settings, folder.path, size, first)
     # Each iteration's work is its size level's pixel count: the time left weighs the cheap
     # coarse iterations and the dear fine ones as they are.
     work = [w * h for (w, h), steps in schedule(settings, size) for _ in steps]
@@ -116,9 +116,10 @@ def _loop(
     return last
 
 
-def _announce(settings: Settings, out: Path, size: tuple[int, int]) -> None:
-    """The lines that start the painting: the images, the size, the steps and the folder;
-    then where and how TensorFlow computes."""
+def _announce(settings: Settings, out: Path, size: tuple[int, int], first: int) -> None:
+    """The lines that start the painting: the images, the size, the steps (`first`: the
+    first iteration to do, after a resumed run's earlier ones) and the folder; then where
+    and how TensorFlow computes."""
     width, height = size
     coarse = ", ".join(
         f"{len(steps)} at {w}x{h}" for (w, h), steps in schedule(settings, size)[:-1]
@@ -129,8 +130,8 @@ def _announce(settings: Settings, out: Path, size: tuple[int, int]) -> None:
         f"Painting {settings.content} in the style of "
         f"{' and '.join(map(str, settings.styles))}: {width}x{height} pixels{tiles}, "
         f"{settings.iterations} iteration{'s' * (settings.iterations != 1)}"
-        f"{f' ({coarse} first)' if coarse else ''}, "
-        f"images to {out}",
+        f"{f' ({coarse} first)' if coarse else ''}"
+        f"{f', continuing from iteration {first}' if first else ''}, images to {out}",
         flush=True,
     )
     print(device_line(Compute(settings.threads, settings.xla, settings.precision)), flush=True)

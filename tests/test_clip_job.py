@@ -22,6 +22,7 @@ from PIL import Image
 
 import nst.run.clip_folder
 from nst.level_costs import KeptStyleTargets
+from nst.run.clip_passes import pass_groups
 from nst.video.clip_files import open_clip
 from nst.video.frame_start import frame_start
 from nst.video.passes import pass_direction, pass_start
@@ -245,6 +246,8 @@ def test_a_later_pass_starts_from_the_frame_blended_with_its_neighbour_along_the
         return rgb[None].astype(np.float32)
 
     assert (pass_direction(2), pass_direction(3), pass_direction(4)) == (-1, 1, -1)
+    assert pass_groups(1, 5) == [[1, 2, 3, 4, 5]]  # each on its own, all at once
+    assert pass_groups(2, 5) == [[1, 3, 5], [2, 4]]  # the odd ones, then the even from them
     start = pass_start(frame, own, {-1: (before, left), 1: (after, right)}, -1, identity, 7.0)
     carried = np.zeros((40, 48, 3), np.float32)
     carried[:, 3:] = left[:, :-3]
@@ -274,7 +277,8 @@ def test_ctrl_c_in_a_pass_keeps_its_finished_frames_and_resume_gives_the_uninter
     err = capsys.readouterr().err
     assert status == 130
     assert "interrupted in pass 2 of 2, with 2 of its 4 frames finished" in err
-    assert sorted(p.name for p in (out / "passes" / "2").iterdir()) == ["00001.png", "00002.png"]
+    # the odd frames first, then the even ones from them
+    assert sorted(p.name for p in (out / "passes" / "2").iterdir()) == ["00001.png", "00003.png"]
     assert len(list((out / "passes" / "1").iterdir())) == 4  # what pass 2 starts from
 
     monkeypatch.setattr(nst.run.clip_folder.ClipFolder, "add_pass_frame", add_pass_frame)

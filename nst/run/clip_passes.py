@@ -1,10 +1,11 @@
 """A clip painted in passes (--passes N, N >= 2; nst.video.passes): pass 1 paints every frame
 on its own with --iterations, and each later pass repaints every frame for
 --frame-iterations from its result of the pass before blended with its neighbour's, held
-to both neighbours by the temporal cost. The frames of a pass depend on the pass before
-only, so a pool paints them one after another here or several at once on Ray
-(nst.run.frame_pools). Each finished frame is kept in the folder at once
-(passes/<pass>/), so that a stopped clip continues with the frames it lacks."""
+to both neighbours by the temporal cost: first the odd frames, then the even ones from the
+odd ones just painted. The frames of such a group do not depend on each other, so a pool
+paints them one after another here or several at once on Ray (nst.run.frame_pools). Each
+finished frame is kept in the folder at once (passes/<pass>/), so that a stopped clip
+continues with the frames it lacks."""
 
 from __future__ import annotations
 
@@ -35,40 +36,51 @@ def paint_passes(folder: ClipFolder, plan, pool, status: StatusLine, stop: StopR
         stop.check()
 
     for number in range(folder.passes_done + 1, passes + 1):
-        finished = folder.pass_frames(number)
-        todo = [n for n in range(1, count + 1) if n not in finished]
-        works = (_work(folder, plan, contents, number, n) for n in todo)
-        try:
-            for painted in pool.paint(works, on_step):
+        for group in pass_groups(number, count):
+            finished = folder.pass_frames(number)
+            works = (_work(folder, plan, contents, number, n) for n in group if n not in finished)
+            try:
+                for painted in pool.paint(works, on_step):
+                    stop.in_loop = False
+                    folder.add_pass_frame(number, painted)
+                    done += painted.iterations
+                    where = _where(number, passes, painted.number, count)
+                    status.update(done, painted.total, where)
+                    with status.aside():
+                        print(f"{where[0].upper()}{where[1:]}: {painted.costs_line()}", flush=True)
+                    stop.check()
+            finally:
                 stop.in_loop = False
-                folder.add_pass_frame(number, painted)
-                done += painted.iterations
-                where = _where(number, passes, painted.number, count)
-                status.update(done, painted.total, where)
-                with status.aside():
-                    print(f"{where[0].upper()}{where[1:]}: {painted.costs_line()}", flush=True)
-                stop.check()
-        finally:
-            stop.in_loop = False
     folder.keep_last_pass()
+
+
+def pass_groups(number: int, count: int) -> list[list[int]]:
+    """The frames (from 1) of pass `number` of a clip of `count` frames, in groups whose
+    frames can be painted at once: all of them in pass 1; in a later pass the odd frames,
+    then the even ones (nst.video.passes)."""
+    frames = range(1, count + 1)
+    if number == 1:
+        return [list(frames)]
+    return [[n for n in frames if n % 2 == 1], [n for n in frames if n % 2 == 0]]
 
 
 def _work(folder: ClipFolder, plan, contents: list[np.ndarray], number: int, n: int) -> FrameWork:
     """Frame n's work in pass `number`: on its own in pass 1, else from its result of the
-    pass before blended with its neighbour's (nst.video.passes)."""
+    pass before blended with its neighbour's, those of the pass before for an odd frame and
+    of this pass for an even one (nst.video.passes)."""
     s = plan.settings
     if number == 1:
         return FrameWork(n, s, contents[n - 1], plan.styles, None)
     options = folder.manifest["clip"]
-    before = number - 1
+    neighbours_pass = number - 1 if n % 2 == 1 else number  # the odd frames are painted first
     neighbours = {
-        offset: (contents[n - 1 + offset], folder.pass_result(before, n + offset))
+        offset: (contents[n - 1 + offset], folder.pass_result(neighbours_pass, n + offset))
         for offset in (-1, 1)
         if 1 <= n + offset <= len(contents)
     }
     start = pass_start(
         contents[n - 1],
-        folder.pass_result(before, n),
+        folder.pass_result(number - 1, n),
         neighbours,
         pass_direction(number),
         PIXEL_SPACES[s.pixels].to_network,

@@ -323,3 +323,26 @@ def test_bad_pass_options_get_one_line_and_status_2(
     assert (status, err.count("\n")) == (2, 1), err
     assert message.format(clip=frames_folder) in err
     assert not (tmp_path / "run").exists()
+
+
+def test_an_image_s_options_apply_to_every_frame(frames_folder, tiny_images, vgg19_mat, tmp_path):
+    """L-BFGS-B, max pooling, two blended styles and the content's colours, on 2 frames: each
+    frame keeps its content frame's chroma (Cb, Cr, BT.601) up to clipping and rounding."""
+    out = tmp_path / "run"
+    options = ["--optimizer", "lbfgs", "--pooling", "max", "--preserve-colors",
+               "--style-blend-weights", "3,1", "--frames", "1:2"]  # fmt: skip
+    with contextlib.redirect_stdout(io.StringIO()):
+        status = run_cli(frames_folder, *tiny_images[::-1], "--weights", vgg19_mat, *SIZE,
+                         *CLIP_OPTIONS, *options, "--output-dir", out)  # fmt: skip
+    assert status == 0
+    settings = json.loads((out / "manifest.json").read_text())["settings"]
+    assert (settings["optimizer"], settings["pooling"], settings["preserve_colors"]) == (
+        "lbfgs", "max", True
+    )  # fmt: skip
+    assert settings["style_blend_weights"] == [3, 1] and len(settings["styles"]) == 2
+    to_chroma = np.array([[-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+    for n in (1, 2):
+        content = np.asarray(Image.open(frames_folder / f"frame{n}.png").resize((32, 24)), float)
+        result = np.asarray(Image.open(out / f"frames/{n:05d}.png"), float)
+        assert np.abs(result - content).mean() > 5  # painted
+        assert np.median(np.abs((result - content) @ to_chroma.T)) < 3, n

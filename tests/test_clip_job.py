@@ -13,6 +13,7 @@ continues from the first unfinished one with the same result as an uninterrupted
 import contextlib
 import io
 import json
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -21,8 +22,11 @@ from cli_runs import run_cli
 from PIL import Image
 
 import nst.run.clip_folder
+import nst.run.image_job
 from nst.level_costs import KeptStyleTargets
+from nst.memory import HEADROOM, MIN_TILE, estimate_peak_bytes
 from nst.run.clip_passes import pass_groups
+from nst.settings import Settings
 from nst.video.clip_files import open_clip
 from nst.video.frame_start import frame_start
 from nst.video.passes import pass_direction, pass_start
@@ -346,3 +350,19 @@ def test_an_image_s_options_apply_to_every_frame(frames_folder, tiny_images, vgg
         result = np.asarray(Image.open(out / f"frames/{n:05d}.png"), float)
         assert np.abs(result - content).mean() > 5  # painted
         assert np.median(np.abs((result - content) @ to_chroma.T)) < 3, n
+
+
+def test_a_clip_too_large_for_the_memory_is_refused_naming_a_size_that_fits(
+    frames_folder, tiny_images, tmp_path, monkeypatch, capsys
+):
+    """As an image is (tests/test_memory.py): here with memory for a 4096x3072 frame in the
+    smallest tiles, whatever the machine has."""
+    available = math.ceil(estimate_peak_bytes(Settings(tile=MIN_TILE), (4096, 3072)) / HEADROOM)
+    monkeypatch.setattr(nst.run.image_job, "available_bytes", lambda: available)
+    status = run_cli(
+        frames_folder, tiny_images[1], "--size", 16384, "--output-dir", tmp_path / "run"
+    )  # fmt: skip  (the 40x30 frames as 16384x12288)
+    err = capsys.readouterr().err
+    assert (status, err.count("\n")) == (2, 1)
+    assert "a 16384x12288 run needs about" in err and "--size 4096 or less fits" in err
+    assert not (tmp_path / "run").exists()

@@ -359,10 +359,9 @@ def test_a_clip_too_large_for_the_memory_is_refused_naming_a_size_that_fits(
     smallest tiles, whatever the machine has."""
     available = math.ceil(estimate_peak_bytes(Settings(tile=MIN_TILE), (4096, 3072)) / HEADROOM)
     monkeypatch.setattr(nst.run.image_job, "available_bytes", lambda: available)
-    status = run_cli(
-        frames_folder, tiny_images[1], "--size", 16384, "--output-dir", tmp_path / "run"
-    )  # fmt: skip  (the 40x30 frames as 16384x12288)
+    out = tmp_path / "run"  # the 40x30 frames at --size 16384: 16384x12288
+    status = run_cli(frames_folder, tiny_images[1], "--size", 16384, "--output-dir", out)
     err = capsys.readouterr().err
     assert (status, err.count("\n")) == (2, 1)
     assert "a 16384x12288 run needs about" in err and "--size 4096 or less fits" in err
-    assert not (tmp_path / "run").exists()
+    assert not out.exists()

@@ -44,6 +44,8 @@ from nst.weights.sources import find_weights
 
 NOISE_AMPLITUDE = 20.0  # the assignment's uniform(-20, 20), in 0..255 pixel units
 JITTER_AMPLITUDE = 63.75  # the TF 2 edition's uniform(-0.25, 0.25) of [0, 1] pixels
+API_NAMING = "give stylize settings with weights=PATH"
+"""How a caller of the Python API names the weights file, in the error when none is found."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,10 @@ def _stylize(
     network = NETWORKS[s.network]
     inputs = recolored(s, inputs or Inputs.read(s.content, s.styles, s.init_file))
     size = output_size(s, inputs.content.shape)
-    kernels = kernels or read_weights(s.weights or find_weights(network=network), network)
+    if not kernels:
+        kernels = read_weights(
+            s.weights or find_weights(network=network, naming=API_NAMING), network
+        )
     first = resume.i + 1 if resume else 0
     start = resume or Checkpoint(-1, None)
     for (width, height), steps in schedule(s, size):

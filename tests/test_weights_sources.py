@@ -144,3 +144,19 @@ def test_a_numbered_duplicate_is_pointed_out_not_downloaded_again(places, vgg19_
     assert not isinstance(caught.value, weights_sources.WeightsNotFoundError)
     assert f"found {duplicate} but no imagenet-vgg-verydeep-19.mat" in str(caught.value)
     assert "Rename it to" in str(caught.value)
+
+
+def test_the_python_api_says_how_its_caller_names_a_weights_file(places, tiny_images, monkeypatch):
+    """Not the command line's --weights: stylize's caller gives Settings a weights path."""
+    import nst.transfer
+    from nst.settings import Settings
+
+    environ, pretrained = places
+    monkeypatch.setattr(
+        nst.transfer, "find_weights", lambda **kw: find_weights(environ, pretrained, **kw)
+    )
+    settings = Settings(content=tiny_images[0], styles=(tiny_images[1],), iterations=1)
+    with pytest.raises(weights_sources.WeightsNotFoundError) as caught:
+        next(nst.transfer.stylize(settings))
+    assert str(caught.value).endswith("or give stylize settings with weights=PATH")
+    assert "--weights" not in str(caught.value)

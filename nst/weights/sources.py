@@ -149,12 +149,14 @@ def find_weights(
     environ: Mapping[str, str] = os.environ,
     pretrained_dir: Path = PRETRAINED_DIR,
     network: Network = VGG19,
+    naming: str = "pass --weights PATH",
 ) -> Path:
     """The first weights file of `network`'s search order.
 
     Raises WeightsError when $NEURAL_ART_WEIGHTS names no file or a place holds
     only a numbered duplicate (name.mat.1, from a repeated wget), and
-    WeightsNotFoundError, saying what to do, when no place holds one.
+    WeightsNotFoundError, saying what to do, when no place holds one: `naming` says how
+    the caller names a file (the command line's option, or the Python API's setting).
     """
     if environ.get(ENV_VAR):
         named = Path(environ[ENV_VAR])
@@ -177,7 +179,7 @@ def find_weights(
         f"no {network.title} weights found (looked for "
         f"{', '.join(str(p) for _, p in places)}): run `{program_command(*download)}`, "
         f"or download {network.mat_url}{size_note(network)} to "
-        f"{cached_weights_file(environ, network)}, or pass --weights PATH"
+        f"{cached_weights_file(environ, network)}, or {naming}"
     )
 
 

@@ -4,6 +4,8 @@ functions (nst.tf1.scipy_misc): what 2017's libraries did, for the length of a r
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -125,3 +127,27 @@ def test_scipy_misc_has_the_old_functions_only_during_the_run(tmp_path):
     with tf1_environment(tmp_path):
         assert scipy.misc.imread is scipy_misc.imread and scipy.misc.imresize
     assert not hasattr(scipy.misc, "imread")
+
+
+FIRST_CELL = """
+from nst_utils import *
+from neural_art import compute_content_cost
+tf.reset_default_graph()
+with tf.Session() as test:
+    tf.set_random_seed(1)
+    a_C = tf.random_normal([1, 4, 4, 3], mean=1, stddev=4)
+    a_G = tf.random_normal([1, 4, 4, 3], mean=1, stddev=4)
+    print("J_content = " + str(compute_content_cost(a_C, a_G).eval()))
+"""
+
+
+def test_the_notebook_code_s_first_session_opens_without_tensorflow_s_log_lines():
+    """The first session of a process writes TensorFlow's native lines straight to stderr
+    (on a machine without a GPU, "failed call to cuInit"); the program hides them, and so
+    do tf.Session and tf.InteractiveSession here (NST_TF_LOGS=1 shows them)."""
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k != "NST_TF_LOGS"}
+    done = subprocess.run([sys.executable, "-c", FIRST_CELL], cwd=root, env=env,
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.stdout == "J_content = 6.7655926\n", done.stderr
+    assert done.stderr == ""

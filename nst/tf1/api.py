@@ -213,6 +213,25 @@ def _disable_v2_behavior_once() -> None:
         _v1.disable_v2_behavior()
 
 
+class _OpenedQuietly:
+    """A session class whose sessions open with TensorFlow's native log lines hidden
+    (nst.quiet): the first session of a process on a machine without a GPU writes "failed
+    call to cuInit"."""
+
+    def __init__(self, *args, **kwargs):
+        _disable_v2_behavior_once()
+        with tensorflow_quietly():
+            super().__init__(*args, **kwargs)
+
+
+class Session(_OpenedQuietly, _v1.Session):
+    """TF 1.x's tf.Session, opened quietly."""
+
+
+class InteractiveSession(_OpenedQuietly, _v1.InteractiveSession):
+    """TF 1.x's tf.InteractiveSession, opened quietly."""
+
+
 _random = _Namespace(
     "tf.random",
     _v1.random,
@@ -228,5 +247,7 @@ tf = _Namespace(
         "truncated_normal": truncated_normal,
         "random": _random,
         "matmul": matmul,
+        "Session": Session,
+        "InteractiveSession": InteractiveSession,
     },
 )

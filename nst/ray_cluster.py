@@ -129,8 +129,13 @@ def ray_cluster(where: RayAddress) -> Iterator[tuple[ModuleType, Cluster]]:
     """Ray, started on this machine or connected to the cluster at `where`, and shut down
     after the block; the ray module and the Cluster. InputError, in one sentence, when
     Ray cannot start or the cluster does not admit this machine."""
-    first_import = "ray" not in sys.modules  # see _token_mode
-    with _token_mode() if where.token else contextlib.nullcontext():
+    # Ray reads RAY_AUTH_MODE when it is first imported, so it is set before `import ray`.
+    # In a process that imported ray before (a program using the Python API), the import
+    # has read the mode already: ray.init connects without the token, the cluster refuses
+    # it, and the refusal asks for RAY_AUTH_MODE=token, which, set before that program
+    # starts, is read in time.
+    first_import = "ray" not in sys.modules
+    with _unless_set(AUTH_MODE, "token") if where.token else contextlib.nullcontext():
         import ray
 
         address = where.address
@@ -226,23 +231,6 @@ def _unless_set(name: str, value: str) -> Iterator[None]:
         yield
     finally:
         os.environ.pop(name, None)
-
-
-@contextlib.contextmanager
-def _token_mode() -> Iterator[None]:
-    """RAY_AUTH_MODE=token in this process's environment for the block, then unset again.
-
-    Ray reads its variables when it is first imported, so the variable must be set
-    before the block's `import ray`. In a process that imported ray before (a program
-    using the Python API), the import has read the mode already: ray.init connects
-    without the token, the cluster refuses it, and the batch is refused in the sentence
-    that asks for RAY_AUTH_MODE=token, which, set before that program starts, is read
-    in time."""
-    os.environ[AUTH_MODE] = "token"
-    try:
-        yield
-    finally:
-        os.environ.pop(AUTH_MODE, None)
 
 
 @contextlib.contextmanager

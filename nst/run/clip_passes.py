@@ -15,13 +15,21 @@ from nst.images import resize
 from nst.pixels import PIXEL_SPACES
 from nst.progress import StatusLine
 from nst.run.clip_folder import ClipFolder
+from nst.run.clip_plan import ClipPlan
 from nst.run.frame_painting import FrameWork
+from nst.run.frame_pools import LocalFrames, RayFrames
 from nst.stopping import StopRequests
 from nst.video.passes import pass_direction, pass_start
 
 
-def paint_passes(folder: ClipFolder, plan, pool, status: StatusLine, stop: StopRequests) -> None:
-    """Paint the frames of `plan` (nst.run.clip_job's) that the folder's passes lack, with
+def paint_passes(
+    folder: ClipFolder,
+    plan: ClipPlan,
+    pool: LocalFrames | RayFrames,
+    status: StatusLine,
+    stop: StopRequests,
+) -> None:
+    """Paint the frames of `plan` that the folder's passes lack, with
     `pool` (LocalFrames or RayFrames), showing them on `status`; the last pass's frames
     become the folder's frames/."""
     first, last = plan.span
@@ -64,7 +72,9 @@ def pass_groups(number: int, count: int) -> list[list[int]]:
     return [[n for n in frames if n % 2 == 1], [n for n in frames if n % 2 == 0]]
 
 
-def _work(folder: ClipFolder, plan, contents: list[np.ndarray], number: int, n: int) -> FrameWork:
+def _work(
+    folder: ClipFolder, plan: ClipPlan, contents: list[np.ndarray], number: int, n: int
+) -> FrameWork:
     """Frame n's work in pass `number`: on its own in pass 1, else from its result of the
     pass before blended with its neighbour's, those of the pass before for an odd frame and
     of this pass for an even one (nst.video.passes)."""

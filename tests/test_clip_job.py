@@ -365,3 +365,20 @@ def test_a_clip_too_large_for_the_memory_is_refused_naming_a_size_that_fits(
     assert (status, err.count("\n")) == (2, 1)
     assert "a 16384x12288 run needs about" in err and "--size 4096 or less fits" in err
     assert not out.exists()
+
+
+def test_frames_painted_at_once_here_share_the_memory(
+    frames_folder, tiny_images, tmp_path, monkeypatch, capsys
+):
+    """With --workers 4 on Ray started here, each frame has a quarter of the memory: a size
+    that one frame at a time may paint is refused, before Ray starts."""
+    available = math.ceil(estimate_peak_bytes(Settings(tile=MIN_TILE), (4096, 3072)) / HEADROOM)
+    monkeypatch.setattr(nst.run.image_job, "available_bytes", lambda: available)
+    out = tmp_path / "run"
+    status = run_cli(frames_folder, tiny_images[1], "--size", 4096, "--passes", 2,
+                     "--workers", 4, "--output-dir", out)  # fmt: skip
+    err = capsys.readouterr().err
+    assert (status, err.count("\n")) == (2, 1)
+    assert "a 4096x3072 run needs about" in err
+    assert err.rstrip().endswith("that is the share of each of 4 frames at once")
+    assert not out.exists()

@@ -68,7 +68,7 @@ def run_clip_job(job: ClipJob) -> int:
             f"--passes {job.passes}: one frame of {clip.path} is painted, and passes hold "
             f"frames to their neighbours; give --passes 1 or more --frames"
         )
-    plan = _planned(s, clip, span)
+    plan = _planned(s, clip, span, job, job.passes)
     return stoppable(lambda stop: _done(_start(job, plan, stop)))
 
 
@@ -90,11 +90,15 @@ def _span(frames: tuple[int | None, int | None], clip: Clip) -> tuple[int, int]:
     return first, last
 
 
-def _planned(settings: Settings, clip: Clip, span: tuple[int, int]) -> ClipPlan:
-    """The plan of a clip's run, its style images read and its memory checked."""
+def _planned(
+    settings: Settings, clip: Clip, span: tuple[int, int], job: ClipJob, passes: int
+) -> ClipPlan:
+    """The plan of a clip's run, its style images read and its memory checked: for as many
+    frames at once as --workers paints on Ray started on this machine."""
     styles = [read_rgb(path) for path in settings.styles]
     size = output_size(settings, (clip.height, clip.width, 3))
-    settings = fit_to_memory(settings, size)
+    here = passes > 1 and job.workers is not None and job.ray_address is None
+    settings = fit_to_memory(settings, size, job.workers if here else 1)
     return ClipPlan(settings, clip, span, styles, size)
 
 
@@ -137,11 +141,11 @@ def _resume(job: ClipJob, stop: StopRequests) -> Path:
                 f"--resume {job.resume}: clip {clip.path} now has {clip.frame_count} frames, "
                 f"not the {last} or more it had"
             )
-        plan = _planned(s, clip, (first, last))
-        weights = load_weights(s.weights, job.weights_url, NETWORKS[s.network])
-        folder.set_weights(weights.path, weights.sha256)
         passes = folder.manifest["clip"].get("passes", 1)
         _check_ray_options(job, passes)
+        plan = _planned(s, clip, (first, last), job, passes)
+        weights = load_weights(s.weights, job.weights_url, NETWORKS[s.network])
+        folder.set_weights(weights.path, weights.sha256)
         pool = lock.enter_context(_frame_pool(job, passes, weights.kernels))
         folder.manifest["status"] = "running"
         folder.manifest.setdefault("resumed", []).append(folder.done)

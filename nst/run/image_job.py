@@ -153,17 +153,24 @@ def _reopen(
     return folder, settings, resume, inputs, weights.kernels
 
 
-def fit_to_memory(settings: Settings, size: tuple[int, int]) -> Settings:
+def fit_to_memory(settings: Settings, size: tuple[int, int], at_once: int = 1) -> Settings:
     """The settings to run with: in tiles when the whole image would need more memory than
     the system has and no --tile was given (saying so), refused when even tiles would not
-    fit (on a CPU; a GPU's own memory holds most of the buffers, and is not checked)."""
+    fit (on a CPU; a GPU's own memory holds most of the buffers, and is not checked).
+    `at_once`: how many such runs share the memory (a clip's frames painted at once on Ray
+    started on this machine), each with its share."""
     if gpu_driver_present():
         from nst.tf_session import gpu_present  # TensorFlow: it tells whether it uses the GPU
 
         if gpu_present():
             return settings
-    available = available_bytes()
-    fitted = fit_memory(settings, size, available)
+    available = available_bytes() // at_once
+    try:
+        fitted = fit_memory(settings, size, available)
+    except InputError as e:
+        if at_once == 1:
+            raise
+        raise InputError(f"{e}; that is the share of each of {at_once} frames at once") from None
     if fitted.tile != settings.tile:
         width, height = size
         print(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -23,6 +25,27 @@ pytestmark = pytest.mark.usefixtures("kernels_in_memory")  # no weights file rea
 def settings(tiny_run):
     """Six Adam steps at 32x24: three at 16x12 first, then three at the full size."""
     return tiny_run.replace(iterations=6, coarse_levels=1, coarse_iterations=3)
+
+
+@pytest.fixture(scope="module")
+def painted() -> dict:
+    """The steps of uninterrupted runs, by their settings' repr: painted once for the tests
+    that resume them from several iterations."""
+    return {}
+
+
+def uninterrupted(painted: dict, settings: Settings) -> list:
+    """The steps of stylize(settings), painted once per module (see `painted`)."""
+    key = repr(settings)
+    if key not in painted:
+        painted[key] = list(stylize(settings))
+    return painted[key]
+
+
+def resumed_from(settings: Settings, step) -> list:
+    """The steps of stylize(settings) resumed from a copy of `step`'s checkpoint (so that
+    the step stays as it was painted)."""
+    return list(stylize(settings, resume=copy.deepcopy(step.checkpoint)))
 
 
 def test_each_coarse_level_halves_the_sides_and_runs_its_share_of_the_iterations():
@@ -52,9 +75,9 @@ def test_the_full_size_starts_from_the_upsampled_coarse_result(settings):
 
 
 @pytest.mark.parametrize("stopped_after", [0, 2, 3])  # inside, at the end of, after the coarse
-def test_a_resumed_coarse_to_fine_run_gives_the_same_images(settings, stopped_after):
-    whole = list(stylize(settings))
-    resumed = list(stylize(settings, resume=whole[stopped_after].checkpoint))
+def test_a_resumed_coarse_to_fine_run_gives_the_same_images(settings, stopped_after, painted):
+    whole = uninterrupted(painted, settings)
+    resumed = resumed_from(settings, whole[stopped_after])
     assert [s.i for s in resumed] == list(range(stopped_after + 1, 6))
     for again, original in zip(resumed, whole[stopped_after + 1 :], strict=True):
         assert np.array_equal(again.image, original.image)
@@ -198,9 +221,9 @@ def test_the_next_size_starts_from_the_average(settings):
 
 
 @pytest.mark.parametrize("stopped_after", [1, 2, 4])
-def test_a_resumed_averaging_run_gives_the_same_images(settings, stopped_after):
+def test_a_resumed_averaging_run_gives_the_same_images(settings, stopped_after, painted):
     run = settings.replace(average=0.9, adam_warm_start=True)
-    whole = list(stylize(run))
-    resumed = list(stylize(run, resume=whole[stopped_after].checkpoint))
+    whole = uninterrupted(painted, run)
+    resumed = resumed_from(run, whole[stopped_after])
     for again, original in zip(resumed, whole[stopped_after + 1 :], strict=True):
         assert np.array_equal(again.pixels, original.pixels)

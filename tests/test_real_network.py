@@ -323,10 +323,13 @@ def w2_distance(a: np.ndarray, b: np.ndarray) -> float:
 def test_the_quality_preset_takes_the_painting_s_statistics_and_keeps_the_photo(
     trained_h5, tmp_path
 ):
-    """(3) --preset quality, made small (192 px: 20 L-BFGS steps at 96 px, then 10 at 192 px),
+    """(3) --preset quality, made small (192 px: 10 L-BFGS steps at 96 px, then 5 at 192 px),
     on the trained VGG-16, judged by Keras' VGG16: at every style layer the picture's
     activation mean and covariance end nearer the painting's (Wasserstein-2) than the
-    photo's were, and at the content layer the picture stays nearer the photo."""
+    photo's were, and at the content layer the picture stays nearer the photo. (Measured
+    on a Zen 3: the ratios of those distances 0.02 to 0.52, conv5_1's the largest, and the
+    content layer 85,000 from the photo and 127,000 from the painting; after 20 and 10 steps
+    0.01 to 0.52, 79,000 and 128,000.)"""
     from nst.transfer import stylize
 
     settings = Settings.preset_settings(
@@ -336,7 +339,7 @@ def test_the_quality_preset_takes_the_painting_s_statistics_and_keeps_the_photo(
         content=ROOT / "images" / "cat.jpg",
         styles=(STARRY_NIGHT,),
         size=192,
-        schedule=(20, 10),
+        schedule=(10, 5),
         seed=0,
     )
     *_, last = stylize(settings)

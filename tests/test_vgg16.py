@@ -6,7 +6,9 @@ random kernels with VGG-16's real shapes, in MatConvNet's and Keras' layouts.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -93,23 +95,33 @@ def test_the_graph_has_vgg16s_layers_and_both_formats_give_its_activations(vgg16
 # 2. Whole runs through the command line
 
 
+@pytest.fixture(scope="module")
+def vgg16_runs(vgg16_files, tiny_images, tmp_path_factory) -> dict[str, tuple]:
+    """A small run with --network vgg16 on each file: {"mat": ..., "h5": ...}, each (its exit
+    status, its output folder, what it printed)."""
+    runs = {}
+    for kind in ("mat", "h5"):
+        out = tmp_path_factory.mktemp(f"vgg16-{kind}") / "out"
+        argv = [*tiny_images, *SMALL, "--network", "vgg16", "--weights", vgg16_files[kind]]
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            status = run_cli(*argv, "--output-dir", out)
+        runs[kind] = status, out, printed.getvalue()
+    return runs
+
+
 @pytest.mark.parametrize("kind", ["mat", "h5"])
-def test_a_vgg16_run_end_to_end(kind, vgg16_files, tiny_images, tmp_path, capsys):
-    out = tmp_path / "out"
-    argv = [*tiny_images, *SMALL, "--network", "vgg16", "--weights", vgg16_files[kind]]
-    assert run_cli(*argv, "--output-dir", out) == 0
-    printed = capsys.readouterr().out
+def test_a_vgg16_run_end_to_end(kind, vgg16_files, vgg16_runs):
+    status, out, printed = vgg16_runs[kind]
+    assert status == 0
     assert f"Loading VGG-16 from {vgg16_files[kind]}" in printed
     assert "Iteration 1 :" in printed
     assert (out / "generated_image.jpg").is_file()
     assert manifest(out)["settings"]["network"] == "vgg16"
 
 
-def test_the_mat_and_the_h5_file_paint_the_same_image(vgg16_files, tiny_images, tmp_path):
-    for kind in ("mat", "h5"):
-        argv = [*tiny_images, *SMALL, "--network", "vgg16", "--weights", vgg16_files[kind]]
-        assert run_cli(*argv, "--output-dir", tmp_path / kind) == 0
-    assert (tmp_path / "mat" / "1.png").read_bytes() == (tmp_path / "h5" / "1.png").read_bytes()
+def test_the_mat_and_the_h5_file_paint_the_same_image(vgg16_runs):
+    (_, mat, _), (_, h5, _) = vgg16_runs["mat"], vgg16_runs["h5"]
+    assert (mat / "1.png").read_bytes() == (h5 / "1.png").read_bytes()
 
 
 def test_resume_continues_on_the_recorded_network(vgg16_files, tiny_images, tmp_path, capsys):

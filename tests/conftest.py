@@ -99,10 +99,12 @@ def weights_read_once(monkeypatch, read_weights_once):
     read_weights_once(monkeypatch)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ray_env():
     """Ray's environment for the tests: a token for its clusters (so that Ray writes none
-    into the home folder) and a temporary folder for its sessions, removed afterwards."""
+    into the home folder) and a temporary folder for its sessions, removed afterwards. One
+    for the whole session: Ray reads its variables when this process first imports it, so a
+    second module's new token would be refused by the first one's."""
     folder = tempfile.mkdtemp(prefix="nstray")  # short: Ray's socket paths must be
     env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16),
            "RAY_TMPDIR": folder, "RAY_USAGE_STATS_ENABLED": "0"}  # fmt: skip

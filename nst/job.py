@@ -73,6 +73,11 @@ class ClipJob:
     workers: int | None = None
     ray_address: str | None = None
 
+    @property
+    def uses_ray(self) -> bool:
+        """Whether --workers or --ray-address is given: a clip's passes are painted on Ray."""
+        return self.workers is not None or self.ray_address is not None
+
     def later_iterations(self, settings: Settings) -> int:
         """The iterations of each frame after the first, for a clip run with `settings`."""
         if self.frame_iterations is not None:

@@ -44,6 +44,7 @@ frame of its own."""
 CORES_PER_WORKER = 4
 """Without --workers, one task runs at a time for every 4 cores of the cluster (at least one)."""
 AUTH_MODE = "RAY_AUTH_MODE"
+"""Ray's variable for its authentication; `token` makes a client send its token."""
 WORKER_NICENESS = "RAY_worker_niceness"
 """Ray's variable for its workers' niceness, read when Ray starts: 15 by default (Ray 2.60),
 so that its workers yield the cores to every other process. A batch's jobs and a clip's
@@ -51,7 +52,6 @@ frames are this program's own work, which a single run does at its own priority;
 other work, at niceness 15 they took 5 to 20 times as long (measured on a loaded 2-core
 Zen 3). So Ray started on this machine runs its workers at this process's niceness, unless
 the variable is set."""
-"""Ray's variable for its authentication; `token` makes a client send its token."""
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,7 @@ def _resume(job: ClipJob, stop: StopRequests) -> Path:
 def _check_ray_options(job: ClipJob, passes: int) -> None:
     """Refuse --workers and --ray-address for a clip painted in one pass, whose frames are
     painted in order."""
-    if passes == 1 and (job.workers is not None or job.ray_address is not None):
+    if passes == 1 and job.uses_ray:
         given = "--workers" if job.workers is not None else "--ray-address"
         fix = (
             f"leave out {given}" if job.resume else f"give --passes 2 or more, or leave out {given}"
@@ -171,7 +171,7 @@ def _check_ray_options(job: ClipJob, passes: int) -> None:
 def _frame_pool(job: ClipJob, passes: int, kernels: dict) -> Iterator[LocalFrames | RayFrames]:
     """Where the frames are painted: on Ray when the clip is painted in passes and --workers
     or --ray-address is given (Ray shut down after the block), else in this process."""
-    if passes > 1 and (job.workers is not None or job.ray_address is not None):
+    if passes > 1 and job.uses_ray:
         with ray_cluster(check_ray_address(job.ray_address)) as (ray, cluster):
             yield RayFrames(ray, cluster, job.workers, kernels)
     else:
@@ -193,7 +193,7 @@ def _paint_clip(
             f"pass 1, {later} in each later pass"
         )
     else:
-        each = s.iterations if options["temporal_weight"] == 0 else later
+        each = _in_order_iterations(options, s, 2)[1]
         how = f"{s.iterations} iterations for the first frame, {each} for each later one"
     print(
         f"Painting {count} frames of {plan.clip.path} (frames {first} to {last}) in the style "
@@ -223,19 +223,27 @@ def _paint_clip(
 def _iterations(folder: ClipFolder, settings: Settings, count: int) -> tuple[int, int]:
     """The iterations of the clip's `count` frames, and those of the frames it holds."""
     options = folder.manifest["clip"]
-    first, passes = settings.iterations, options.get("passes", 1)
-    later = (
-        first if options["temporal_weight"] == 0 and passes == 1 else options["frame_iterations"]
+    first, later, passes = (
+        settings.iterations,
+        options["frame_iterations"],
+        options.get("passes", 1),
     )
     if passes == 1:
-        return first + later * (count - 1), first * (folder.done > 0) + later * max(
-            0, folder.done - 1
-        )
+        work = _in_order_iterations(options, settings, count)
+        return sum(work), sum(work[: folder.done])
     done = sum(
         len(folder.pass_frames(number)) * (first if number == 1 else later)
         for number in range(1, passes + 1)
     )
     return count * (first + (passes - 1) * later), done
+
+
+def _in_order_iterations(options: dict, settings: Settings, count: int) -> list[int]:
+    """Each frame's iterations when the clip's `count` frames are painted in order:
+    --iterations for the first, and --frame-iterations for each later one (--iterations
+    with --temporal-weight 0, each frame then painted as the first)."""
+    each = settings.iterations if options["temporal_weight"] == 0 else options["frame_iterations"]
+    return [settings.iterations] + [each] * (count - 1)
 
 
 def _stopped_in(folder: ClipFolder, count: int, passes: int) -> str:
@@ -258,7 +266,7 @@ def _paint_in_order(
     s, (first, last) = plan.settings, plan.span
     options = folder.manifest["clip"]
     count, later, weight = last - first + 1, options["frame_iterations"], options["temporal_weight"]
-    work = [s.iterations] + [s.iterations if weight == 0 else later] * (count - 1)
+    work = _in_order_iterations(options, s, count)
     space, (width, height) = PIXEL_SPACES[s.pixels], plan.size
     history: deque = deque(maxlen=max(LONG_TERM))  # (content, result) of frames t-1, t-2, ...
     for k, frame in enumerate(plan.clip.frames(first - 1, last)):

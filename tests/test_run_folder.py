@@ -207,6 +207,14 @@ def test_the_manifest_records_positive_timings(finished):
         assert timings[key] > 0, key
 
 
+def test_the_first_iterations_time_is_the_one_its_manifest_entry_records(finished):
+    """Both count from the same moment, the run folder's making."""
+    recorded = manifest(finished.folder)
+    first = recorded["checkpoints"][0]
+    assert first["iteration"] == 0
+    assert recorded["timings"]["until_first_iteration_seconds"] == first["elapsed_seconds"]
+
+
 def test_the_manifest_lists_exactly_the_files_of_the_run_but_itself_and_the_checkpoint(finished):
     files = manifest(finished.folder)["files"]
     present = sorted(p.name for p in finished.folder.iterdir())

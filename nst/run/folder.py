@@ -170,6 +170,9 @@ class RunFolder(ManifestFolder):
         super().__init__(path, manifest)
         self._resumed_at = time.monotonic()
         self._elapsed_before = manifest["timings"].get("run_seconds", 0.0)
+        self._first_done: tuple[int, float] | None = None
+        self._last_done: tuple[int, float] | None = None
+        """(iteration, elapsed() when it was done) of this session's first and latest."""
         self.totals: list[float] = []
         """J at every iteration so far (NaN where unknown), kept in checkpoint.npz."""
         self.depth: int = manifest["settings"].get("output_depth", 8)
@@ -218,12 +221,29 @@ class RunFolder(ManifestFolder):
         """Seconds since the run started, summed over its sessions when it was resumed."""
         return self._elapsed_before + time.monotonic() - self._resumed_at
 
+    def iteration_done(self, i: int) -> None:
+        """Iteration i is done now. Its time is the one its manifest entry records, and the
+        manifest's timings follow from this session's: seconds from the session's start (the
+        folder made or reopened) until its first iteration was done, and seconds per
+        iteration after it."""
+        now = self.elapsed()
+        timings = self.manifest["timings"]
+        if self._first_done is None:
+            self._first_done = (i, now)
+            timings["until_first_iteration_seconds"] = round(now - self._elapsed_before, 3)
+        elif i > self._first_done[0]:
+            first, first_done = self._first_done
+            timings["seconds_per_iteration"] = round((now - first_done) / (i - first), 4)
+        self._last_done = (i, now)
+
     def record(self, i: int, costs: dict[str, float] | None, file: str | None) -> None:
-        """Note iteration i's costs and saved file in the manifest (written at the next save);
-        a second note of the same iteration adds to the first."""
+        """Note iteration i's costs and saved file in the manifest (written at the next save),
+        with the time it was done; a second note of the same iteration adds to the first."""
         checkpoints = self.manifest["checkpoints"]
         if not checkpoints or checkpoints[-1]["iteration"] != i:
-            checkpoints.append({"iteration": i, "elapsed_seconds": round(self.elapsed(), 3)})
+            last = self._last_done
+            done = last[1] if last and last[0] == i else self.elapsed()
+            checkpoints.append({"iteration": i, "elapsed_seconds": round(done, 3)})
         entry = checkpoints[-1]
         if costs is not None:
             entry["costs"] = costs

@@ -5,7 +5,6 @@ overflow answered with the latest image kept; then the result's files."""
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,12 +78,11 @@ def _loop(
     # coarse iterations and the dear fine ones as they are.
     work = [w * h for (w, h), steps in schedule(settings, size) for _ in steps]
     status = StatusLine(settings.iterations, first, weights=work, heartbeat=HEARTBEAT)
-    timer = _Timer(folder.manifest["timings"], first)
     last: Step | None = None
     try:
         for step in steps:
             stop.in_loop = True
-            timer.step(step.i)
+            folder.iteration_done(step.i)
             _note_totals(folder, step)
             last = step
             if step.i % settings.save_every == 0:  # the costs before the status line
@@ -135,26 +133,6 @@ def _announce(settings: Settings, out: Path, size: tuple[int, int], first: int) 
         flush=True,
     )
     print(device_line(Compute(settings.threads, settings.xla, settings.precision)), flush=True)
-
-
-class _Timer:
-    """The run's timings in the manifest: seconds until the first iteration was done, and
-    seconds per iteration after it (from the first to the latest)."""
-
-    def __init__(self, timings: dict, first: int):
-        self.timings, self.first = timings, first
-        self.started = time.monotonic()
-        self.first_done: float | None = None
-
-    def step(self, i: int) -> None:
-        """Iteration i is done."""
-        now = time.monotonic()
-        if self.first_done is None:
-            self.first_done = now
-            self.timings["until_first_iteration_seconds"] = round(now - self.started, 3)
-        elif i > self.first:
-            per_step = (now - self.first_done) / (i - self.first)
-            self.timings["seconds_per_iteration"] = round(per_step, 4)
 
 
 def _note_totals(folder: RunFolder, step: Step) -> None:

@@ -70,7 +70,7 @@ def model_nn(
 
     With show_progress, a status line on stderr counts the iterations between prints.
     """
-    from nst.assignment import save_image
+    from nst.assignment_images import save_image
     from nst.optimize import optimize
     from nst.progress import StatusLine, cost_lines
 

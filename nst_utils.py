@@ -8,18 +8,18 @@
     sess = tf.InteractiveSession()
     model = load_vgg_model("pretrained-model/imagenet-vgg-verydeep-19.mat")
 
-The names are defined in the package: CONFIG in nst/assignment_config.py, the functions
-in nst/assignment.py.
+The names are defined in the package: CONFIG in nst/assignment_config.py, load_vgg_model
+in nst/assignment.py, the image functions in nst/assignment_images.py.
 """
 
-from nst.assignment import (
+from nst.assignment import load_vgg_model
+from nst.assignment_config import CONFIG
+from nst.assignment_images import (
     generate_noise_image,
     load_image,
-    load_vgg_model,
     reshape_and_normalize_image,
     save_image,
 )
-from nst.assignment_config import CONFIG
 from nst.tf1.api import tf
 
 __all__ = [

@@ -1,7 +1,8 @@
-"""The assignment's helpers: the VGG-19 graph (or VGG-16's), and image preparation and saving.
+"""The assignment's network: the VGG-19 graph (or VGG-16's), load_vgg_model.
 
-These are the functions of the course's nst_utils.py, which re-exports them
-(with CONFIG from nst/assignment_config.py and `tf` from nst/tf1/api.py).
+The course's nst_utils.py re-exports it, with the image helpers of
+nst/assignment_images.py, CONFIG from nst/assignment_config.py and `tf` from
+nst/tf1/api.py.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import os
 import numpy as np
 
 from nst.assignment_config import CONFIG
-from nst.images import read_rgb, resize, write_image
 from nst.networks import VGG19, Network, network_of
 from nst.tf1.api import tf
 from nst.weights.guard import read_weights
@@ -59,43 +59,3 @@ def load_vgg_model(
             pooled = pool(previous, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
             graph[f"{pooling}pool{block}"] = previous = pooled
     return graph
-
-
-def load_image(
-    path: str | os.PathLike,
-    width: int = CONFIG.IMAGE_WIDTH,
-    height: int = CONFIG.IMAGE_HEIGHT,
-) -> np.ndarray:
-    """An image file as uint8 RGB of shape (height, width, 3), resized to that size.
-
-    Replaces the assignment's `scipy.misc.imread`: any common format, with
-    grayscale, palette, transparent and 16-bit images converted to RGB.
-    """
-    return resize(read_rgb(path), width, height)
-
-
-def reshape_and_normalize_image(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) RGB image -> (1, H, W, 3) float64 with CONFIG.MEANS subtracted."""
-    image = np.reshape(image, (1,) + image.shape)
-    return image - CONFIG.MEANS
-
-
-def generate_noise_image(
-    content_image: np.ndarray, noise_ratio: float = CONFIG.NOISE_RATIO, amplitude: float = 20
-) -> np.ndarray:
-    """noise_ratio * uniform(-amplitude, amplitude) noise + (1 - noise_ratio) * content_image.
-
-    `content_image` is normalized, shape (1, H, W, 3); the noise is float32
-    from NumPy's global generator (seed it with np.random.seed).
-    """
-    noise_image = np.random.uniform(-amplitude, amplitude, content_image.shape).astype("float32")
-    return noise_image * noise_ratio + content_image * (1 - noise_ratio)
-
-
-def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Save a normalized (1, H, W, 3) image: add CONFIG.MEANS, clip to 0..255, uint8.
-
-    The file appears complete or not at all (written to a temporary name first).
-    """
-    image = np.clip(image + CONFIG.MEANS, 0, 255)[0].astype("uint8")
-    write_image(path, image)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nst.assignment import reshape_and_normalize_image
 from nst.assignment_config import CONFIG
+from nst.assignment_images import reshape_and_normalize_image
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from nst.assignment import generate_noise_image
+from nst.assignment_images import generate_noise_image
 from nst.averaging import IterateAverage, mean_of
 from nst.checkpoint import Checkpoint
 from nst.colors import match_colors, preserve_colors, with_content_chroma

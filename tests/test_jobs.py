@@ -67,6 +67,11 @@ def test_bad_input_of_every_kind_is_answered_before_tensorflow_or_ray_loads(
 ):
     content, style = map(str, tiny_images)
     (tmp_path / "a file").write_text("not a folder")
+    frames = tmp_path / "frames"  # a clip: a folder of frames
+    frames.mkdir()
+    for name in ("1.png", "2.png"):
+        shutil.copy(content, frames / name)
+    (tmp_path / "damaged.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(64))
     bad = {
         "a missing image": [content, "missing.png", "--weights", str(vgg19_mat)],
         "an output folder that is a file": [content, style, "--weights", str(vgg19_mat),
@@ -75,6 +80,13 @@ def test_bad_input_of_every_kind_is_answered_before_tensorflow_or_ray_loads(
         "a missing JOBS.csv": ["--batch", str(tmp_path / "jobs.csv")],
         "a batch row's missing image": ["--batch-content", content,
                                         "--batch-style", str(tmp_path / "none")],
+        "a clip's missing weights": [str(frames), style, "--weights", str(tmp_path / "none.mat")],
+        "a clip's output folder that is a file": [str(frames), style, "--weights",
+                                                  str(vgg19_mat), "--output-dir",
+                                                  str(tmp_path / "a file")],
+        "a damaged video": [str(tmp_path / "damaged.mp4"), style, "--weights", str(vgg19_mat)],
+        "frames outside a clip": [str(frames), style, "--weights", str(vgg19_mat),
+                                  "--frames", "2:5"],
     }  # fmt: skip
     for what, argv in bad.items():
         status, tensorflow, ray, err = status_and_loaded(argv, tmp_path)

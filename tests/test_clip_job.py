@@ -14,6 +14,7 @@ import contextlib
 import io
 import json
 import math
+import socket
 from fractions import Fraction
 
 import numpy as np
@@ -326,6 +327,22 @@ def test_bad_pass_options_get_one_line_and_status_2(
     err = capsys.readouterr().err
     assert (status, err.count("\n")) == (2, 1), err
     assert message.format(clip=frames_folder) in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_ray_address_where_no_cluster_answers_is_refused_before_the_weights_are_read(
+    frames_folder, tiny_images, tmp_path, capsys
+):
+    """The weights here are missing, which would be refused (or downloaded, 510 MiB) next."""
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    status = run_cli(frames_folder, tiny_images[1], "--weights", tmp_path / "none.mat", *SIZE,
+                     "--passes", 2, "--ray-address", f"127.0.0.1:{port}",
+                     "--output-dir", tmp_path / "run")  # fmt: skip
+    err = capsys.readouterr().err
+    assert (status, err.count("\n")) == (2, 1), err
+    assert f"--ray-address 127.0.0.1:{port}: no Ray cluster answers there" in err
     assert not (tmp_path / "run").exists()
 
 

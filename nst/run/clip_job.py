@@ -32,7 +32,7 @@ from nst.networks import NETWORKS
 from nst.pixels import PIXEL_SPACES
 from nst.progress import HEARTBEAT, StatusLine
 from nst.project import program_command
-from nst.ray_cluster import check_ray_address, ray_cluster
+from nst.ray_cluster import RayAddress, check_ray_address, ray_cluster
 from nst.run.clip_folder import (
     CLIP_FILES,
     FRAMES,
@@ -62,14 +62,14 @@ def run_clip_job(job: ClipJob) -> int:
     s = job.settings
     clip = open_clip(s.content, job.fps or DEFAULT_FPS)
     span = _span(job.frames, clip)
-    _check_ray_options(job, job.passes)
+    ray_address = _ray_address(job, job.passes)
     if job.passes > 1 and span[0] == span[1]:
         raise InputError(
             f"--passes {job.passes}: one frame of {clip.path} is painted, and passes hold "
             f"frames to their neighbours; give --passes 1 or more --frames"
         )
     plan = _planned(s, clip, span, job, job.passes)
-    return stoppable(lambda stop: _done(_start(job, plan, stop)))
+    return stoppable(lambda stop: _done(_start(job, plan, ray_address, stop)))
 
 
 def _done(result: Path) -> int:
@@ -102,8 +102,11 @@ def _planned(
     return ClipPlan(settings, clip, span, styles, size)
 
 
-def _start(job: ClipJob, plan: ClipPlan, stop: StopRequests) -> Path:
-    """A new clip's run: its folder checked, the weights read, the folder made and locked."""
+def _start(
+    job: ClipJob, plan: ClipPlan, ray_address: RayAddress | None, stop: StopRequests
+) -> Path:
+    """A new clip's run: its folder checked, the weights read, the folder made and locked;
+    its frames painted on Ray at `ray_address` when given, else in this process."""
     s = plan.settings
     out = s.output_dir
     with contextlib.ExitStack() as lock:
@@ -115,7 +118,7 @@ def _start(job: ClipJob, plan: ClipPlan, stop: StopRequests) -> Path:
         seed = s.seed if s.seed is not None else secrets.randbelow(2**32)
         s = s.replace(weights=weights.path, seed=seed)
         # Ray before the folder is written: a cluster that refuses this machine leaves none
-        pool = lock.enter_context(_frame_pool(job, job.passes, weights.kernels))
+        pool = lock.enter_context(_frame_pool(ray_address, job.workers, weights.kernels))
         prepare_output_dir(s, list(CLIP_FILES))
         if not locked:  # prepare_output_dir made the folder
             lock.enter_context(lock_folder(out, "--output-dir"))
@@ -142,21 +145,25 @@ def _resume(job: ClipJob, stop: StopRequests) -> Path:
                 f"not the {last} or more it had"
             )
         passes = folder.manifest["clip"].get("passes", 1)
-        _check_ray_options(job, passes)
+        ray_address = _ray_address(job, passes)
         plan = _planned(s, clip, (first, last), job, passes)
         weights = load_weights(s.weights, job.weights_url, NETWORKS[s.network])
         folder.set_weights(weights.path, weights.sha256)
-        pool = lock.enter_context(_frame_pool(job, passes, weights.kernels))
+        pool = lock.enter_context(_frame_pool(ray_address, job.workers, weights.kernels))
         folder.manifest["status"] = "running"
         folder.manifest.setdefault("resumed", []).append(folder.done)
         plan = dataclasses.replace(plan, settings=plan.settings.replace(weights=weights.path))
         return _paint_clip(folder, plan, pool, stop)
 
 
-def _check_ray_options(job: ClipJob, passes: int) -> None:
-    """Refuse --workers and --ray-address for a clip painted in one pass, whose frames are
-    painted in order."""
-    if passes == 1 and job.uses_ray:
+def _ray_address(job: ClipJob, passes: int) -> RayAddress | None:
+    """Where the frames of a clip in `passes` are painted on Ray, checked before the weights
+    are read (nst.ray_cluster.check_ray_address), or None: in this process. --workers and
+    --ray-address are refused for a clip painted in one pass, whose frames are painted in
+    order."""
+    if not job.uses_ray:
+        return None
+    if passes == 1:
         given = "--workers" if job.workers is not None else "--ray-address"
         fix = (
             f"leave out {given}" if job.resume else f"give --passes 2 or more, or leave out {given}"
@@ -165,15 +172,18 @@ def _check_ray_options(job: ClipJob, passes: int) -> None:
             f"{given} paints a clip's passes on Ray, and this clip is painted in one pass, "
             f"frame after frame: {fix}"
         )
+    return check_ray_address(job.ray_address)
 
 
 @contextlib.contextmanager
-def _frame_pool(job: ClipJob, passes: int, kernels: dict) -> Iterator[LocalFrames | RayFrames]:
-    """Where the frames are painted: on Ray when the clip is painted in passes and --workers
-    or --ray-address is given (Ray shut down after the block), else in this process."""
-    if passes > 1 and job.uses_ray:
-        with ray_cluster(check_ray_address(job.ray_address)) as (ray, cluster):
-            yield RayFrames(ray, cluster, job.workers, kernels)
+def _frame_pool(
+    ray_address: RayAddress | None, workers: int | None, kernels: dict
+) -> Iterator[LocalFrames | RayFrames]:
+    """Where the frames are painted: `workers` at once on Ray at `ray_address` (shut down
+    after the block), or, with None, in this process."""
+    if ray_address is not None:
+        with ray_cluster(ray_address) as (ray, cluster):
+            yield RayFrames(ray, cluster, workers, kernels)
     else:
         yield LocalFrames(kernels)
 

@@ -28,7 +28,7 @@ from nst.level_costs import KeptStyleTargets
 from nst.memory import HEADROOM, MIN_TILE, estimate_peak_bytes
 from nst.run.clip_passes import pass_groups
 from nst.settings import Settings
-from nst.video.clip_files import open_clip
+from nst.video.clip_files import open_clip, write_clip
 from nst.video.frame_start import frame_start
 from nst.video.passes import pass_direction, pass_start
 
@@ -154,6 +154,33 @@ def test_bad_clip_options_get_one_line_and_status_2(
 def test_clip_options_with_an_image_content_are_refused(tiny_images, capsys):
     assert run_cli(*tiny_images, "--fps", "24") == 2
     assert "--fps is for a clip: give a video file or a folder of frames" in capsys.readouterr().err
+
+
+def test_a_video_files_frame_rate_is_its_own(tmp_path, tiny_images, vgg19_mat, capsys):
+    """--fps gives a folder of frames its rate; a video file's frames come with their times."""
+    video = tmp_path / "clip.mp4"
+    write_clip(video, [texture(24, 32, seed=n) for n in range(2)], Fraction(12))
+    status = run_cli(video, tiny_images[1], "--weights", vgg19_mat, "--fps", "24",
+                     "--output-dir", tmp_path / "run")  # fmt: skip
+    err = capsys.readouterr().err
+    assert (status, err.count("\n")) == (2, 1), err
+    assert f"--fps 24: {video} is a video file, whose frames come at their own rate (12 per " in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_finished_clip_is_not_resumed_and_a_clips_resume_takes_no_iterations(painted, capsys):
+    out, _ = painted
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    assert run_cli("--resume", out) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"neural_art.py: error: --resume {out}: the clip is finished, its 4 frames and "
+        "stylized.mp4 written; nothing is left to paint\n"
+    )
+    assert run_cli("--resume", out, "--iterations", 9) == 2
+    err = capsys.readouterr().err
+    assert "only --weights, --workers and --ray-address may be given with it, not --iter" in err
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
 
 
 def test_a_folder_without_frames_is_refused_before_anything_is_written(

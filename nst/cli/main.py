@@ -296,14 +296,16 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
             "--batch-content DIR and --batch-style DIR, or --sweep NAME=V1,V2 as well"
         )
     if command.resume is not None:
-        extra = _given_besides(given, {"resume", "iterations", "weights", "weights_url",
-                                       *on_ray})  # fmt: skip
+        allowed, named = (
+            ({"weights", "weights_url", *on_ray}, "--weights, --workers and --ray-address")
+            if command.is_clip
+            else ({"iterations", "weights", "weights_url"}, "--iterations and --weights")
+        )
+        extra = _given_besides(given, {"resume", *allowed})
         if extra:
-            also = " (and --weights; for a clip, --workers and --ray-address)" if on_ray else (
-                " (and --weights)")  # fmt: skip
             parser.error(
-                f"--resume continues with the run's own settings; only --iterations{also} "
-                f"may be given with it, not {', '.join(extra)}"
+                f"--resume continues with the run's own settings; only {named} may be given "
+                f"with it, not {', '.join(extra)}"
             )
         return
     if command.check_weights or command.download_weights or command.show_preset:

@@ -300,7 +300,7 @@ OPTIONS: tuple[Option, ...] = (
         "frame rate of a folder",
         frame_rate,
         metavar="F",
-        shown_default="24, or the video's",
+        shown_default="24",
     ),
     Option(
         "--temporal-weight",

@@ -61,6 +61,11 @@ def run_clip_job(job: ClipJob) -> int:
         return stoppable(lambda stop: _done(_resume(job, stop)))
     s = job.settings
     clip = open_clip(s.content, job.fps or DEFAULT_FPS)
+    if job.fps is not None and clip.fps != job.fps:
+        raise InputError(
+            f"--fps {job.fps}: {clip.path} is a video file, whose frames come at their own "
+            f"rate ({float(clip.fps):.4g} per second); --fps gives the rate of a folder of frames"
+        )
     span = _span(job.frames, clip)
     ray_address = _ray_address(job, job.passes)
     if job.passes > 1 and span[0] == span[1]:
@@ -134,6 +139,11 @@ def _resume(job: ClipJob, stop: StopRequests) -> Path:
         if job.resume.is_dir():
             lock.enter_context(lock_folder(job.resume, "--resume"))
         folder = ClipFolder.open(job.resume)
+        if folder.manifest["status"] == "finished":
+            raise InputError(
+                f"--resume {job.resume}: the clip is finished, its {folder.done} frames and "
+                f"{STYLIZED} written; nothing is left to paint"
+            )
         recorded = folder.settings()
         weights_file = job.settings.weights or recorded.weights
         s = recorded.replace(output_dir=job.resume, weights=weights_file)

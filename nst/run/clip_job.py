@@ -12,8 +12,8 @@ as the first is, on its own. With --passes 2 or more the clip is painted in pass
 
 Exit status as an image job's: 0 done, 2 bad input, 130 Ctrl-C, 143 SIGTERM; and, as a
 batch with a failed job, 1 when a frame's Ray worker died more than --retries times (the
-frames of its group in flight are finished first). A stopped clip keeps its finished
-frames, and --resume continues from the first unfinished one.
+other frames of its group are painted first). A stopped clip keeps its finished frames,
+and --resume continues from the first unfinished one.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 or on the cluster at --ray-address (nst.ray_cluster). Either yields each painted frame as
 it is finished, which with Ray need not be in order. On Ray, a frame whose worker process
 dies (killed, out of memory, its node lost) is painted again, up to --retries times; then
-the frames in flight are finished and WorkerDiedError is raised."""
+the other frames are painted and WorkerDiedError is raised."""
 
 from __future__ import annotations
 

@@ -58,7 +58,8 @@ class ClipJob:
     settings.iterations); `flow`: the optical flow's method (nst.video.flow.FLOW_METHODS);
     `passes`: 1 to paint the frames in order, each later one from the one before, or how
     many passes paint the clip (nst.run.clip_passes), on Ray with `workers` at once (None:
-    one per CORES_PER_WORKER cores) when `workers` or `ray_address` is given."""
+    one per CORES_PER_WORKER cores) when `workers` or `ray_address` is given, a frame whose
+    worker died painted again up to `retries` times."""
 
     settings: Settings
     argv: list[str]
@@ -69,9 +70,10 @@ class ClipJob:
     flow: str
     resume: Path | None
     weights_url: str | None
-    passes: int = 1
-    workers: int | None = None
-    ray_address: str | None = None
+    passes: int
+    workers: int | None
+    ray_address: str | None
+    retries: int
 
     @property
     def uses_ray(self) -> bool:

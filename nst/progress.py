@@ -21,6 +21,11 @@ HEARTBEAT = 1.0
 """Seconds between a heartbeat's looks at a shown bar (see Bar)."""
 
 
+def plural(n: int, thing: str) -> str:
+    """'1 weight', '2 weights'."""
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
 def cost_text(value: float) -> str:
     """A cost as the assignment printed it: str() of the float32 its session returned (the
     fewest digits that give back that float32), also when given as a Python float."""

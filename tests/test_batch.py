@@ -710,8 +710,9 @@ def test_a_cluster_started_as_the_readme_says_runs_a_batch_by_its_address(
     admits only clients sending that token, and a batch with `--ray-address 127.0.0.1:P`
     runs on it, from an environment that names no token. A user elsewhere, without the
     token or with another one, is refused in one line that says what to set (the
-    cluster test above runs a batch with those variables set). The cluster keeps its
-    session in a temporary folder (--temp-dir)."""
+    cluster test above runs a batch with those variables set). The three try at once: a
+    refused ray.init tries for about 20 s, which the batch's run covers. The cluster keeps
+    its session in a temporary folder (--temp-dir)."""
     env = user_environment(tmp_path / "home")
     token = subprocess.run([RAY, "get-auth-token", "--generate"], env=env, capture_output=True,
                            text=True, check=True).stdout  # fmt: skip
@@ -726,22 +727,22 @@ def test_a_cluster_started_as_the_readme_says_runs_a_batch_by_its_address(
         return ["--batch", jobs, "--weights", vgg19_mat, *SMALL, "--output-dir", out,
                 "--ray-address", address]  # fmt: skip
 
+    elsewhere = user_environment(tmp_path / "elsewhere")
+    another = {**elsewhere, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0" * 32}
     with ray_started(env, "--head", "--port", port, "--temp-dir", session_folder) as printed:
         assert "Token authentication is enabled for this Ray cluster" in printed
-        with ended(start_batch(env, *batch_into(tmp_path / "album"))) as batch:
-            stdout, err = batch.communicate()
-        assert batch.returncode == 0, err
-        assert f"on the Ray cluster at {address} (1 node, " in stdout
-        record = read_json(tmp_path / "album" / "batch.json")
-        assert [job["status"] for job in record["jobs"]] == ["finished", "finished"]
-        elsewhere = user_environment(tmp_path / "elsewhere")
-        another = {**elsewhere, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0" * 32}
-        with (  # the two users try at the same time, each on their own
+        with (  # the user and the two others try at the same time, each on their own
+            ended(start_batch(env, *batch_into(tmp_path / "album"))) as batch,
             ended(start_batch(elsewhere, *batch_into(tmp_path / "refused"))) as refused,
             ended(start_batch(another, *batch_into(tmp_path / "mistaken"))) as mistaken,
         ):
+            stdout, batch_err = batch.communicate()
             _, err = refused.communicate()
             _, mistaken_err = mistaken.communicate()
+    assert batch.returncode == 0, batch_err
+    assert f"on the Ray cluster at {address} (1 node, " in stdout
+    record = read_json(tmp_path / "album" / "batch.json")
+    assert [job["status"] for job in record["jobs"]] == ["finished", "finished"]
     advice = (
         "; set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN to the token that `ray get-auth-token` "
         "prints on its head node\n"

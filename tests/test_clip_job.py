@@ -14,8 +14,16 @@ import contextlib
 import io
 import json
 import math
+import os
+import re
+import signal
 import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -179,7 +187,8 @@ def test_a_finished_clip_is_not_resumed_and_a_clips_resume_takes_no_iterations(p
     )
     assert run_cli("--resume", out, "--iterations", 9) == 2
     err = capsys.readouterr().err
-    assert "only --weights, --workers and --ray-address may be given with it, not --iter" in err
+    assert "only --weights, --workers, --ray-address and --retries may be given with it" in err
+    assert "not --iterations" in err
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
 
 
@@ -321,17 +330,124 @@ def test_ctrl_c_in_a_pass_keeps_its_finished_frames_and_resume_gives_the_uninter
         assert (out / name).read_bytes() == (uninterrupted / name).read_bytes(), name
 
 
-def test_on_ray_the_frames_of_a_pass_are_painted_at_once_as_in_this_process(
-    in_passes, frames_folder, tiny_images, vgg19_mat, tmp_path, ray_env
-):
-    out, stdout = paint(frames_folder, tiny_images, vgg19_mat, tmp_path / "run", *PASSES,
-                        "--workers", 2)  # fmt: skip
-    assert "in 2 passes on Ray on this machine, 2 at a time with 1 thread each" in stdout
-    here, _ = in_passes  # measured on a Zen 3: the same bytes; other kernels may round otherwise
+def parent(pid: int) -> int:
+    """The process id of process `pid`'s parent (/proc/PID/stat: pid (name) state ppid ...)."""
+    return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def frame_workers() -> list[int]:
+    """The Ray worker processes under this one that are painting a frame now (Ray names a
+    worker process after the task it runs)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):  # a process that has ended meanwhile
+            if not entry.name.isdigit():
+                continue
+            if not (entry / "cmdline").read_bytes().startswith(b"ray::paint_frame_task"):
+                continue
+            pid = int(entry.name)
+            while pid > 1 and pid != os.getpid():  # up its parents, to this process or init
+                pid = parent(pid)
+            if pid == os.getpid():
+                found.append(int(entry.name))
+    return found
+
+
+@contextlib.contextmanager
+def killing_a_frame_worker() -> Iterator[list[int]]:
+    """While the block runs, SIGKILL the first Ray worker seen painting a frame (a fresh
+    worker loads TensorFlow and builds the frame's graph first: seconds in which it paints);
+    the list of the killed process's id."""
+    killed, ended = [], threading.Event()
+
+    def kill_one() -> None:
+        while not ended.is_set():
+            workers = frame_workers()
+            if workers:
+                os.kill(workers[0], signal.SIGKILL)
+                killed.append(workers[0])
+                return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_one)
+    killer.start()
+    try:
+        yield killed
+    finally:
+        ended.set()
+        killer.join()
+
+
+DIED = re.compile(r"^Pass 1/2, frame (\d)/4: its Ray worker died \((\d) times?\); (.*)$", re.M)
+"""The line printed when a frame's worker dies: the frame, its deaths and what follows."""
+
+
+@pytest.fixture(scope="module")
+def on_ray(frames_folder, tiny_images, vgg19_mat, tmp_path_factory, ray_env):
+    """The clip painted in 2 passes on Ray, 2 frames at a time, one frame's worker killed
+    while it paints; the folder, what it printed and the killed worker's process id."""
+    out = tmp_path_factory.mktemp("on-ray") / "run"
+    with killing_a_frame_worker() as killed:
+        out, stdout = paint(frames_folder, tiny_images, vgg19_mat, out, *PASSES, "--workers", 2)
+    return out, stdout, killed
+
+
+def same_frames(folder: Path, other: Path) -> None:
+    """Assert that the clips' frames match (measured on a Zen 3, painted on Ray or in this
+    process: the same bytes; other kernels may round otherwise)."""
     for n in range(1, 5):
-        ours = np.asarray(Image.open(out / f"frames/{n:05d}.png"), np.float64)
-        theirs = np.asarray(Image.open(here / f"frames/{n:05d}.png"), np.float64)
+        ours = np.asarray(Image.open(folder / f"frames/{n:05d}.png"), np.float64)
+        theirs = np.asarray(Image.open(other / f"frames/{n:05d}.png"), np.float64)
         assert np.abs(ours - theirs).mean() < 0.5, n
+
+
+def test_on_ray_the_frames_of_a_pass_are_painted_at_once_as_in_this_process(in_passes, on_ray):
+    out, stdout, _ = on_ray
+    assert "in 2 passes on Ray on this machine, 2 at a time with 1 thread each" in stdout
+    same_frames(out, in_passes[0])
+
+
+def test_a_frame_whose_ray_worker_is_killed_is_painted_again(on_ray):
+    _, stdout, killed = on_ray
+    assert len(killed) == 1
+    died = DIED.findall(stdout)
+    assert len(died) == 1, stdout
+    frame, deaths, then = died[0]
+    assert (deaths, then) == ("1", "it is painted again")
+    assert stdout.count(f"Pass 1/2, frame {frame}/4: total ") == 1  # painted, once
+    assert stdout.count("Pass 2/2, frame ") == 4
+
+
+def test_a_frame_whose_ray_worker_died_past_retries_ends_the_clip_keeping_the_others(
+    in_passes, frames_folder, tiny_images, vgg19_mat, tmp_path, ray_env, capsys
+):
+    """--retries 0: the first death ends the clip, once the frames in flight and the rest of
+    pass 1 are painted; --resume (here in this process) paints what is missing."""
+    out = tmp_path / "run"
+    with killing_a_frame_worker() as killed:
+        status = run_cli(frames_folder, tiny_images[1], "--weights", vgg19_mat, *SIZE,
+                         *CLIP_OPTIONS, *PASSES, "--workers", 2, "--retries", 0,
+                         "--output-dir", out)  # fmt: skip
+    stdout, err = capsys.readouterr()
+    assert status == 1 and len(killed) == 1
+    ((frame, deaths, then),) = DIED.findall(stdout)
+    assert (deaths, then) == ("1", "the clip stops once the others are painted")
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"neural_art.py: frame {frame} of 4, in pass 1 of 2: its Ray worker "
+                          "died 1 time (the last: ")  # fmt: skip
+    assert (f"--retries 0); pass 1 has 3 of its 4 frames finished; continue with: "
+            f"{sys.executable} ") in err  # fmt: skip
+    assert err.endswith(f"neural_art.py --resume {out}\n")
+    kept = sorted(p.name for p in (out / "passes" / "1").iterdir())
+    assert kept == [f"{n:05d}.png" for n in range(1, 5) if n != int(frame)]
+    assert not (out / "passes" / "2").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (
+        manifest["status"] == "failed" and manifest["message"] == err[len("neural_art.py: ") : -1]
+    )
+
+    assert run_cli("--resume", out) == 0
+    same_frames(out, in_passes[0])
 
 
 @pytest.mark.parametrize(
@@ -343,7 +459,7 @@ def test_on_ray_the_frames_of_a_pass_are_painted_at_once_as_in_this_process(
         ),
         (["--passes", 2, "--frames", "2:2"], "--passes 2: one frame of {clip} is painted"),
         (["--passes", 0], "argument --passes: must be between 1 and 1000, not 0"),
-        (["--passes", 2, "--retries", 1], "--retries says how a batch runs"),
+        (["--passes", 2, "--retries", 1], "--retries says how many more times a frame whose"),
     ],
 )
 def test_bad_pass_options_get_one_line_and_status_2(

@@ -7,8 +7,8 @@ so). The random network is tests/matconvnet_files.random_kernels with VGG-16's
 shapes (seed 0), written to the same kind of file.
 
 Features are computed by Keras' own VGG16 (max pooling, its own BGR
-preprocessing) loading the .h5 file, in a child process (this process runs
-TF 1.x graphs): they do not depend on the project's code, so they check the
+preprocessing) loading the .h5 file, in a child process that the tests share (this
+process runs TF 1.x graphs): they do not depend on the project's code, so they check the
 file itself and are the yardstick for the project's runs.
 
 Each property is asserted for both networks: the trained one has it, the
@@ -20,9 +20,11 @@ until the project has it they are skipped.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -49,39 +51,67 @@ needs_network_setting = pytest.mark.skipif(
 )
 
 KERAS_CHILD = """
+import json
 import sys
 import numpy as np
 import keras
 from keras.applications.vgg16 import VGG16, preprocess_input
 
-h5, inputs, outputs, *layers = sys.argv[1:]
-base = VGG16(weights=None, include_top=False, input_shape=(None, None, 3))
-base.load_weights(h5)
-model = keras.Model(base.input, [base.get_layer(name).output for name in layers or ["input_layer"]])
-kernel, bias = base.get_layer("block1_conv1").get_weights()
-results = {"block1_conv1/kernel": kernel, "block1_conv1/bias": bias}
-with np.load(inputs) as images:
-    for key in images.files:
-        values = model(preprocess_input(images[key].astype("float32")[None]), training=False)
-        values = values if isinstance(values, (list, tuple)) else [values]
-        for name, value in zip(layers, values):
-            results[f"{key}/{name}"] = np.asarray(value)[0]
-np.savez(outputs, **results)
+networks = {}
+for line in sys.stdin:  # a request a line: [h5, inputs, outputs, [layer, ...]]
+    h5, inputs, outputs, layers = json.loads(line)
+    if h5 not in networks:
+        networks[h5] = VGG16(weights=None, include_top=False, input_shape=(None, None, 3))
+        networks[h5].load_weights(h5)
+    base = networks[h5]
+    named = [base.get_layer(name).output for name in layers or ["input_layer"]]
+    model = keras.Model(base.input, named)
+    kernel, bias = base.get_layer("block1_conv1").get_weights()
+    results = {"block1_conv1/kernel": kernel, "block1_conv1/bias": bias}
+    with np.load(inputs) as images:
+        for key in images.files:
+            values = model(preprocess_input(images[key].astype("float32")[None]), training=False)
+            values = values if isinstance(values, (list, tuple)) else [values]
+            for name, value in zip(layers, values):
+                results[f"{key}/{name}"] = np.asarray(value)[0]
+    np.savez(outputs, **results)
+    print(outputs, flush=True)
 """
 
 
+@pytest.fixture(scope="module")
+def keras_child(tmp_path_factory) -> Iterator[subprocess.Popen]:
+    """The child process that runs Keras' VGG16 for this module's tests, one request after
+    another (one, not one per request: loading TensorFlow and Keras takes it seconds); its
+    log in a file (a pipe nobody reads could fill and stop it)."""
+    log = tmp_path_factory.mktemp("keras") / "log.txt"
+    with open(log, "w", encoding="utf-8") as file:
+        child = subprocess.Popen([sys.executable, "-c", KERAS_CHILD], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=file, text=True)  # fmt: skip
+    child.log = log
+    yield child
+    child.stdin.close()
+    child.wait()
+
+
 def keras_vgg16(
-    h5: Path, images: dict[str, np.ndarray], layers: list[str], folder: Path
+    child: subprocess.Popen,
+    h5: Path,
+    images: dict[str, np.ndarray],
+    layers: list[str],
+    folder: Path,
 ) -> tuple[dict[str, dict[str, np.ndarray]], tuple[np.ndarray, np.ndarray]]:
-    """What Keras' VGG16 makes of `h5`: {image: {layer: activation (H, W, C)}} for each
-    uint8 RGB image and each layer (convN_M), and block1_conv1's kernel and bias as loaded."""
+    """What Keras' VGG16 makes of `h5` in `child` (keras_child): {image: {layer: activation
+    (H, W, C)}} for each uint8 RGB image and each layer (convN_M), and block1_conv1's kernel
+    and bias as loaded."""
     inputs, outputs = folder / "images.npz", folder / "features.npz"
     np.savez(inputs, **images)
     keras_layers = [keras_name(layer) for layer in layers]
-    command = [sys.executable, "-c", KERAS_CHILD, str(h5), str(inputs), str(outputs), *keras_layers]
-    done = subprocess.run(command, capture_output=True, text=True)
-    status, log = done.returncode, done.stderr[-4000:]
-    assert status == 0, f"Keras' VGG16 failed on {h5}:\n{log}"
+    child.stdin.write(json.dumps([str(h5), str(inputs), str(outputs), keras_layers]) + "\n")
+    child.stdin.flush()
+    answer = child.stdout.readline().strip()
+    log = child.log.read_text(encoding="utf-8", errors="replace")[-4000:]
+    assert answer == str(outputs), f"Keras' VGG16 failed on {h5}:\n{log}"
     with np.load(outputs) as f:
         features = {
             key: {layer: f[f"{key}/{k}"] for layer, k in zip(layers, keras_layers, strict=True)}
@@ -120,10 +150,10 @@ def gram(activation: np.ndarray) -> np.ndarray:
     return F.T @ F / F.shape[0]
 
 
-def test_keras_loads_the_file_with_keras_published_first_layer(trained_h5, tmp_path):
+def test_keras_loads_the_file_with_keras_published_first_layer(trained_h5, keras_child, tmp_path):
     """Keras' VGG16 loads the .h5 as it loads its own file, and finds in block1_conv1 the
     values of Keras' published ImageNet VGG-16; kernels() turns that layer to RGB input."""
-    _, (kernel, bias) = keras_vgg16(trained_h5, {}, [], tmp_path)
+    _, (kernel, bias) = keras_vgg16(keras_child, trained_h5, {}, [], tmp_path)
     assert kernel.shape == (3, 3, 3, 64) and bias.shape == (64,)
     assert kernel[0, 0, 0, 0] == np.float32(0.42947057)  # input channel 0: blue
     assert bias[0] == np.float32(0.73429835)
@@ -188,7 +218,9 @@ def test_the_h5_file_holds_the_kernels_written(tmp_path):
 
 
 @pytest.mark.parametrize("weights", ["trained", "random"])
-def test_two_crops_of_one_photo_are_nearer_than_other_photos(weights, request, tmp_path):
+def test_two_crops_of_one_photo_are_nearer_than_other_photos(
+    weights, request, keras_child, tmp_path
+):
     """(1) At conv5_1, averaged over positions, the top-left and bottom-right 80% of a photo
     are at least 3 times nearer (1 - cosine) to each other than either is to any crop of
     another photo, for each of the cat, coffee and rocket photos.
@@ -199,7 +231,7 @@ def test_two_crops_of_one_photo_are_nearer_than_other_photos(weights, request, t
     boxes = {"a": (0, 0, 0.8, 0.8), "b": (0.2, 0.2, 1, 1)}
     images = {f"{p}-{k}": photo(p, (128, 96), box) for p in PHOTOS for k, box in boxes.items()}
     network = request.getfixturevalue(f"{weights}_h5")
-    features, _ = keras_vgg16(network, images, ["conv5_1"], tmp_path)
+    features, _ = keras_vgg16(keras_child, network, images, ["conv5_1"], tmp_path)
     mean = {key: features[key]["conv5_1"].mean(axis=(0, 1)) for key in images}
     ratios = {}
     for p in PHOTOS:
@@ -217,7 +249,7 @@ def test_two_crops_of_one_photo_are_nearer_than_other_photos(weights, request, t
 @needs_network_setting
 @pytest.mark.parametrize("weights", ["trained", "random"])
 def test_a_short_transfer_takes_the_painting_s_style_and_keeps_the_photo(
-    weights, request, trained_h5, tmp_path
+    weights, request, trained_h5, keras_child, tmp_path
 ):
     """(2) 25 L-BFGS steps at 64x48 from the cat photo toward The Starry Night, through the
     network, as judged by the trained network: every style layer's Gram matrix ends nearer
@@ -254,7 +286,7 @@ def test_a_short_transfer_takes_the_painting_s_style_and_keeps_the_photo(
         seed=0,
     )
     *_, last = stylize(settings)
-    photo_f, painting_f, result_f = judged(last.image, trained_h5, tmp_path)
+    photo_f, painting_f, result_f = judged(last.image, trained_h5, keras_child, tmp_path)
     nearer_painting = {
         layer: np.linalg.norm(gram(result_f[layer]) - gram(painting_f[layer]))
         / np.linalg.norm(gram(photo_f[layer]) - gram(painting_f[layer]))
@@ -286,9 +318,11 @@ def test_the_command_line_paints_with_the_trained_vgg16(trained_h5, tmp_path):
         assert picture.size == (32, 24)
 
 
-def judged(result: np.ndarray, trained_h5: Path, folder: Path) -> list[dict[str, np.ndarray]]:
-    """Keras' VGG16 features of the cat photo, The Starry Night and `result` (uint8 RGB),
-    the first two resized to the result's size: [photo, painting, result], each
+def judged(
+    result: np.ndarray, trained_h5: Path, child: subprocess.Popen, folder: Path
+) -> list[dict[str, np.ndarray]]:
+    """Keras' VGG16 features (in `child`) of the cat photo, The Starry Night and `result`
+    (uint8 RGB), the first two resized to the result's size: [photo, painting, result], each
     {layer: activation} at the style layers and the content layer."""
     height, width = result.shape[:2]
     with Image.open(STARRY_NIGHT) as painting:
@@ -299,7 +333,7 @@ def judged(result: np.ndarray, trained_h5: Path, folder: Path) -> list[dict[str,
             ),
             "result": result,
         }
-    features, _ = keras_vgg16(trained_h5, images, [*STYLE_LAYERS, CONTENT_LAYER], folder)
+    features, _ = keras_vgg16(child, trained_h5, images, [*STYLE_LAYERS, CONTENT_LAYER], folder)
     return [features[k] for k in ("photo", "painting", "result")]
 
 
@@ -321,7 +355,7 @@ def w2_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_the_quality_preset_takes_the_painting_s_statistics_and_keeps_the_photo(
-    trained_h5, tmp_path
+    trained_h5, keras_child, tmp_path
 ):
     """(3) --preset quality, made small (192 px: 10 L-BFGS steps at 96 px, then 5 at 192 px),
     on the trained VGG-16, judged by Keras' VGG16: at every style layer the picture's
@@ -344,7 +378,7 @@ def test_the_quality_preset_takes_the_painting_s_statistics_and_keeps_the_photo(
     )
     *_, last = stylize(settings)
     assert last.image.shape == (144, 192, 3)
-    photo_f, painting_f, result_f = judged(last.image, trained_h5, tmp_path)
+    photo_f, painting_f, result_f = judged(last.image, trained_h5, keras_child, tmp_path)
     nearer_painting = {
         layer: w2_distance(result_f[layer], painting_f[layer])
         / w2_distance(photo_f[layer], painting_f[layer])

@@ -25,11 +25,11 @@ from types import ModuleType
 from nst.batch.jobs import Job, make_jobs
 from nst.batch.report import LOGS, BatchRecord, is_finished, write_contact_sheet
 from nst.batch.task import StopFlag, run_job
-from nst.cli.main import parse_command, plural
+from nst.cli.main import parse_command
 from nst.errors import InputError
 from nst.job import BATCH_FILE, BatchJob
 from nst.networks import NETWORKS
-from nst.progress import JobsLine
+from nst.progress import JobsLine, plural
 from nst.project import program_command
 from nst.ray_cluster import Cluster, check_ray_address, ray_cluster
 from nst.run.folder import (

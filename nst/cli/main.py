@@ -101,7 +101,8 @@ class Command:
         if self.is_clip:
             return ClipJob(s, self.argv, self.frames, self.fps, self.temporal_weight,
                            self.frame_iterations, self.flow, self.resume, self.weights_url,
-                           self.passes, self.workers, self.ray_address)  # fmt: skip
+                           self.passes, self.workers, self.ray_address,
+                           self.retries)  # fmt: skip
         return ImageJob(s, self.argv, self.resume, self.resume_iterations, self.weights_url)
 
 
@@ -263,8 +264,8 @@ BATCH_RUNNING = ("workers", "ray_address", "retries")
 """The options of how a batch runs, for a batch only."""
 CLIP_OPTIONS = ("frames", "fps", "temporal_weight", "frame_iterations", "flow", "passes")
 """The options of how a clip is painted, for a clip only."""
-CLIP_ON_RAY = ("workers", "ray_address")
-"""The options of how a batch runs that also say where a clip's passes run."""
+CLIP_ON_RAY = ("workers", "ray_address", "retries")
+"""The options of how a batch runs that also say how a clip's passes run on Ray."""
 
 
 def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> None:
@@ -295,9 +296,15 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
             f"{', '.join(running)} says how a batch runs; give --batch JOBS.csv, "
             "--batch-content DIR and --batch-style DIR, or --sweep NAME=V1,V2 as well"
         )
+    if on_ray and "retries" in given and not {"workers", "ray_address"} & set(given):
+        parser.error(
+            "--retries says how many more times a frame whose Ray worker died is painted; "
+            "give --workers or --ray-address as well (with --passes 2 or more)"
+        )
     if command.resume is not None:
+        on_ray_named = "--weights, --workers, --ray-address and --retries"
         allowed, named = (
-            ({"weights", "weights_url", *on_ray}, "--weights, --workers and --ray-address")
+            ({"weights", "weights_url", *on_ray}, on_ray_named)
             if command.is_clip
             else ({"iterations", "weights", "weights_url"}, "--iterations and --weights")
         )
@@ -347,11 +354,6 @@ def _check_batch(parser: argparse.ArgumentParser, command: Command, given: dict)
         parser.error(f"a batch takes its images from {source}: give no CONTENT or STYLE")
     if not (command.batch or grid) and (command.settings.content is None or not styles):
         parser.error("--sweep repeats the runs of a batch or of CONTENT STYLE: give those")
-
-
-def plural(n: int, thing: str) -> str:
-    """'1 weight', '2 weights'."""
-    return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
 def _given_besides(given: dict, allowed: set[str]) -> list[str]:

@@ -284,7 +284,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--retries",
-        "runs more of a job whose worker died",
+        "reruns of a job/frame whose worker died",
         bounded_whole_number(0, 100),
         metavar="N",
     ),

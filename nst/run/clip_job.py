@@ -10,8 +10,10 @@ the output size, for --frame-iterations; with --temporal-weight 0 every frame is
 as the first is, on its own. With --passes 2 or more the clip is painted in passes instead
 (nst.run.clip_passes), on Ray with --workers or --ray-address.
 
-Exit status as an image job's: 0 done, 2 bad input, 130 Ctrl-C, 143 SIGTERM. A stopped
-clip keeps its finished frames, and --resume continues from the first unfinished one.
+Exit status as an image job's: 0 done, 2 bad input, 130 Ctrl-C, 143 SIGTERM; and, as a
+batch with a failed job, 1 when a frame's Ray worker died more than --retries times (the
+other frames of its group are painted first). A stopped clip keeps its finished frames,
+and --resume continues from the first unfinished one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import secrets
+import sys
 from collections import deque
 from collections.abc import Iterator
 from fractions import Fraction
@@ -30,7 +33,7 @@ from nst.job import ClipJob
 from nst.levels import output_size
 from nst.networks import NETWORKS
 from nst.pixels import PIXEL_SPACES
-from nst.progress import HEARTBEAT, StatusLine
+from nst.progress import HEARTBEAT, StatusLine, plural
 from nst.project import program_command
 from nst.ray_cluster import RayAddress, check_ray_address, ray_cluster
 from nst.run.clip_folder import (
@@ -45,7 +48,7 @@ from nst.run.clip_passes import paint_passes
 from nst.run.clip_plan import ClipPlan
 from nst.run.folder import check_output_dir, lock_folder, prepare_output_dir
 from nst.run.frame_painting import FrameWork
-from nst.run.frame_pools import LocalFrames, RayFrames
+from nst.run.frame_pools import LocalFrames, RayFrames, WorkerDiedError
 from nst.run.image_job import fit_to_memory
 from nst.settings import Settings
 from nst.stopping import StopRequests, Terminated, stoppable
@@ -54,9 +57,24 @@ from nst.video.frame_start import LONG_TERM, frame_start
 from nst.weights.loading import load_weights
 
 
+class ClipFailedError(Exception):
+    """A clip that cannot go on (a frame's Ray worker died too often); the message says
+    where, what was kept and how to continue."""
+
+
 def run_clip_job(job: ClipJob) -> int:
     """Carry out a clip job, new or resumed; the exit status (0 when done, 130 or 143 when
-    stopped by Ctrl-C or SIGTERM). Bad input and write failures are raised."""
+    stopped by Ctrl-C or SIGTERM, 1 when a frame's Ray worker died more than --retries
+    times, after one line on stderr). Bad input and write failures are raised."""
+    try:
+        return _run(job)
+    except ClipFailedError as e:
+        print(f"neural_art.py: {e}", file=sys.stderr)
+        return 1
+
+
+def _run(job: ClipJob) -> int:
+    """run_clip_job's work: the exit status, or ClipFailedError."""
     if job.resume is not None:
         return stoppable(lambda stop: _done(_resume(job, stop)))
     s = job.settings
@@ -123,7 +141,7 @@ def _start(
         seed = s.seed if s.seed is not None else secrets.randbelow(2**32)
         s = s.replace(weights=weights.path, seed=seed)
         # Ray before the folder is written: a cluster that refuses this machine leaves none
-        pool = lock.enter_context(_frame_pool(ray_address, job.workers, weights.kernels))
+        pool = lock.enter_context(_frame_pool(job, ray_address, weights.kernels))
         prepare_output_dir(s, list(CLIP_FILES))
         if not locked:  # prepare_output_dir made the folder
             lock.enter_context(lock_folder(out, "--output-dir"))
@@ -159,7 +177,7 @@ def _resume(job: ClipJob, stop: StopRequests) -> Path:
         plan = _planned(s, clip, (first, last), job, passes)
         weights = load_weights(s.weights, job.weights_url, NETWORKS[s.network])
         folder.set_weights(weights.path, weights.sha256)
-        pool = lock.enter_context(_frame_pool(ray_address, job.workers, weights.kernels))
+        pool = lock.enter_context(_frame_pool(job, ray_address, weights.kernels))
         folder.manifest["status"] = "running"
         folder.manifest.setdefault("resumed", []).append(folder.done)
         plan = dataclasses.replace(plan, settings=plan.settings.replace(weights=weights.path))
@@ -187,13 +205,14 @@ def _ray_address(job: ClipJob, passes: int) -> RayAddress | None:
 
 @contextlib.contextmanager
 def _frame_pool(
-    ray_address: RayAddress | None, workers: int | None, kernels: dict
+    job: ClipJob, ray_address: RayAddress | None, kernels: dict
 ) -> Iterator[LocalFrames | RayFrames]:
-    """Where the frames are painted: `workers` at once on Ray at `ray_address` (shut down
-    after the block), or, with None, in this process."""
+    """Where the frames are painted: --workers at once on Ray at `ray_address` (shut down
+    after the block), a frame whose worker died painted again up to --retries times; or,
+    with None, in this process."""
     if ray_address is not None:
         with ray_cluster(ray_address) as (ray, cluster):
-            yield RayFrames(ray, cluster, workers, kernels)
+            yield RayFrames(ray, cluster, job.workers, kernels, job.retries)
     else:
         yield LocalFrames(kernels)
 
@@ -234,6 +253,17 @@ def _paint_clip(
             f"interrupted in {_stopped_in(folder, count, passes)}; continue with: "
             f"{program_command('--resume', folder.path)}"
         ) from None
+    except WorkerDiedError as e:
+        status.clear()
+        number = folder.passes_done + 1
+        message = (
+            f"frame {e.number} of {count}, in pass {number} of {passes}: its Ray worker died "
+            f"{plural(e.deaths, 'time')} (the last: {e.cause}; --retries {pool.retries}); "
+            f"pass {number} has {_kept_in_pass(folder, count, number)}; continue with: "
+            f"{program_command('--resume', folder.path)}"
+        )
+        folder.finish("failed", message=message)
+        raise ClipFailedError(message) from None
     finally:
         status.close()
     _write_clip_files(folder, plan)
@@ -274,8 +304,12 @@ def _stopped_in(folder: ClipFolder, count: int, passes: int) -> str:
             f"{folder.path / FRAMES}"
         )
     number = folder.passes_done + 1
-    kept = len(folder.pass_frames(number))
-    return f"pass {number} of {passes}, with {kept} of its {count} frames finished"
+    return f"pass {number} of {passes}, with {_kept_in_pass(folder, count, number)}"
+
+
+def _kept_in_pass(folder: ClipFolder, count: int, number: int) -> str:
+    """'3 of its 4 frames finished': the frames of pass `number` the folder keeps."""
+    return f"{len(folder.pass_frames(number))} of its {count} frames finished"
 
 
 def _paint_in_order(

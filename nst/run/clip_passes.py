@@ -5,7 +5,8 @@ to both neighbours by the temporal cost: first the odd frames, then the even one
 odd ones just painted. The frames of such a group do not depend on each other, so a pool
 paints them one after another here or several at once on Ray (nst.run.frame_pools). Each
 finished frame is kept in the folder at once (passes/<pass>/), so that a stopped clip
-continues with the frames it lacks."""
+continues with the frames it lacks. A frame whose Ray worker died is painted again, up to
+--retries times; after that the group's other frames are finished and WorkerDiedError raised."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 
 from nst.images import resize
 from nst.pixels import PIXEL_SPACES
-from nst.progress import StatusLine
+from nst.progress import StatusLine, plural
 from nst.run.clip_folder import ClipFolder
 from nst.run.clip_plan import ClipPlan
 from nst.run.frame_painting import FrameWork
@@ -43,12 +44,22 @@ def paint_passes(
         status.update(done + step.i + 1, step.J_before, _where(number, passes, work.number, count))
         stop.check()
 
+    def on_death(n: int, deaths: int, again: bool) -> None:
+        where = _where(number, passes, n, count)
+        then = "it is painted again" if again else "the clip stops once the others are painted"
+        with status.aside():
+            print(
+                f"{where[0].upper()}{where[1:]}: its Ray worker died ({plural(deaths, 'time')}); "
+                f"{then}",
+                flush=True,
+            )
+
     for number in range(folder.passes_done + 1, passes + 1):
         for group in pass_groups(number, count):
             finished = folder.pass_frames(number)
             works = (_work(folder, plan, contents, number, n) for n in group if n not in finished)
             try:
-                for painted in pool.paint(works, on_step):
+                for painted in pool.paint(works, on_step, on_death):
                     stop.in_loop = False
                     folder.add_pass_frame(number, painted)
                     done += painted.iterations

@@ -47,6 +47,8 @@ function showProgress(p) {
 
 let stylesShown = 0;
 function showStyles(count) {
+  // the inputs exist once the run has started (it says how many style images it has)
+  if (count && !$("content").getAttribute("src")) $("content").src = "/input/content.png";
   for (; stylesShown < count; stylesShown++) {
     const figure = document.createElement("figure");
     const img = document.createElement("img");

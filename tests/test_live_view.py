@@ -329,7 +329,9 @@ def test_absolute_and_over_long_targets_are_bad_requests(served, target):
 @pytest.mark.parametrize(
     "request_line",
     [b"GET\r\n\r\n", b"GET /run/0.png HTTP/9.9\r\n\r\n", b"\x16\x03\x01\x00\xa5\x01\r\n\r\n",
-     b"GET /run/0.png HTTP/1.1 extra\r\n\r\n", b"GET " + b"/a" * 40000 + b" HTTP/1.1\r\n\r\n"],
+     b"GET /run/0.png HTTP/1.1 extra\r\n\r\n", b"GET " + b"/a" * 40000 + b" HTTP/1.1\r\n\r\n",
+     b"GET /run/0.png HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+     b"POST /stop HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n"],
 )  # fmt: skip
 def test_malformed_requests_are_refused(served, request_line):
     answer = raw(served, request_line)
@@ -412,6 +414,6 @@ def test_the_event_stream_sends_the_progress_the_image_and_the_end(served):
     assert (progress["done"], progress["total"], progress["J"]) == (1, 3, 12.5)
     assert progress["points"] == [[0, 12.5]] and progress["saved"] == "0.png"
     image = json.loads(events[1][1].removeprefix("data: "))
-    assert image["iteration"] == 0 and image["src"].startswith("data:image/png;base64,")
+    assert image["iteration"] == 0 and image["src"].startswith("data:image/jpeg;base64,")
     end = json.loads(events[2][1].removeprefix("data: "))
     assert (end["status"], end["result"]) == ("finished", "0.png")

@@ -134,7 +134,7 @@ def test_stop_ends_the_run_with_its_result_and_exit_status_0(browser, run, tmp_p
     assert browser.find_element(By.ID, "stop").get_attribute("disabled")
     link = browser.find_element(By.ID, "download").get_attribute("href")
     assert link.endswith("/run/generated_image.jpg")
-    assert browser.find_element(By.ID, "current").get_attribute("src").startswith("data:image/png")
+    assert browser.find_element(By.ID, "current").get_attribute("src").startswith("data:image/jpeg")
     screenshot = tmp_path / "live_view.png"
     browser.save_screenshot(str(screenshot))
     with Image.open(screenshot) as picture:

@@ -5,9 +5,9 @@ What exists, and nothing else (404; another method: 405; a malformed request: 40
 
     GET  /                  the page (static/index.html, with the run's Stop token)
     GET  /live.js, /live.css
-    GET  /events            server-sent events: "progress" (JSON), "image" (a data: URL of
-                            the latest picture), "end" (JSON), as the run goes on
-    GET  /image.png         the latest picture (the download)
+    GET  /events            server-sent events: "progress" (JSON), "image" (a JPEG data: URL
+                            of the latest picture), "end" (JSON), as the run goes on
+    GET  /image.png         the latest picture, as PNG (the download)
     GET  /input/content.png, /input/style-K.png   the run's input images
     GET  /run/NAME          an image file in the run folder (NAME: letters, digits, _ . -,
                             ending .png, .jpg or .gif; never a link, never elsewhere)
@@ -24,7 +24,6 @@ preflight, which is never answered.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import errno
 import ipaddress
@@ -60,6 +59,8 @@ RUN_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\.(png|jpg|gif)")
 IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif"}
 MAX_URL = 2048
 """Longer request targets get 400."""
+MAX_BODY = 4096
+"""Requests with a longer body get 400."""
 PORT_TRIES = 20
 """How many ports from the one asked for are tried when it is taken."""
 IMAGE_SECONDS = 1.0
@@ -183,6 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "neural_art"
     sys_version = ""
     protocol_version = "HTTP/1.1"
+    timeout = 60  # seconds a connection may be idle, or an event stream's write be blocked
     server: _HTTPServer
 
     def log_message(self, format: str, *args: object) -> None:  # the run's output is its own
@@ -245,10 +247,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _allowed(self) -> str | None:
         """The request's path, when the request may go on; else None, once it is answered
-        (400: too long or not a plain path; 403: a wrong Host or token)."""
+        (400: too long, not a plain path, or a body too long; 403: a wrong Host or token)."""
         if len(self.path) > MAX_URL or not self.path.startswith("/"):
             self._send(HTTPStatus.BAD_REQUEST, b"bad request\n")
             return None
+        length = self.headers.get("Content-Length") or "0"
+        if not length.isdigit() or int(length) > MAX_BODY:
+            self._send(HTTPStatus.BAD_REQUEST, b"bad request\n")
+            return None
+        self.rfile.read(int(length))  # nothing reads a body: it is only taken off the wire
         if self.live.local and self.headers.get("Host", "") not in self.live.hosts:
             self._send(HTTPStatus.FORBIDDEN, b"forbidden\n")
             return None
@@ -258,12 +265,6 @@ class _Handler(BaseHTTPRequestHandler):
             if not secrets.compare_digest(given.encode(), self.live.token.encode()):
                 self._send(HTTPStatus.FORBIDDEN, b"forbidden\n")
                 return None
-        body = int(self.headers.get("Content-Length") or 0)
-        if body:
-            if body > 4096:
-                self._send(HTTPStatus.BAD_REQUEST, b"bad request\n")
-                return None
-            self.rfile.read(body)
         return unquote(parts.path, errors="strict") if _decodable(parts.path) else ""
 
     def _cookie(self) -> str:
@@ -326,11 +327,10 @@ class _Handler(BaseHTTPRequestHandler):
                 sent = True
             due = now - image_at >= IMAGE_SECONDS or snap.saved != saved or snap.ended
             if snap.image != image and due:
-                encoded = state.image_png()
+                encoded = state.image_jpeg_url()
                 if encoded is not None:
                     image, saved, image_at = encoded[0], snap.saved, now
-                    src = "data:image/png;base64," + base64.b64encode(encoded[1]).decode("ascii")
-                    self._event("image", json.dumps({"iteration": image, "src": src}))
+                    self._event("image", json.dumps({"iteration": image, "src": encoded[1]}))
                     sent = True
             if snap.ended and snap.image == image:
                 self._event("end", json.dumps(snap.progress))
@@ -361,6 +361,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Content-Security-Policy", "default-src 'self'; img-src 'self' data:")
+        if status >= 400:  # what is left of the request is not read: the connection ends
+            self.send_header("Connection", "close")
+            self.close_connection = True
         if cookie:
             self.send_header("Set-Cookie", cookie)
         for name, value in (extra or {}).items():

@@ -68,8 +68,11 @@ def test_web_alone_listens_on_the_loopback_at_8080_and_only_for_a_run_of_one_ima
     job = parse_command(["a.png", "b.png", "--web", "--output-dir", str(tmp_path / "o")])
     assert job.web == ("127.0.0.1", 8080)
     assert parse_command(["a.png", "b.png", "--output-dir", str(tmp_path / "o")]).web is None
+    assert parse_command(["--resume", str(tmp_path), "--web", "9000"]).web == ("127.0.0.1", 9000)
     with pytest.raises(OptionError, match="--web"):
         parse_command(["--batch-content", str(tmp_path), "--batch-style", str(tmp_path), "--web"])
+    with pytest.raises(OptionError, match="--web"):
+        parse_command(["--check-weights", "--web"])
 
 
 def test_a_taken_port_gives_the_next_free_one(tmp_path):

@@ -273,7 +273,8 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
     """Which options may be given together (Settings has checked each value)."""
     s = command.settings
     if command.web is not None and not isinstance(command.job(), ImageJob):
-        parser.error("--web shows the run of one image (not yet a batch's or a clip's)")
+        parser.error("--web shows the run of one image (CONTENT STYLE, or its --resume); "
+                     "not yet a batch or a clip")  # fmt: skip
     if command.executed is not None and command.run_notebook is None:
         parser.error("--executed names the executed copy of --run-notebook PATH; give that too")
     if command.run_notebook is not None:

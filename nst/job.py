@@ -38,13 +38,15 @@ class ImageJob:
     """Paint one image with `settings`, or continue the stopped run in `resume` (its own
     settings, with `resume_iterations` when given). `argv` is the command line, for the
     run's manifest; `weights_url` the mirror to fetch missing weights from (None: the
-    network's MatConvNet URL)."""
+    network's MatConvNet URL); `web` the (host, port) where the live view listens (None:
+    no live view)."""
 
     settings: Settings
     argv: list[str]
     resume: Path | None
     resume_iterations: int | None
     weights_url: str | None
+    web: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,10 @@ Outside the optimization loop a signal interrupts at once. Inside it, the first 
 only noted, and the loop stops at the next safe point: after the current iteration
 (`StopRequests.check`), or between two tiles of a tiled run (`safe_point`, which also
 works in L-BFGS-B's worker thread). A second signal interrupts at once.
+
+The live view's Stop (nst/web) asks for the end another way, `StopRequests.finish_early`:
+the loop ends after the current iteration as a run that settled early does, with its result
+files and exit status 0 (a signal's run ends with 130 or 143 and no result files).
 """
 
 from __future__ import annotations
@@ -27,13 +31,20 @@ class StopRequests:
     iteration (`check`): an exception raised at an arbitrary point could land in
     a destructor, where Python prints and drops it. A second signal interrupts at
     once. `first` is the first signal that arrived either way: `safe_point` stops
-    the work of other threads (L-BFGS-B's worker) with it.
+    the work of other threads (L-BFGS-B's worker) with it. `early` is whether
+    finish_early() was called (from any thread).
     """
 
     def __init__(self):
         self.in_loop = False
         self.signum: int | None = None
         self.first: int | None = None
+        self.early = False
+
+    def finish_early(self) -> None:
+        """Ask the loop to end after the current iteration and write its result (the live
+        view's Stop); callable from any thread."""
+        self.early = True
 
     def __call__(self, signum: int, frame) -> None:
         if self.first is None:
@@ -83,11 +94,11 @@ def stop_signals(stop: StopRequests) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def stoppable(work: Callable[[StopRequests], int]) -> int:
-    """Run `work(stop)` with `stop` handling SIGINT and SIGTERM; its exit status, or, when a
-    signal stopped it, 130 (Ctrl-C) or 143 (SIGTERM) after one line on stderr that says why
-    (the interruption's message: what was kept and how to continue)."""
-    stop = StopRequests()
+def stoppable(work: Callable[[StopRequests], int], stop: StopRequests | None = None) -> int:
+    """Run `work(stop)` with `stop` (default: a new one) handling SIGINT and SIGTERM; its exit
+    status, or, when a signal stopped it, 130 (Ctrl-C) or 143 (SIGTERM) after one line on
+    stderr that says why (the interruption's message: what was kept and how to continue)."""
+    stop = stop or StopRequests()
     try:
         with stop_signals(stop):
             return work(stop)

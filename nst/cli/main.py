@@ -68,6 +68,7 @@ class Command:
     frame_iterations: int | None = None  # None: LATER_SHARE of --iterations
     flow: str = FLOW_METHODS[0]
     passes: int = 1
+    web: tuple[str, int] | None = None  # the live view's (host, port); None: none
 
     @property
     def is_batch(self) -> bool:
@@ -103,7 +104,8 @@ class Command:
                            self.frame_iterations, self.flow, self.resume, self.weights_url,
                            self.passes, self.workers, self.ray_address,
                            self.retries)  # fmt: skip
-        return ImageJob(s, self.argv, self.resume, self.resume_iterations, self.weights_url)
+        return ImageJob(s, self.argv, self.resume, self.resume_iterations, self.weights_url,
+                        self.web)  # fmt: skip
 
 
 SETTING_NAMES = frozenset(field.name for field in dataclasses.fields(Settings))
@@ -187,9 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
         extra = {"action": actions[option.kind]} if option.kind in actions else {}
         if option.parse is not None:
             extra["type"] = _argparse_type(option.parse)
-        if option.nargs is not None:  # a positional: argparse would convert SUPPRESS itself
-            extra["default"] = DEFAULTS[option.name]
-        for name in ("metavar", "nargs"):
+        if option.nargs is not None and not option.flag.startswith("--"):
+            extra["default"] = DEFAULTS[option.name]  # argparse would convert SUPPRESS itself
+        for name in ("metavar", "nargs", "const"):
             if getattr(option, name) is not None:
                 extra[name] = getattr(option, name)
         parser.add_argument(option.flag, help=_help(option), **extra)
@@ -231,7 +233,7 @@ def parse_command(argv: list[str] | None = None) -> Job:
                                   "resume", "show_preset", "run_notebook", "executed", "batch",
                                   "batch_content", "batch_style", "workers", "ray_address",
                                   "retries", "frames", "fps", "temporal_weight",
-                                  "frame_iterations", "flow", "passes")},
+                                  "frame_iterations", "flow", "passes", "web")},
     )  # fmt: skip
     _check(parser, command, given)
     return command.job()
@@ -271,6 +273,9 @@ CLIP_ON_RAY = ("workers", "ray_address", "retries")
 def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> None:
     """Which options may be given together (Settings has checked each value)."""
     s = command.settings
+    if command.web is not None and not isinstance(command.job(), ImageJob):
+        parser.error("--web shows the run of one image (CONTENT STYLE, or its --resume); "
+                     "not yet a batch or a clip")  # fmt: skip
     if command.executed is not None and command.run_notebook is None:
         parser.error("--executed names the executed copy of --run-notebook PATH; give that too")
     if command.run_notebook is not None:
@@ -306,7 +311,10 @@ def _check(parser: argparse.ArgumentParser, command: Command, given: dict) -> No
         allowed, named = (
             ({"weights", "weights_url", *on_ray}, on_ray_named)
             if command.is_clip
-            else ({"iterations", "weights", "weights_url"}, "--iterations and --weights")
+            else (
+                {"iterations", "weights", "weights_url", "web"},
+                "--iterations, --weights and --web",
+            )
         )
         extra = _given_besides(given, {"resume", *allowed})
         if extra:

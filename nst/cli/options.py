@@ -132,6 +132,29 @@ def flow_method(text: str) -> str:
     return text
 
 
+WEB_HOST = "127.0.0.1"
+WEB_PORT = 8080
+"""Where --web alone listens."""
+
+
+def web_address(text: str) -> tuple[str, int]:
+    """'[HOST:]PORT' (an IPv6 HOST in brackets, '[::1]:8080'): where the live view listens;
+    PORT 0 is any free port. The host alone is checked when the server binds (nst/web)."""
+    host, colon, port = text.strip().rpartition(":")
+    if not colon:
+        host = WEB_HOST
+    elif not host:
+        raise ValueError(f"{text!r}: give [HOST:]PORT")
+    host = host.removeprefix("[").removesuffix("]")
+    try:
+        number = int(port)
+    except ValueError:
+        raise ValueError(f"{text!r}: the port is not a whole number") from None
+    if not 0 <= number <= 65535:
+        raise ValueError(f"{text!r}: a port is from 0 to 65535")
+    return host, number
+
+
 def weight(text: str) -> float:
     """A weight in J: a finite number, at least 0."""
     value = number(text)
@@ -181,8 +204,9 @@ class Option:
     """One option. `flag` is "--name" (or a positional's name); `kind` is "value" (takes
     a value, read by `parse`, else kept as text), "flag" (on when given), "switch"
     (--name / --no-name) or "list" (a value each time it is given, kept in a list);
-    `nargs` is for positionals; `shown_default` replaces the default in the help when
-    the value itself would not read well."""
+    `nargs` is for positionals, and "?" for an option whose value may be left out (it is
+    `const` then); `shown_default` replaces the default in the help when the value itself
+    would not read well."""
 
     flag: str
     help: str
@@ -191,6 +215,7 @@ class Option:
     kind: str = "value"
     nargs: str | None = None
     shown_default: str | None = None
+    const: object = None
 
     @property
     def name(self) -> str:
@@ -328,6 +353,14 @@ OPTIONS: tuple[Option, ...] = (
         metavar="M",
     ),
     Option(
+        "--web",
+        f"live view in a browser (alone: {WEB_HOST}:{WEB_PORT})",
+        web_address,
+        metavar="[HOST:]PORT",
+        nargs="?",
+        const=(WEB_HOST, WEB_PORT),
+    ),
+    Option(
         "--run-notebook",
         "run a TF 1.x notebook (.ipynb, .py) unchanged",
         Path,
@@ -379,7 +412,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--style-scale",
-        "style size / output size; below 1: finer",
+        "style size / output size, <1: finer",
         number,
         metavar="S",
     ),

@@ -3,16 +3,21 @@ reopened) and locked, the images and the weights read, the memory it needs check
 before TensorFlow loads, so that bad input is reported at once; then the painting loop
 (nst/run/painting.py).
 
-Exit status: 0 done, 2 bad input or a file that cannot be written (a full disk,
-a removed output folder) or an output folder in use by another run (one line on
-stderr), 130 interrupted by Ctrl-C, 143 stopped by SIGTERM; an interrupted run
-keeps its latest image and can be continued with --resume.
+Exit status: 0 done (also when the live view's Stop ended it early, with its result),
+2 bad input or a file that cannot be written (a full disk, a removed output folder) or
+an output folder in use by another run or a --web address that cannot be listened on
+(one line on stderr), 130 interrupted by Ctrl-C, 143 stopped by SIGTERM; an interrupted
+run keeps its latest image and can be continued with --resume.
+
+With --web, the live view (nst/web) listens before anything else is done, and watches the
+painting loop; it leaves the images as they are without it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import secrets
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from nst.checkpoint import Checkpoint
@@ -36,24 +41,58 @@ from nst.run.folder import (
 )
 from nst.setting_checks import SettingError
 from nst.settings import Settings
-from nst.stopping import StopRequests, stoppable
+from nst.stopping import StopRequests, Terminated, stoppable
+from nst.watching import RunEnd, Watcher
 from nst.weights.loading import Weights, load_weights
 
 
 def run_image_job(job: ImageJob) -> int:
     """Carry out an image job: a new run (its images read first, so that a bad one is
-    reported before TensorFlow loads) or a resumed one; the exit status, 0 when done, 130
-    or 143 when stopped by Ctrl-C or SIGTERM. Bad input and write failures are raised."""
-    inputs = None
-    if job.resume is None:
-        s = job.settings
-        inputs = Inputs.read(s.content, s.styles, s.init_file)
+    reported before TensorFlow loads) or a resumed one; the exit status, 0 when done (or
+    stopped from the live view), 130 or 143 when stopped by Ctrl-C or SIGTERM. Bad input,
+    write failures and a --web address that cannot be listened on are raised."""
+    with contextlib.ExitStack() as live:
+        watchers = []
+        stopping = StopRequests()
+        if job.web is not None:
+            watchers.append(live.enter_context(_live_view(job.web, stopping)))
+        inputs = None
+        if job.resume is None:
+            s = job.settings
+            inputs = Inputs.read(s.content, s.styles, s.init_file)
 
-    def paint(stop: StopRequests) -> int:
-        print(f"Done: {run(job, inputs, stop)}")
-        return 0
+        def paint(stop: StopRequests) -> int:
+            print(f"Done: {run(job, inputs, stop, watchers=watchers)}")
+            return 0
 
-    return stoppable(paint)
+        return stoppable(paint, stopping)
+
+
+@contextlib.contextmanager
+def _live_view(address: tuple[str, int], stop: StopRequests) -> Iterator[Watcher]:
+    """The live view listening on `address` (host, port) while the block runs, its address
+    printed; its state, the watcher to give the run. Its Stop is stop.finish_early. When
+    the block ends, the open pages get the run's end (a failure before the painting started
+    too), then it stops serving."""
+    from nst.web.server import LiveServer
+    from nst.web.state import LiveState
+
+    state = LiveState()
+    with LiveServer(*address, state, stop.finish_early) as server:
+        server.start()
+        print(f"Live view: {server.url}", flush=True)
+        try:
+            yield state
+        except (KeyboardInterrupt, Terminated) as e:
+            if not state.ended:
+                state.end(RunEnd("interrupted", str(e)))
+            raise
+        except BaseException as e:
+            if not state.ended:
+                state.end(RunEnd("failed", str(e)))
+            raise
+        if not state.ended:  # a signal before the painting started (stoppable answered it)
+            state.end(RunEnd("interrupted", "interrupted before the first iteration"))
 
 
 def run(
@@ -61,13 +100,15 @@ def run(
     inputs: Inputs | None = None,
     stop: StopRequests | None = None,
     weights: Weights | None = None,
+    watchers: Sequence[Watcher] = (),
 ) -> Path:
     """One run (new or resumed), from top to bottom: check its inputs and folder, read the
     weights, optimize while saving the iterates, and leave the pictures; the final image.
 
     `inputs` are the images if already read; `weights` are the network's weights if
     already read (a batch reads them once for all its jobs), else the run reads them.
-    `stop` (installed as the signal handler) ends the loop after an iteration. The run
+    `stop` (installed as the signal handler) ends the loop after an iteration; `watchers`
+    watch the painting (nst/watching.py). The run
     holds its folder's lock until it ends, however it ends. A file that cannot be written
     (a full disk, a removed folder) ends it with a WriteError that says how to continue,
     when it can be."""
@@ -80,7 +121,7 @@ def run(
             resume = None
         from nst.run.painting import paint  # TensorFlow loads here, once every check has answered
 
-        return paint(folder, settings, resume, kernels, inputs, stop)
+        return paint(folder, settings, resume, kernels, inputs, stop, watchers)
 
 
 def _create(

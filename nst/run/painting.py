@@ -5,7 +5,7 @@ overflow answered with the latest image kept; then the result's files."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from nst.stopping import StopRequests, Terminated
 from nst.tf_session import Compute, device_line
 from nst.tile_grid import tiling_of
 from nst.transfer import NonFiniteCostError, Step, stylize
+from nst.watching import Iterate, RunEnd, RunStart, StatusWatcher, Watcher, Watchers
 
 
 def paint(
@@ -37,27 +38,43 @@ def paint(
     kernels: dict,
     inputs: Inputs,
     stop: StopRequests,
+    watchers: Sequence[Watcher] = (),
 ) -> Path:
     """Paint into `folder` (made, or reopened, and locked) from `resume` (None: the start),
     and leave the result's files; the final image. A file that cannot be written (a full
-    disk, a removed folder) ends it with a WriteError that says how to continue, when it can be."""
+    disk, a removed folder) ends it with a WriteError that says how to continue, when it can be.
+    `watchers` see the run start, each iterate and the end (nst/watching.py); a stop asked
+    for with stop.finish_early() (the live view's Stop) ends it after the current iteration,
+    with its result."""
     folder.content_alpha = inputs.content_alpha
     size = output_size(settings, inputs.content.shape)
+    watch = Watchers(watchers)
+    end = RunEnd("failed")
     try:
         # closed here, not when the interpreter ends (when TensorFlow's session can no longer
         # close), whatever ends the loop
         with contextlib.closing(stylize(settings, resume, kernels, inputs)) as steps:
-            last = _loop(folder, settings, size, resume, steps, stop)
+            last, ending = _loop(folder, settings, size, resume, steps, stop, inputs, watch)
         pixels = _unrounded(folder, last)
         stop.in_loop = True  # a signal now is only noted: the run ends with its result anyway
         try:
             folder.write_result(inputs, last.i, last.image, last.costs, last.checkpoint, pixels)
         finally:
             stop.in_loop = False
+        end = RunEnd(ending.status, ending.message, folder.path / FINAL_IMAGE)
     except WriteError as e:
         with contextlib.suppress(WriteError):  # the manifest may not be writable either
             folder.finish("failed", str(e))
+        end = RunEnd("failed", str(e))
         raise WriteError(f"{e}{_resume_hint(folder, settings)}") from None
+    except (KeyboardInterrupt, Terminated, BrokenPipeError) as e:
+        end = RunEnd("interrupted", str(e))
+        raise
+    except Exception as e:
+        end = RunEnd("failed", str(e))
+        raise
+    finally:
+        watch.end(end)
     return folder.path / FINAL_IMAGE
 
 
@@ -68,16 +85,36 @@ def _loop(
     resume: Checkpoint | None,
     steps: Iterator[Step],
     stop: StopRequests,
-) -> Step:
+    inputs: Inputs,
+    watch: Watchers,
+) -> tuple[Step, RunEnd]:
     """The optimization loop over `steps` (of an image of `size`, from `resume`): each
-    step's J noted, the saved steps printed and kept; the last step. An interruption or an
-    overflow keeps the latest image and says so."""
+    step's J noted, the saved steps printed and kept, each iterate shown to the status line
+    and `watch`; the last step and how the loop ended ("finished", or "stopped" by
+    stop.finish_early()). An interruption or an overflow keeps the latest image and says so."""
     first = resume.i + 1 if resume else 0
     _announce(settings, folder.path, size, first)
+    levels = schedule(settings, size)
     # Each iteration's work is its size level's pixel count: the time left weighs the cheap
     # coarse iterations and the dear fine ones as they are.
-    work = [w * h for (w, h), steps in schedule(settings, size) for _ in steps]
+    work = [w * h for (w, h), steps in levels for _ in steps]
+    level_of = [k for k, (_, steps) in enumerate(levels) for _ in steps]
     status = StatusLine(settings.iterations, first, weights=work, heartbeat=HEARTBEAT)
+    watch = Watchers([StatusWatcher(status), *watch.watchers])
+    tiling = tiling_of(settings.tile, size)
+    watch.start(
+        RunStart(
+            total=settings.iterations,
+            first=first,
+            size=size,
+            levels=tuple((wh, len(steps)) for wh, steps in levels),
+            work=tuple(work),
+            tile=tiling.tile if tiling else None,
+            content=inputs.content,
+            styles=tuple(inputs.styles),
+            folder=folder.path,
+        )
+    )
     last: Step | None = None
     try:
         for step in steps:
@@ -85,11 +122,18 @@ def _loop(
             folder.iteration_done(step.i)
             _note_totals(folder, step)
             last = step
+            saved = None
             if step.i % settings.save_every == 0:  # the costs before the status line
                 with status.aside():
-                    _report(folder, step)
-            status.update(step.i + 1, folder.totals[-1] if folder.totals else None)
+                    saved = _report(folder, step)
+            cost = folder.totals[-1] if folder.totals else None
+            level = level_of[min(step.i, len(level_of) - 1)]
+            iterate = Iterate(step.i, step.i + 1, settings.iterations, cost, step.costs,
+                              step.image, level, saved)  # fmt: skip
+            watch.step(iterate)
             stop.check()
+            if stop.early:
+                break
         stop.in_loop = False
     except (KeyboardInterrupt, Terminated, BrokenPipeError) as e:  # the last: `| head`
         status.clear()
@@ -107,11 +151,16 @@ def _loop(
         raise
     finally:
         status.close()  # and its heartbeat
-    if last.i + 1 < settings.iterations:  # --tolerance, or L-BFGS-B could not go on
+    ending = RunEnd("finished")
+    if last.i + 1 < settings.iterations and stop.early:
+        message = f"Stopped from the live view after iteration {last.i} of {settings.iterations}"
+        print(message, flush=True)
+        ending = RunEnd("stopped", message)
+    elif last.i + 1 < settings.iterations:  # --tolerance, or L-BFGS-B could not go on
         print(f"Ended after iteration {last.i} of {settings.iterations}: the total cost settled")
     if last.costs is not None and last.i % settings.save_every:  # not printed yet
         print(f"Final costs (iteration {last.i}): {_costs_text(last.costs)}", flush=True)
-    return last
+    return last, ending
 
 
 def _announce(settings: Settings, out: Path, size: tuple[int, int], first: int) -> None:
@@ -164,16 +213,18 @@ def _interrupted(folder: RunFolder, last: Step | None, e: BaseException) -> Base
     )
 
 
-def _report(folder: RunFolder, step: Step) -> None:
-    """At a save point: the assignment's lines, then <i>.png, the checkpoint and the manifest."""
+def _report(folder: RunFolder, step: Step) -> Path:
+    """At a save point: the assignment's lines, then <i>.png, the checkpoint and the manifest;
+    the image's path."""
     if step.costs is not None:
         c = step.costs
         lines = cost_lines(step.i, c["total"], c["content"], c["style"])
         if "total variation" in c:
             lines += f"\ntotal variation cost = {cost_text(c['total variation'])}"
         print(lines, flush=True)
-    _keep(folder, step)
+    kept = _keep(folder, step)
     folder.write_manifest()
+    return kept
 
 
 def _keep(folder: RunFolder, step: Step | None) -> Path | None:

@@ -26,6 +26,17 @@ def plural(n: int, thing: str) -> str:
     return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
+def work_pace(
+    work_before: np.ndarray, then: tuple[float, int], now: tuple[float, int]
+) -> float | None:
+    """Seconds per unit of work between `then` and `now`, each (seconds, iterations done),
+    where work_before[n] is the work of the iterations before n; None when no time passed
+    or no work was done between them."""
+    (t0, n0), (t1, n1) = then, now
+    done, elapsed = work_before[n1] - work_before[n0], t1 - t0
+    return elapsed / done if done > 0 and elapsed > 0 else None
+
+
 def cost_text(value: float) -> str:
     """A cost as the assignment printed it: str() of the float32 its session returned (the
     fewest digits that give back that float32), also when given as a Python float."""
@@ -277,8 +288,7 @@ class StatusLine(Bar):
         since, done_then = self.start_time, self.initial
         if self.SETUP_IN_FIRST and self.first_update and n > self.first_update[1]:
             since, done_then = self.first_update
-        done, elapsed = before[n] - before[done_then], self.clock() - since
-        pace = elapsed / done if done > 0 and elapsed > 0 else None
+        pace = work_pace(before, (since, done_then), (self.clock(), n))
         per_iteration = left = "?"
         if pace is not None:
             per_iteration = tqdm.format_sizeof(pace * self.work[min(n, total - 1)])

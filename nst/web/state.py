@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from nst.progress import work_pace
 from nst.watching import Iterate, RunEnd, RunStart
 
 PACE_WINDOW = 20
@@ -204,9 +205,9 @@ class LiveState:
             (t0, done0), (t1, done1) = latest.times[0], latest.times[-1]
             before = latest.work_before
             done0, done1 = (min(n, len(before) - 1) for n in (done0, done1))
-            if t1 > t0 and done1 > done0:
+            pace = work_pace(before, (t0, done0), (t1, done1))
+            if pace is not None:
                 per_second = (done1 - done0) / (t1 - t0)
-                pace = (t1 - t0) / (before[done1] - before[done0])
                 left = float(pace * (before[-1] - before[done1]))
         level = None
         if start is not None and len(start.levels) > 1 and iterate is not None:

@@ -91,7 +91,7 @@ def _run(job: ClipJob) -> int:
             f"--passes {job.passes}: one frame of {clip.path} is painted, and passes hold "
             f"frames to their neighbours; give --passes 1 or more --frames"
         )
-    plan = _planned(s, clip, span, job, job.passes)
+    plan = _planned(s, clip, span, job, ray_address)
     return stoppable(lambda stop: _done(_start(job, plan, ray_address, stop)))
 
 
@@ -114,13 +114,14 @@ def _span(frames: tuple[int | None, int | None], clip: Clip) -> tuple[int, int]:
 
 
 def _planned(
-    settings: Settings, clip: Clip, span: tuple[int, int], job: ClipJob, passes: int
+    settings: Settings, clip: Clip, span: tuple[int, int], job: ClipJob, ray: RayAddress | None
 ) -> ClipPlan:
     """The plan of a clip's run, its style images read and its memory checked: for as many
-    frames at once as --workers paints on Ray started on this machine."""
+    frames at once as --workers paints on Ray started on this machine (`ray` with no
+    address)."""
     styles = [read_rgb(path) for path in settings.styles]
     size = output_size(settings, (clip.height, clip.width, 3))
-    here = passes > 1 and job.workers is not None and job.ray_address is None
+    here = ray is not None and ray.address is None
     settings = fit_to_memory(settings, size, job.workers if here else 1)
     return ClipPlan(settings, clip, span, styles, size)
 
@@ -174,7 +175,7 @@ def _resume(job: ClipJob, stop: StopRequests) -> Path:
             )
         passes = folder.manifest["clip"].get("passes", 1)
         ray_address = _ray_address(job, passes)
-        plan = _planned(s, clip, (first, last), job, passes)
+        plan = _planned(s, clip, (first, last), job, ray_address)
         weights = load_weights(s.weights, job.weights_url, NETWORKS[s.network])
         folder.set_weights(weights.path, weights.sha256)
         pool = lock.enter_context(_frame_pool(job, ray_address, weights.kernels))
